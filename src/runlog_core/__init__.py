@@ -1,0 +1,39 @@
+"""runlog: record ML training runs. The map of the public API."""
+
+from __future__ import annotations
+
+__all__ = [
+    "Experiment",
+    "LoggedPoint",
+    "MetricPoint",
+    "Run",
+    "RunlogError",
+    "hookimpl",
+    "register_plugin",
+    "search_runs",
+    "unregister_plugin",
+]
+
+from typing import Any
+
+from ._experiment import Experiment
+from ._plugins import register_plugin, unregister_plugin
+from ._query import search_runs
+from ._run import Run
+from ._store import LoggedPoint, MetricPoint
+from .exceptions import RunlogError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "hookimpl":  # pluggy is imported on first use, not by `import runlog_core`
+        from .hookspecs import hookimpl
+
+        return hookimpl
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("runlog")
+        except PackageNotFoundError:
+            return "0.0.0+unknown"
+    raise AttributeError(f"module 'runlog_core' has no attribute {name!r}")

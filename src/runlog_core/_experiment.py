@@ -1,0 +1,188 @@
+"""Experiments: named groups of runs in a store, and the place runs start from."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _lifecycle, _values
+from ._plugins import open_store
+from ._store import RunInfo
+from .exceptions import InvalidArgumentError, RunNotFoundError
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+__all__ = ["Experiment", "new_run_id"]
+
+_ADJECTIVES = ("amber", "bold", "brisk", "calm", "clever", "crisp", "daring", "eager", "fair", "gentle",
+               "glad", "golden", "keen", "lively", "lucid", "merry", "noble", "proud", "quick", "quiet",
+               "rapid", "serene", "sharp", "shy", "silent", "steady", "sunny", "swift", "tidy", "vivid")
+_NOUNS = ("aurora", "brook", "canyon", "cedar", "comet", "delta", "ember", "falcon", "fjord", "glacier",
+          "harbor", "heron", "island", "lagoon", "maple", "meadow", "nebula", "orchid", "otter", "pine",
+          "prairie", "quartz", "river", "sparrow", "summit", "tide", "valley", "willow", "wren", "zephyr")
+
+
+def new_run_id() -> str:
+    return os.urandom(8).hex()
+
+
+def _friendly_name() -> str:
+    a, b, c = os.urandom(3)
+    return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}-{_NOUNS[b % len(_NOUNS)]}-{c % 100}"
+
+
+def hostname() -> str:
+    try:
+        return os.uname().nodename
+    except AttributeError:  # Windows
+        import socket
+
+        return hostname()
+
+
+class Experiment:
+    """A named group of runs in a store.
+
+    Args:
+        name: the experiment's name; created in the store on first use.
+        store: a folder, ``sqlite:///file.db`` or another store URI; default
+            ``RUNLOG_STORE``, else ``./runlog``.
+
+    Example::
+
+        exp = Experiment("diabetes")
+        with exp.start_logging() as run:
+            run.log("mse", 3012.5)
+    """
+
+    def __init__(self, name: str, store: str | os.PathLike[str] | Any | None = None) -> None:
+        self.name = _values.check_name("experiment name", name)
+        self._store = open_store(store)
+        self.id: int = self._store.get_or_create_experiment(self.name)
+
+    @property
+    def store(self) -> str:
+        """The store's URI."""
+        return str(self._store.uri)
+
+    def __repr__(self) -> str:
+        return f"Experiment(name={self.name!r}, store={self.store!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Experiment) and other.id == self.id and other._store is self._store
+
+    def __hash__(self) -> int:
+        return hash((self.id, id(self._store)))
+
+    def start_logging(self, name: str | None = None, tags: Mapping[str, Any] | None = None,
+                      snapshot_directory: str | os.PathLike[str] | None = None,
+                      outputs: str | os.PathLike[str] | None = "outputs", capture_output: bool = False,
+                      run_id: str | None = None) -> Run:
+        """Start a run and return it (Running). Use it as a context manager to end it.
+
+        Args:
+            name: a display name; a friendly one is made up when ``None``.
+            tags: tags to set at once.
+            snapshot_directory: a folder whose files are stored with the run as ``snapshot/``.
+            outputs: a folder uploaded as ``outputs/`` when the run ends (if it exists then).
+            capture_output: tee stdout, stderr and ``logging`` records into the run's logs.
+            run_id: continue an existing run of this experiment instead of starting a new one:
+                it becomes Running again, and each metric's steps go on from its last step.
+
+        Returns:
+            The :class:`Run`. Inside ``with``, it ends Completed, or Failed (with the traceback)
+            when the block raises; the exception propagates unchanged.
+        """
+        if not isinstance(capture_output, bool):
+            raise InvalidArgumentError("capture_output", capture_output, "True or False")
+        run = self._start(name=name, tags=tags, parent=None, run_id=run_id)
+        if outputs is not None:
+            if not isinstance(outputs, (str, os.PathLike)):
+                raise InvalidArgumentError("outputs", outputs, "a folder path or None")
+            run._outputs = Path(outputs).absolute()
+        if snapshot_directory is not None:
+            from ._snapshot import upload_snapshot
+
+            upload_snapshot(run, snapshot_directory)
+        if capture_output:
+            run._start_capture()
+        return run
+
+    def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
+               run_id: str | None) -> Run:
+        from ._run import RUNNING, Run
+        from ._writer import get_writer
+
+        if name is not None:
+            _values.check_name("name", name)
+        if tags is not None and not isinstance(tags, Mapping):
+            raise InvalidArgumentError("tags", tags, "a dict of tag name to value")
+        writer = get_writer(self._store)
+        timeout = _values_env_float("RUNLOG_HEARTBEAT_TIMEOUT", 20.0)
+        timeout = max(timeout, 2 * writer.heartbeat_interval)
+        if run_id is not None:
+            existing = self._store.get_run(run_id) if isinstance(run_id, str) else None
+            if existing is None or existing.experiment_id != self.id:
+                raise RunNotFoundError("run", run_id, f"{self._store.uri} (experiment {self.name!r})")
+            self._store.reattach_run(run_id, os.getpid(), hostname(), timeout)
+            run = Run(self, run_id)
+        else:
+            now = time.time()
+            info = RunInfo(
+                id=new_run_id(), experiment_id=self.id, experiment_name=self.name,
+                name=name or _friendly_name(), status=RUNNING, start_time=now,
+                parent_id=None if parent is None else parent.id, heartbeat=now,
+                heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),
+            )
+            self._store.create_run(info)
+            run = Run(self, info.id, _info=info, _fresh=True)
+        writer.attach(run, live=True)
+        run._owned = True
+        writer.ops.append(("started", run))
+        _lifecycle.own(run)
+        if tags:
+            run.set_tags(tags)
+        return run
+
+    def get_runs(self, status: str | None = None, tags: Mapping[str, Any] | str | list[str] | None = None,
+                 include_children: bool = False) -> list[Run]:
+        """The experiment's runs, newest first.
+
+        Args:
+            status: only runs with this status (``"Completed"``, ``"Killed"``...).
+            tags: a tag name, a list of names (runs that have them) or a dict (runs whose tags
+                have those values; a ``None`` value matches any).
+            include_children: include child runs too.
+        """
+        from ._run import Run
+
+        if isinstance(tags, str):
+            wanted: dict[str, str | None] | None = {tags: None}
+        elif isinstance(tags, (list, tuple)):
+            wanted = {str(key): None for key in tags}
+        elif isinstance(tags, Mapping):
+            wanted = {str(k): None if v is None else str(v) for k, v in tags.items()}
+        elif tags is None:
+            wanted = None
+        else:
+            raise InvalidArgumentError("tags", tags, "a tag name, a list of names or a dict")
+        if status is not None and not isinstance(status, str):
+            raise InvalidArgumentError("status", status, "a status name such as 'Completed'")
+        from ._writer import get_writer
+
+        get_writer(self._store).flush()
+        infos = self._store.list_runs(experiment_id=self.id, status=status, tags=wanted,
+                                      include_children=include_children)
+        return [Run(self, info.id, _info=info) for info in infos]
+
+
+def _values_env_float(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default

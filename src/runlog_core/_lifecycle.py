@@ -1,0 +1,154 @@
+"""What happens to runs when the process ends: normal exit, uncaught exception, SIGTERM.
+
+- Normal interpreter exit: everything buffered is committed; runs this process started
+  and did not end are ended Completed (Failed if an uncaught exception is on its way out).
+- SIGTERM: everything buffered is committed, those runs end Killed, then the previous
+  handler runs (or the process dies of SIGTERM as it would have).
+- SIGKILL or power loss: nothing runs; the run's heartbeat goes stale and readers see Killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._run import Run
+
+__all__ = ["forget", "get_context", "own"]
+
+_lock = threading.RLock()
+_owned: dict[str, Run] = {}
+_installed_pid: int | None = None
+_uncaught: str | None = None
+_context: Run | None = None
+_previous_excepthook: Any = None
+_previous_sigterm: Any = None
+
+
+def own(run: Run) -> None:
+    """``run`` was started by this process: end it at exit if nobody else does."""
+    _install()
+    with _lock:
+        _owned[run.id] = run
+
+
+def forget(run: Run) -> None:
+    with _lock:
+        _owned.pop(run.id, None)
+
+
+def _install() -> None:
+    global _installed_pid, _previous_excepthook, _previous_sigterm
+    if _installed_pid == os.getpid():
+        return
+    with _lock:
+        if _installed_pid == os.getpid():
+            return
+        _installed_pid = os.getpid()
+        atexit.register(_at_exit)
+        if _previous_excepthook is None:
+            _previous_excepthook = sys.excepthook
+            sys.excepthook = _excepthook
+        if threading.current_thread() is threading.main_thread():
+            try:
+                current = signal.getsignal(signal.SIGTERM)
+                if current is not _on_sigterm and current is not signal.SIG_IGN:
+                    _previous_sigterm = current
+                    signal.signal(signal.SIGTERM, _on_sigterm)
+            except (ValueError, OSError):  # not the main interpreter, or no signals here
+                pass
+
+
+def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    global _uncaught
+    _uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
+    hook = _previous_excepthook or sys.__excepthook__
+    hook(exc_type, exc, tb)
+
+
+def _end_owned(status: str | None, error: str | None) -> None:
+    from ._run import COMPLETED, FAILED
+
+    with _lock:
+        runs = list(_owned.values())
+    # children first, so a parent never ends before its children
+    runs.sort(key=lambda run: run._parent_id is None)
+    for run in runs:
+        final = status or (FAILED if _uncaught else COMPLETED)
+        try:
+            run._end(final, error if error is not None else (_uncaught if final == FAILED else None))
+        except Exception as err:  # never print a traceback from interpreter shutdown
+            sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
+
+
+def _at_exit() -> None:
+    if _installed_pid != os.getpid():
+        return
+    from ._writer import flush_all
+
+    _end_owned(None, None)
+    try:
+        flush_all()
+    except Exception as err:
+        sys.stderr.write(f"runlog: could not flush at exit: {err!r}\n")
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    from ._run import KILLED
+    from ._writer import flush_all
+
+    _end_owned(KILLED, "terminated by SIGTERM")
+    try:
+        flush_all()
+    except Exception:
+        pass
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    if previous == signal.SIG_IGN:
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def get_context() -> Run:
+    global _context
+    with _lock:
+        if _context is not None and _context._writer._pid == os.getpid():
+            return _context
+        from ._experiment import Experiment
+        from ._plugins import open_store
+        from ._run import Run
+
+        run_id = os.environ.get("RUNLOG_RUN_ID")
+        if run_id:
+            store = open_store(os.environ.get("RUNLOG_STORE") or None)
+            info = store.get_run(run_id)
+            if info is None:
+                from .exceptions import RunNotFoundError
+
+                raise RunNotFoundError("run", run_id, store.uri)
+            experiment = Experiment(info.experiment_name, store=store)
+            run = Run(experiment, run_id, _info=info)
+            run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
+            _install()
+        else:
+            name = os.environ.get("RUNLOG_EXPERIMENT") or _script_name()
+            run = Experiment(name).start_logging()
+        _context = run
+        return run
+
+
+def _script_name() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
+    stem = Path(path).stem if path else ""
+    return stem if stem and stem not in ("-c", "<stdin>") else "interactive"

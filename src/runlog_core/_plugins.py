@@ -1,0 +1,138 @@
+"""The plugin manager: built-in plugins, entry points (loaded once, on first use), stores by URI."""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+from typing import TYPE_CHECKING
+
+from .exceptions import StoreError
+
+if TYPE_CHECKING:
+    import pluggy
+
+__all__ = ["get_plugin_manager", "open_store", "register_plugin", "resolve_store_uri", "unregister_plugin"]
+
+_lock = threading.RLock()
+_pm: "pluggy.PluginManager | None" = None
+_entry_points_loaded = False
+_stores: dict[str, Any] = {}
+_warned: set[str] = set()
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with built-in plugins and ``runlog`` entry points loaded."""
+    global _pm, _entry_points_loaded
+    pm = _pm
+    if pm is not None and _entry_points_loaded:
+        return pm
+    with _lock:
+        if _pm is None:
+            import pluggy  # imported here, not at import time, to keep `import runlog_core` light
+
+            from . import hookspecs
+            from ._sqlite import SQLitePlugin
+
+            pm = pluggy.PluginManager("runlog")
+            pm.add_hookspecs(hookspecs)
+            pm.register(SQLitePlugin(), name="runlog.sqlite")
+            _pm = pm
+        if not _entry_points_loaded:
+            _entry_points_loaded = True
+            _load_entry_points(_pm)
+        return _pm
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group="runlog"):
+        if pm.get_plugin(entry_point.name) is not None or pm.is_blocked(entry_point.name):
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as err:  # a broken third-party plugin must not break logging
+            warnings.warn(f"runlog: plugin {entry_point.name!r} ({entry_point.value}) failed to load: {err!r}",
+                          RuntimeWarning, stacklevel=3)
+            continue
+        pm.register(plugin, name=entry_point.name)
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object or module; returns the name it was registered under."""
+    registered = get_plugin_manager().register(plugin, name=name)
+    return registered or ""
+
+
+def unregister_plugin(plugin: object | None = None, name: str | None = None) -> None:
+    get_plugin_manager().unregister(plugin=plugin, name=name)
+
+
+def call_hook(hook_name: str, /, **kwargs: Any) -> None:
+    """Call an event hook; a plugin's exception becomes one warning per hook and plugin."""
+    name = hook_name
+    hook = getattr(get_plugin_manager().hook, name)
+    for impl in hook.get_hookimpls():
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception as err:
+            key = f"{name}:{impl.plugin_name}"
+            if key not in _warned:
+                _warned.add(key)
+                warnings.warn(f"runlog: plugin {impl.plugin_name!r} raised in {name}: {err!r}; "
+                              "its later errors in this hook are not shown", RuntimeWarning, stacklevel=2)
+
+
+def has_hook_impls(name: str) -> bool:
+    return bool(getattr(get_plugin_manager().hook, name).get_hookimpls())
+
+
+def resolve_store_uri(store: str | os.PathLike[str] | None) -> str:
+    """The URI a ``store=`` argument names: the argument, else ``RUNLOG_STORE``, else ``./runlog``."""
+    if store is None:
+        store = os.environ.get("RUNLOG_STORE") or "runlog"
+    if isinstance(store, os.PathLike):
+        store = os.fspath(store)
+    if not isinstance(store, str):
+        from .exceptions import InvalidArgumentError
+
+        raise InvalidArgumentError("store", store, "a folder path or a URI such as 'sqlite:///runs.db'")
+    if "://" not in store:
+        return str(Path(store).expanduser().absolute())
+    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
+        relative = store[len("sqlite:///"):]
+        return "sqlite:///" + str(Path(relative).expanduser().absolute())
+    return store
+
+
+def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
+    """Return the store for ``store`` (a path, a URI, or a store object), opening it once per process."""
+    if store is not None and not isinstance(store, (str, os.PathLike)):
+        if hasattr(store, "write") and hasattr(store, "get_run"):
+            return store
+    uri = resolve_store_uri(store)
+    key = f"{os.getpid()}:{uri}"
+    found = _stores.get(key)
+    if found is not None:
+        return found
+    with _lock:
+        found = _stores.get(key)
+        if found is None:
+            found = get_plugin_manager().hook.runlog_open_store(uri=uri)
+            if found is None:
+                raise StoreError(f"no plugin can open the store {uri!r}; install the plugin for its scheme "
+                                 "(for PostgreSQL: pip install 'runlog[postgres]')")
+            _stores[key] = found
+        return found
+
+
+def _forget_stores() -> None:
+    _stores.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_stores)

@@ -1,0 +1,133 @@
+"""Errors raised by runlog.
+
+Every error is a :class:`RunlogError` and also the builtin that matches it
+(``TypeError``, ``ValueError``, ``LookupError``, ``RuntimeError``), so generic
+handlers keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FilterSyntaxError",
+    "InvalidArgumentError",
+    "InvalidMetricError",
+    "InvalidNameError",
+    "MetricKindError",
+    "ParamConflictError",
+    "RunNotFoundError",
+    "RunlogError",
+    "StoreError",
+    "StoreVersionError",
+    "UnsafeArtifactNameError",
+]
+
+
+class RunlogError(Exception):
+    """Base class of every error runlog raises on purpose."""
+
+
+class InvalidArgumentError(RunlogError, TypeError):
+    """An argument has a type runlog does not accept."""
+
+    def __init__(self, argument: str, value: object, accepted: str) -> None:
+        self.argument, self.value, self.accepted = argument, value, accepted
+        super().__init__(
+            f"{argument} must be {accepted}, got {type(value).__name__}: {_short(value)}"
+        )
+
+
+class InvalidMetricError(RunlogError, TypeError):
+    """A metric value is not something runlog can store as a metric."""
+
+    def __init__(self, name: str, value: object, reason: str | None = None) -> None:
+        self.name, self.value = name, value
+        accepted = reason or (
+            "a real number, a bool, a str, or a one-element numpy/torch scalar; "
+            "use log_list for sequences and log_row/log_table for dicts"
+        )
+        super().__init__(
+            f"metric {name!r}: value must be {accepted}, "
+            f"got {type(value).__name__}: {_short(value)}"
+        )
+
+
+class MetricKindError(RunlogError, TypeError):
+    """A metric name already holds values of another kind (number vs str vs row...)."""
+
+    def __init__(self, name: str, existing: str, new: str) -> None:
+        self.name, self.existing, self.new = name, existing, new
+        super().__init__(
+            f"metric {name!r} already holds {existing} values and cannot take a {new} value; "
+            f"log the {new} under another name"
+        )
+
+
+class InvalidNameError(RunlogError, ValueError):
+    """A metric, param, tag, experiment or run name is not acceptable."""
+
+    def __init__(self, argument: str, value: object, rule: str) -> None:
+        self.argument, self.value, self.rule = argument, value, rule
+        super().__init__(f"{argument} {_short(value)} ({type(value).__name__}) is invalid: {rule}")
+
+
+class UnsafeArtifactNameError(RunlogError, ValueError):
+    """An artifact name would leave the run's folder."""
+
+    def __init__(self, name: object, reason: str) -> None:
+        self.name, self.reason = name, reason
+        super().__init__(
+            f"artifact name {_short(name)} is refused: {reason}; use a relative path "
+            "made of plain segments separated by '/', such as 'outputs/model.pt'"
+        )
+
+
+class ParamConflictError(RunlogError, ValueError):
+    """A param was logged again with a different value."""
+
+    def __init__(self, key: str, old: object, new: object) -> None:
+        self.key, self.old, self.new = key, old, new
+        super().__init__(
+            f"param {key!r} is already {old!r} in this run and cannot become {new!r}; "
+            "params are fixed once logged: log the new value under another name, "
+            "as a metric, or in a child run"
+        )
+
+
+class RunNotFoundError(RunlogError, LookupError):
+    """No run (or experiment) with the given id exists in the store."""
+
+    def __init__(self, what: str, key: object, store: str = "") -> None:
+        self.what, self.key = what, key
+        where = f" in store {store}" if store else ""
+        super().__init__(f"no {what} {key!r}{where}")
+
+
+class StoreError(RunlogError, RuntimeError):
+    """The store cannot be opened or used."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer runlog than this one."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        self.path, self.found, self.supported = path, found, supported
+        super().__init__(
+            f"store {path} has schema version {found}, newer than the {supported} this "
+            "runlog understands; upgrade runlog (pip install -U runlog) to open it"
+        )
+
+
+class FilterSyntaxError(RunlogError, ValueError):
+    """A search filter could not be parsed; ``position`` points at the offending character."""
+
+    def __init__(self, text: str, position: int, message: str) -> None:
+        self.text, self.position, self.message = text, position, message
+        super().__init__(f"{message} at character {position + 1}:\n  {text}\n  {' ' * position}^")
+
+
+def _short(value: object, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,1 @@
+"""Framework integrations for runlog; import the module of your framework, e.g. runlog_integrations.lightning."""
