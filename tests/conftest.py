@@ -3,6 +3,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Keras 3 runs on the torch backend in these tests; no TensorFlow is installed.
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
 import pytest
 
 

@@ -8,6 +8,8 @@ __all__ = [
     "MetricPoint",
     "Run",
     "RunlogError",
+    "ScriptRunConfig",
+    "autolog",
     "hookimpl",
     "register_plugin",
     "search_runs",
@@ -29,6 +31,14 @@ def __getattr__(name: str) -> Any:
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name == "ScriptRunConfig":
+        from ._submit import ScriptRunConfig
+
+        return ScriptRunConfig
+    if name == "autolog":
+        from ._autolog import autolog
+
+        return autolog
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

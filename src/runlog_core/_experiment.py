@@ -81,7 +81,7 @@ class Experiment:
     def start_logging(self, name: str | None = None, tags: Mapping[str, Any] | None = None,
                       snapshot_directory: str | os.PathLike[str] | None = None,
                       outputs: str | os.PathLike[str] | None = "outputs", capture_output: bool = False,
-                      run_id: str | None = None) -> Run:
+                      run_id: str | None = None, monitor_system: bool = False) -> Run:
         """Start a run and return it (Running). Use it as a context manager to end it.
 
         Args:
@@ -92,6 +92,7 @@ class Experiment:
             capture_output: tee stdout, stderr and ``logging`` records into the run's logs.
             run_id: continue an existing run of this experiment instead of starting a new one:
                 it becomes Running again, and each metric's steps go on from its last step.
+            monitor_system: sample CPU, memory and GPU use as ``system/*`` metrics while the run lives.
 
         Returns:
             The :class:`Run`. Inside ``with``, it ends Completed, or Failed (with the traceback)
@@ -110,7 +111,15 @@ class Experiment:
             upload_snapshot(run, snapshot_directory)
         if capture_output:
             run._start_capture()
+        if monitor_system:
+            run._start_monitor()
         return run
+
+    def submit(self, config: Any, tags: Mapping[str, Any] | None = None) -> Run:
+        """Run a script (a :class:`ScriptRunConfig`) in a subprocess; returns its Running run at once."""
+        from ._submit import submit
+
+        return submit(self, config, tags=tags)
 
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
                run_id: str | None) -> Run:

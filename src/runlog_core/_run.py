@@ -89,6 +89,7 @@ class Run:
         self._ended = False
         self._owned = False
         self._capture: Any = None
+        self._monitor: Any = None
         self._outputs: Path | None = None
         self._loaded = _fresh
         self._writer.attach(self, live=False)
@@ -503,15 +504,26 @@ class Run:
         self.flush()
 
     def _stop_capture(self) -> None:
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._monitor = None
         if self._capture is not None:
             self._capture.stop()
             self._capture = None
 
+    def _start_monitor(self, interval: float | None = None) -> None:
+        from ._system import start_monitor
+
+        self._monitor = start_monitor(self, interval)
+
+    def _append_log(self, name: str, text: str) -> None:
+        """Append ``text`` to the log artifact ``name`` (e.g. ``logs/std_log.txt``) through the writer."""
+        self._ops.append(("log", (self, name, text)))
+
     def _start_capture(self) -> None:
         from ._capture import OutputCapture
 
-        ops = self._ops
-        self._capture = OutputCapture(lambda name, text: ops.append(("log", (self, name, text))))
+        self._capture = OutputCapture(self._append_log)
 
     def __enter__(self) -> Run:
         return self
