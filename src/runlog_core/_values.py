@@ -59,7 +59,7 @@ def check_step(name: str, step: object) -> int:
     """Return ``step`` as an int in the int64 range; raise a clear error otherwise."""
     if type(step) is int:
         value = step
-    elif isinstance(step, bool):
+    elif isinstance(step, (bool, str, bytes)):
         raise InvalidArgumentError(f"step of metric {name!r}", step, "an int (or None to count up)")
     else:
         try:

@@ -1,0 +1,112 @@
+"""search_runs and its filter language, over a real store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from runlog_core import Experiment, search_runs
+from runlog_core.exceptions import FilterSyntaxError
+
+
+@pytest.fixture
+def sweep(store_dir: Path) -> dict[str, str]:
+    """Five ridge runs over alpha, one failed, plus a run in another experiment; returns name -> id."""
+    exp = Experiment("diabetes", store=store_dir)
+    ids = {}
+    for alpha, mse in [(0.0, 3400.0), (0.1, 2900.0), (0.5, 2950.0), (1.0, 3100.0)]:
+        with exp.start_logging(name=f"alpha {alpha}", tags={"team": "a" if alpha < 0.5 else "b"}) as run:
+            run.log_params({"alpha": alpha, "solver": "auto", "layers": [1, 2]})
+            run.log("mse", mse + 1000)
+            run.log("mse", mse)  # the latest value is the one searched
+            ids[run.name] = run.id
+    failed = exp.start_logging(name="broken")
+    failed.log_params({"alpha": 2.0, "solver": "svd"})
+    failed.log("val loss", 1.0)
+    failed.fail("diverged")
+    ids["broken"] = failed.id
+    with Experiment("other", store=store_dir).start_logging(name="elsewhere") as run:
+        run.log("mse", 1.0)
+        ids["elsewhere"] = run.id
+    return ids
+
+
+def names(runs: list) -> list[str]:  # type: ignore[type-arg]
+    return [run.name for run in runs]
+
+
+CASES = [
+    ("metrics.mse < 3000", ["alpha 0.5", "alpha 0.1"]),
+    ("metrics.mse < 3000 and params.alpha >= 0.1", ["alpha 0.5", "alpha 0.1"]),
+    ("metrics.mse <= 2900 or params.alpha > 1.5", ["broken", "alpha 0.1"]),
+    ("(params.alpha = 0 or params.alpha = 1) and metrics.mse > 3000", ["alpha 1.0", "alpha 0.0"]),
+    ("params.solver != 'auto'", ["broken"]),
+    ("params.solver = \"auto\" AND tags.team = 'b'", ["alpha 1.0", "alpha 0.5"]),
+    ("status = 'Failed'", ["broken"]),
+    ("status = completed and name = 'alpha 0.1'", ["alpha 0.1"]),
+    ("metrics.`val loss` = 1", ["broken"]),
+    ('metrics."val loss" >= 1.0', ["broken"]),
+    ("metrics.missing > 0", []),
+    ("duration >= 0 and start_time > 0 and params.alpha >= 0.5", ["broken", "alpha 1.0", "alpha 0.5"]),
+    ("experiment = 'diabetes' and params.alpha < 0.1", ["alpha 0.0"]),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_filters_select_the_expected_runs(sweep: dict[str, str], store_dir: Path, expression: str,
+                                         expected: list[str]) -> None:
+    assert names(search_runs(expression, experiment="diabetes", store=store_dir)) == expected
+
+
+def test_order_by_sorts_with_missing_values_last(sweep: dict[str, str], store_dir: Path) -> None:
+    exp = Experiment("diabetes", store=store_dir)
+    assert names(search_runs(None, order_by=["metrics.mse"], experiment=exp)) == [
+        "alpha 0.1", "alpha 0.5", "alpha 1.0", "alpha 0.0", "broken"]
+    assert names(search_runs("metrics.mse > 0", order_by=["metrics.mse DESC"], experiment=exp))[0] == "alpha 0.0"
+    assert names(search_runs("params.alpha >= 0", order_by=["-params.alpha"], experiment=exp))[0] == "broken"
+    everywhere = search_runs("metrics.mse < 3000", order_by="metrics.mse", store=store_dir)
+    assert names(everywhere) == ["elsewhere", "alpha 0.1", "alpha 0.5"]
+
+
+def test_a_run_killed_by_a_stale_heartbeat_is_searchable_as_killed(store_dir: Path) -> None:
+    exp = Experiment("stale", store=store_dir)
+    run = exp.start_logging(name="victim")
+    exp._store.write  # the same store object the writer uses
+    with exp._store.atomic() as conn:  # what a dead process leaves behind: an old heartbeat
+        conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time() - 3600, run.id))
+    run._writer.detach_live(run.id)
+    assert names(search_runs("status = 'Killed'", experiment=exp)) == ["victim"]
+    assert names(search_runs("status = 'Running'", experiment=exp)) == []
+
+
+MALFORMED = [
+    ("metrics.mse <", 13, "expected a number or a quoted string"),
+    ("metrics.mse < 3 and", 19, "expected a field"),
+    ("metrics.mse ~ 3", 12, "unexpected character '~'"),
+    ("(metrics.mse < 3", 16, "expected '\\)'"),
+    ("loss < 3", 0, "unknown field 'loss'"),
+    ("metrics.mse < 3 params.a = 1", 16, "expected 'and', 'or'"),
+    ("params.name = 'unterminated", 14, "unterminated quoted string"),
+    ("attributes.color = 'red'", 11, "unknown attribute 'color'"),
+    ("", 0, "empty filter"),
+]
+
+
+@pytest.mark.parametrize(("expression", "position", "message"), MALFORMED, ids=[m[0] or "empty" for m in MALFORMED])
+def test_malformed_filters_point_at_the_offending_character(store_dir: Path, expression: str, position: int,
+                                                            message: str) -> None:
+    from runlog_core._search import parse_filter
+
+    with pytest.raises(FilterSyntaxError, match=message) as caught:
+        parse_filter(expression)
+    assert caught.value.position == position
+    assert str(caught.value).splitlines()[-1] == "  " + " " * position + "^"
+
+
+def test_filter_values_are_bound_not_spliced_into_sql(sweep: dict[str, str], store_dir: Path) -> None:
+    hostile = "params.solver = 'x\\' OR 1=1 --'"
+    assert search_runs(hostile, store=store_dir) == []
+    assert search_runs("params.`solver' OR '1'='1` = 'auto'", store=store_dir) == []
+    assert len(Experiment("diabetes", store=store_dir).get_runs()) == 5  # nothing was dropped either
