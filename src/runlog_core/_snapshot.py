@@ -12,7 +12,7 @@ from .exceptions import InvalidArgumentError, RunlogError
 if TYPE_CHECKING:
     from ._run import Run
 
-__all__ = ["SnapshotTooLargeError", "snapshot_files", "upload_snapshot"]
+__all__ = ["SnapshotTooLargeError", "check_snapshot_size", "copy_snapshot", "snapshot_files", "upload_snapshot"]
 
 ALWAYS_SKIPPED = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", "node_modules", "runlog",
                   ".ipynb_checkpoints", "outputs"}
@@ -23,7 +23,7 @@ class SnapshotTooLargeError(RunlogError, ValueError):
     def __init__(self, folder: str, size: int, limit: int) -> None:
         self.folder, self.size, self.limit = folder, size, limit
         super().__init__(
-            f"snapshot of {folder} would hold {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit; "
+            f"snapshot of {folder} would hold {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit; "
             "list large files in .runlogignore (same syntax as .gitignore) or raise RUNLOG_SNAPSHOT_MAX_MB"
         )
 
@@ -85,12 +85,46 @@ def snapshot_files(folder: str | os.PathLike[str]) -> list[tuple[str, Path]]:
     return kept
 
 
-def upload_snapshot(run: Run, folder: str | os.PathLike[str], name: str = "snapshot") -> list[str]:
-    files = snapshot_files(folder)
-    limit = int(float(os.environ.get("RUNLOG_SNAPSHOT_MAX_MB", DEFAULT_MAX_BYTES / 1024 / 1024)) * 1024 * 1024)
+def max_snapshot_bytes() -> int:
+    """The size cap: ``RUNLOG_SNAPSHOT_MAX_MB`` megabytes (MiB), 300 by default."""
+    raw = os.environ.get("RUNLOG_SNAPSHOT_MAX_MB")
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_BYTES / 1024 / 1024
+    except ValueError:
+        raise InvalidArgumentError("RUNLOG_SNAPSHOT_MAX_MB", raw, "a number of megabytes") from None
+    return int(megabytes * 1024 * 1024)
+
+
+def check_snapshot_size(folder: str | os.PathLike[str], files: list[tuple[str, Path]]) -> int:
+    """Return the total size of ``files``; raise :class:`SnapshotTooLargeError` above the cap."""
+    limit = max_snapshot_bytes()
     total = sum(path.stat().st_size for _, path in files)
     if total > limit:
         raise SnapshotTooLargeError(str(folder), total, limit)
+    return total
+
+
+def copy_snapshot(files: list[tuple[str, Path]], destination: str | os.PathLike[str]) -> None:
+    """Copy ``files`` (from :func:`snapshot_files`) under ``destination``, keeping their layout."""
+    import shutil
+
+    root = Path(destination)
+    for relative, path in files:
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
+def upload_snapshot(run: Run, folder: str | os.PathLike[str], name: str = "snapshot",
+                    files: list[tuple[str, Path]] | None = None) -> list[str]:
+    """Store the files of ``folder`` a snapshot keeps as ``name/...``; returns the artifact names.
+
+    Raises:
+        SnapshotTooLargeError: the files add up to more than ``RUNLOG_SNAPSHOT_MAX_MB``.
+    """
+    if files is None:
+        files = snapshot_files(folder)
+    check_snapshot_size(folder, files)
     names = []
     for relative, path in files:
         run.upload_file(f"{name}/{relative}", path)
