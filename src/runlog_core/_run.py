@@ -196,6 +196,7 @@ class Run:
     def _add_series(self, series: SeriesRef) -> None:
         self._series[series.name] = series
         self._ops.append(("series", series))
+        self._writer.keep(self)
         self._writer.ensure_thread()
 
     def _new_series(self, name: str, kind: str, description: str | None) -> SeriesRef:

@@ -56,7 +56,10 @@ class Writer:
         self.ops: list[tuple[str, Any]] = []
         self._pending = Batch()
         self._pending_events: list[tuple[str, Any]] = []
-        self._runs: dict[str, Run] = {}
+        # handles are held weakly (a listing of 10,000 runs must not pin them), except while
+        # a run has series of its own in flight: their points need the Run for the hooks
+        self._runs: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
+        self._writing: dict[str, Run] = {}
         self._live: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._wake = threading.Event()
         self._cycle_lock = threading.RLock()
@@ -81,8 +84,13 @@ class Writer:
             self._live[run.id] = run
         self.ensure_thread()
 
+    def keep(self, run: Run) -> None:
+        """Hold ``run`` strongly until it ends: it logs, and its points will need it in the hooks."""
+        self._writing[run.id] = run
+
     def detach_live(self, run_id: str) -> None:
         self._live.pop(run_id, None)
+        self.ops.append(("call", lambda: self._writing.pop(run_id, None)))
 
     def live_runs(self) -> list[Run]:
         return list(self._live.values())
@@ -176,7 +184,6 @@ class Writer:
             elif kind == "log":
                 run, name, text = payload
                 logs.setdefault((run.id, name), []).append(text)
-                self._runs.setdefault(run.id, run)
             elif kind == "end":
                 run, status, end_time, error = payload
                 batch.ends.append((run.id, status, end_time, error))
@@ -206,7 +213,7 @@ class Writer:
                         value = bool(value)
                     by_run[series.run_id].append(LoggedPoint(series.name, step, value, ts))
             for run_id, logged in by_run.items():
-                run = self._runs.get(run_id)
+                run = self._writing.get(run_id) or self._runs.get(run_id)
                 if run is not None:
                     _plugins.call_hook("runlog_metrics_logged", run=run, points=logged)
         for kind, payload in events:
