@@ -1,0 +1,614 @@
+"""scikit-learn: parameter searches as a parent run with one child run per candidate.
+
+``TrackedSearch(search)`` wraps any ``BaseSearchCV`` (``GridSearchCV``,
+``RandomizedSearchCV``, ``HalvingGridSearchCV``, ``HalvingRandomSearchCV``) and logs,
+when its ``fit`` returns:
+
+- into the parent run: the search's settings (``search``, ``estimator``, ``estimator.*``,
+  ``cv``, ``scoring``, ``refit``, ``n_iter``, the grid...), ``best_params.*``,
+  ``best_score``, ``best_index``, ``refit_time``, ``n_candidates``, ``n_splits`` and
+  the whole ``cv_results_`` as the table ``cv_results``;
+- one child run per candidate (``max_child_runs`` keeps the best ranked), named after
+  its params: the params, every number of its ``cv_results_`` row (``mean_test_*``,
+  ``std_test_*``, ``rank_test_*``, train scores, fit and score times) and the per-fold
+  scores as the series ``test_{scorer}`` / ``train_{scorer}`` with ``step`` = fold index.
+  A candidate whose fit failed (``error_score=nan``) keeps its NaN scores and ends Failed.
+
+Where scikit-learn has its callback API for searches (``set_callbacks``, 1.9+), a
+``GridSearchCV``'s child runs are created live, as their first fold starts, and end as
+their last fold ends, so their start and end times are real; the fold timings travel from
+joblib workers to this process over scikit-learn's own callback transport, and every
+write to the store happens here, never in a worker. Elsewhere the child runs are built
+from ``cv_results_`` when ``fit`` returns.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+try:
+    import numpy as np
+    import sklearn
+    from sklearn.base import BaseEstimator, MetaEstimatorMixin
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.model_selection._search import BaseSearchCV
+except ImportError as err:
+    raise ImportError(
+        "runlog_integrations.sklearn needs scikit-learn: pip install 'runlog[sklearn]'"
+    ) from err
+
+from runlog_core import Experiment, Run
+
+__all__ = ["TrackedSearch", "log_search"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPERIMENT = "sklearn"
+_MAX_NAME = 200
+
+# True while a tracked fit runs in this context: autolog's patched fit then passes through,
+# so a search is logged once, and the candidates' own fits are not logged as runs
+_TRACKING: contextvars.ContextVar[bool] = contextvars.ContextVar("runlog_sklearn_tracking", default=False)
+
+
+class _Warnings:
+    """Turns runlog failures into warnings, at most one per kind, so fitting never breaks."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, kind: str, err: BaseException) -> None:
+        if kind in self.seen:
+            return
+        self.seen.add(kind)
+        warnings.warn(f"runlog: could not {kind}: {err!r}; the fit goes on, later failures of this kind "
+                      "are not shown", RuntimeWarning, stacklevel=3)
+
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A value as a JSON-friendly param: estimators by class name, arrays as lists, callables by name."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, BaseEstimator):
+        return type(value).__name__
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (range, set, frozenset)):
+        return [_plain(v) for v in value]
+    if callable(value):
+        return getattr(value, "__name__", None) or type(value).__name__
+    return str(value)
+
+
+def _cell(value: Any) -> Any:
+    """A table cell: a number, bool, str or None."""
+    if value is None or value is np.ma.masked:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    plain = _plain(value)
+    return plain if isinstance(plain, (bool, int, float, str)) or plain is None else str(plain)
+
+
+def _number(value: Any) -> float | int | None:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    return None
+
+
+def candidate_name(params: Mapping[str, Any]) -> str:
+    """A child run's name: its params as ``"alpha=0.1, fit_intercept=True"``."""
+    text = ", ".join(f"{key}={_plain(value)}" for key, value in params.items()) or "default params"
+    return text if len(text) <= _MAX_NAME else text[: _MAX_NAME - 3] + "..."
+
+
+def search_settings(search: Any) -> dict[str, Any]:
+    """The parent run's params: the search's class and settings, the estimator's class and params."""
+    settings: dict[str, Any] = {"search": type(search).__name__}
+    for key, value in search.get_params(deep=False).items():
+        if key == "estimator":
+            settings["estimator"] = type(value).__name__
+            try:
+                settings["estimator_params"] = {k: _plain(v) for k, v in value.get_params(deep=True).items()
+                                                if not isinstance(v, BaseEstimator)}
+            except Exception:  # an estimator whose get_params fails still gets tracked
+                pass
+        elif key == "cv" and value is not None and not isinstance(value, int):
+            settings["cv"] = repr(value)
+        elif key in ("param_grid", "param_distributions") and isinstance(value, Mapping):
+            settings[key] = {str(k): _plain(v) if isinstance(v, (list, tuple, np.ndarray, range)) else repr(v)
+                             for k, v in value.items()}
+        else:
+            settings[key] = _plain(value)
+    n_splits = getattr(search, "n_splits_", None)
+    if n_splits is not None:
+        settings["n_splits"] = int(n_splits)
+    return settings
+
+
+def _scorer_names(results: Mapping[str, Any]) -> list[str]:
+    return [key[len("rank_test_"):] for key in results if key.startswith("rank_test_")]
+
+
+def _ranked(results: Mapping[str, Any], refit: Any) -> list[int]:
+    """Candidate indices best first, by the refit scorer's rank (ties: order of the search)."""
+    names = _scorer_names(results)
+    key = "rank_test_score" if "rank_test_score" in results else None
+    if key is None and isinstance(refit, str) and f"rank_test_{refit}" in results:
+        key = f"rank_test_{refit}"
+    if key is None and names:
+        key = f"rank_test_{names[0]}"
+    count = len(results["params"])
+    if key is None:
+        return list(range(count))
+    ranks = results[key]
+    return sorted(range(count), key=lambda i: (int(ranks[i]), i))
+
+
+def _fold_series(results: Mapping[str, Any]) -> dict[str, list[tuple[int, str]]]:
+    """``{"test_r2": [(0, "split0_test_r2"), ...]}`` from the ``split{k}_{set}_{scorer}`` columns."""
+    series: dict[str, list[tuple[int, str]]] = {}
+    for key in results:
+        if not key.startswith("split"):
+            continue
+        head, _, rest = key.partition("_")
+        if not head[5:].isdigit() or not (rest.startswith("test_") or rest.startswith("train_")):
+            continue
+        series.setdefault(rest, []).append((int(head[5:]), key))
+    for columns in series.values():
+        columns.sort()
+    return series
+
+
+def _row_metrics(results: Mapping[str, Any], index: int) -> dict[str, float | int]:
+    metrics: dict[str, float | int] = {}
+    for key, column in results.items():
+        if key == "params" or key.startswith("param_") or key.startswith("split"):
+            continue
+        value = _number(column[index]) if hasattr(column, "__getitem__") else None
+        if value is not None:
+            metrics[key] = value
+    return metrics
+
+
+def _failed_folds(results: Mapping[str, Any], index: int, error_score: Any) -> int:
+    if not (isinstance(error_score, float) and math.isnan(error_score)):
+        return 0
+    tests = [columns for name, columns in _fold_series(results).items() if name.startswith("test_")]
+    if not tests:
+        return 0
+    return sum(1 for _, key in tests[0] if isinstance(_number(results[key][index]), float)
+               and math.isnan(float(results[key][index])))
+
+
+def results_table(results: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``cv_results_`` as table columns (the ``params`` dicts are in the ``param_*`` columns)."""
+    return {key: [_cell(v) for v in column] for key, column in results.items() if key != "params"}
+
+
+# -- live candidate times (scikit-learn's callback API) ----------------------------------------
+
+
+def _has_callback_api(search: Any) -> bool:
+    return hasattr(search, "set_callbacks") and hasattr(search, "_init_callback_context")
+
+
+class _CandidateClock:
+    """A scikit-learn ``FitCallback`` that reports when each candidate's fold starts and ends.
+
+    It runs wherever the fold runs (a joblib worker under ``n_jobs > 1``) and only sends
+    ``(batch, task_id, event, time)`` to the process that called ``fit``; it never writes.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def setup(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def teardown(self, estimator: Any, context: Any) -> None:
+        pass
+
+    def _send(self, context: Any, event: str) -> None:
+        if getattr(context, "task_name", None) != "candidate-split-evaluation":
+            return
+        try:
+            from sklearn.callback._transport import send
+
+            path = []
+            node = context.parent
+            while node is not None:
+                path.append((node.task_name, node.task_id))
+                node = node.parent
+            send(self.handle, (tuple(reversed(path)), context.task_id, event, time.time()))
+        except Exception:  # timing is a nicety: a fold must never fail because of it
+            pass
+
+    def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        self._send(context, "begin")
+
+    def on_fit_task_end(self, estimator: Any, context: Any) -> bool:
+        self._send(context, "end")
+        return False
+
+
+class _LiveChildren:
+    """In the fitting process: creates a child run as a candidate's first fold starts and
+    completes it as its last fold ends (GridSearchCV, whose candidates are known up front)."""
+
+    def __init__(self, search: Any, parent: Run, warn: _Warnings, max_child_runs: int | None) -> None:
+        self.search = search
+        self.parent = parent
+        self.warn = warn
+        self.lock = threading.Lock()
+        self.candidates: list[dict[str, Any]] | None = None
+        if isinstance(search, GridSearchCV) and max_child_runs is None:
+            from sklearn.model_selection import ParameterGrid
+
+            self.candidates = list(ParameterGrid(search.param_grid))
+        self.batches: dict[tuple[Any, ...], int] = {}
+        self.times: dict[tuple[int, int], list[float | None]] = {}
+        self.children: dict[int, Run] = {}
+        self.ended: dict[int, int] = {}
+        self.handle: Any = None
+        self.clock: _CandidateClock | None = None
+
+    def open(self) -> _CandidateClock | None:
+        try:
+            from sklearn.callback._transport import open_listener
+
+            self.handle = open_listener(self.consume)
+            self.clock = _CandidateClock(self.handle)
+        except Exception as err:
+            self.warn("follow the candidates live (the search is still logged when fit returns)", err)
+            return None
+        return self.clock
+
+    def close(self) -> None:
+        if self.handle is not None:
+            try:
+                from sklearn.callback._transport import close_listener
+
+                close_listener(self.handle)
+            except Exception:
+                pass
+            self.handle = None
+
+    def consume(self, message: Any) -> None:
+        try:
+            path, task_id, event, moment = message
+            with self.lock:
+                batch = self.batches.setdefault(path, len(self.batches))
+                times = self.times.setdefault((batch, task_id), [None, None])
+                times[0 if event == "begin" else 1] = moment
+                if batch != 0 or self.candidates is None:
+                    return
+                n_splits = int(self.search.n_splits_)
+                candidate = task_id // n_splits
+                if event == "begin" and candidate not in self.children and candidate < len(self.candidates):
+                    params = self.candidates[candidate]
+                    child = self.parent.child_run(name=candidate_name(params),
+                                                  tags={"candidate_index": candidate})
+                    child.log_params({k: _plain(v) for k, v in params.items()})
+                    self.children[candidate] = child
+                elif event == "end" and candidate in self.children:
+                    self.ended[candidate] = self.ended.get(candidate, 0) + 1
+                    if self.ended[candidate] == n_splits:
+                        self.children[candidate].complete()
+        except Exception as err:
+            self.warn("create a child run live", err)
+
+    def fold_times(self, index: int, n_splits: int) -> list[tuple[float | None, float | None]]:
+        """The fold start and end times of candidate ``index`` of the first batch."""
+        return [tuple(self.times.get((0, index * n_splits + k), (None, None))) for k in range(n_splits)]  # type: ignore[misc]
+
+
+# -- logging a fitted search --------------------------------------------------------------------
+
+
+def _log_parent(run: Run, search: Any, warn: _Warnings) -> None:
+    results = search.cv_results_
+    try:
+        run.log_params(search_settings(search))
+    except Exception as err:
+        warn("log the search's settings", err)
+    try:
+        best_params = getattr(search, "best_params_", None)
+        if best_params is not None:
+            run.log_params({"best_params": {k: _plain(v) for k, v in best_params.items()}})
+    except Exception as err:
+        warn("log the best params", err)
+    try:
+        summary: dict[str, Any] = {"n_candidates": len(results["params"])}
+        for name in ("best_score_", "best_index_", "refit_time_"):
+            value = _number(getattr(search, name, None))
+            if value is not None:
+                summary[name.rstrip("_")] = value
+        run.log_metrics(summary)
+    except Exception as err:
+        warn("log the best score", err)
+    try:
+        run.log_table("cv_results", results_table(results))
+    except Exception as err:
+        warn("log cv_results_ as a table", err)
+
+
+def _log_children(run: Run, search: Any, warn: _Warnings, max_child_runs: int | None,
+                  live: _LiveChildren | None = None) -> list[Run]:
+    results = search.cv_results_
+    ranked = _ranked(results, getattr(search, "refit", None))
+    chosen = ranked if max_child_runs is None else ranked[:max_child_runs]
+    folds = _fold_series(results)
+    error_score = getattr(search, "error_score", None)
+    n_splits = int(getattr(search, "n_splits_", 0) or 0)
+    children = []
+    for index in sorted(chosen):
+        try:
+            params = results["params"][index]
+            child = live.children.get(index) if live is not None else None
+            if child is None:
+                child = run.child_run(name=candidate_name(params), tags={"candidate_index": index})
+                child.log_params({k: _plain(v) for k, v in params.items()})
+            child.log_metrics(_row_metrics(results, index))
+            for series, columns in folds.items():
+                for fold, key in columns:
+                    value = _number(results[key][index])
+                    if value is not None:
+                        child.log(series, value, step=fold)
+            if live is not None and n_splits:
+                times = live.fold_times(index, n_splits)
+                if all(t[0] is not None and t[1] is not None for t in times):
+                    for fold, (begin, end) in enumerate(times):
+                        child.log("fold_time", end - begin, step=fold)  # type: ignore[operator]
+            failed = _failed_folds(results, index, error_score)
+            if failed:
+                child.set_tags({"fit_failed": f"{failed}/{n_splits or failed} folds"})
+                child.flush()
+                Run(child.experiment, child.id).fail(
+                    f"{failed} of {n_splits or failed} folds failed to fit; their scores are "
+                    f"error_score={error_score!r}")
+            else:
+                child.complete()
+            children.append(child)
+        except Exception as err:
+            warn("log a candidate as a child run", err)
+    if live is not None:  # candidates left out by max_child_runs, or not followed to their end
+        for index, child in live.children.items():
+            if index not in chosen:
+                try:
+                    child.complete()
+                except Exception as err:
+                    warn("end a child run", err)
+    return children
+
+
+def _default_run() -> tuple[Run, bool]:
+    """The run to log into when given none: the submitted run, else a new one (owned)."""
+    if os.environ.get("RUNLOG_RUN_ID"):
+        return Run.get_context(), False
+    name = os.environ.get("RUNLOG_EXPERIMENT") or DEFAULT_EXPERIMENT
+    return Experiment(name).start_logging(), True
+
+
+def log_search(fitted_search: Any, run: Run | None = None, max_child_runs: int | None = None) -> Run:
+    """Log a search that was fitted elsewhere: the parent run's settings, best results and
+    ``cv_results`` table, and one child run per candidate.
+
+    Args:
+        fitted_search: a fitted ``BaseSearchCV`` (it has ``cv_results_``).
+        run: the parent run (left Running). Default: the submitted run under ``runlog submit``,
+            else a new run in ``RUNLOG_EXPERIMENT`` or ``"sklearn"``, ended Completed.
+        max_child_runs: log only this many children, the best ranked; ``None`` for all.
+
+    Returns:
+        The parent run.
+
+    Raises:
+        TypeError: ``fitted_search`` has no ``cv_results_`` or ``run`` is not a Run.
+
+    Example::
+
+        search = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}).fit(X, y)
+        parent = log_search(search)
+    """
+    if not hasattr(fitted_search, "cv_results_"):
+        raise TypeError("fitted_search must be a fitted scikit-learn search (with cv_results_), "
+                        f"got {type(fitted_search).__name__}: {fitted_search!r}")
+    if run is not None and not isinstance(run, Run):
+        raise TypeError(f"run must be a runlog_core.Run or None, got {type(run).__name__}: {run!r}")
+    _check_max(max_child_runs)
+    owned = False
+    if run is None:
+        run, owned = _default_run()
+    warn = _Warnings()
+    _log_parent(run, fitted_search, warn)
+    _log_children(run, fitted_search, warn, max_child_runs)
+    if owned:
+        run.complete()
+    return run
+
+
+def _check_max(max_child_runs: Any) -> None:
+    if max_child_runs is not None and (isinstance(max_child_runs, bool) or not isinstance(max_child_runs, int)
+                                       or max_child_runs < 0):
+        raise TypeError("max_child_runs must be None or an int >= 0, got "
+                        f"{type(max_child_runs).__name__}: {max_child_runs!r}")
+
+
+class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
+    """A scikit-learn search that records itself: a parent run and one child run per candidate.
+
+    A meta-estimator: ``get_params``/``set_params``/``clone`` work (the search's params read
+    as ``search__*``), and every attribute it does not have (``predict``, ``score``,
+    ``best_estimator_``, ``cv_results_``...) is the wrapped search's. ``fit`` fits the
+    wrapped search itself, so ``search.best_params_`` is set too.
+
+    Args:
+        search: a ``GridSearchCV``, ``RandomizedSearchCV``, ``HalvingGridSearchCV``,
+            ``HalvingRandomSearchCV`` or another ``BaseSearchCV``.
+        experiment: an experiment name or :class:`~runlog_core.Experiment`: each ``fit``
+            starts a parent run there and ends it Completed, or Failed when ``fit`` raises.
+        run: log into this run as the parent (it is left Running). With neither: the
+            submitted run under ``runlog submit``, else a new run per fit in
+            ``RUNLOG_EXPERIMENT`` or ``"sklearn"``.
+        max_child_runs: keep this many child runs, the best ranked; ``None`` (default) for all.
+
+    Example::
+
+        from sklearn.linear_model import Ridge
+        from sklearn.model_selection import GridSearchCV
+        from runlog_integrations.sklearn import TrackedSearch
+
+        search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0]}, cv=5),
+                               experiment="diabetes")
+        search.fit(X, y)
+        search.best_params_, search.run_.get_children()
+    """
+
+    def __init__(self, search: Any, experiment: str | Experiment | None = None, run: Run | None = None,
+                 max_child_runs: int | None = None) -> None:
+        self.search = search
+        self.experiment = experiment
+        self.run = run
+        self.max_child_runs = max_child_runs
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names the wrapper lacks; never for its own params (unpickling, clone)
+        if name.startswith("__") or name in ("search", "experiment", "run", "max_child_runs"):
+            raise AttributeError(name)
+        try:
+            search = self.__dict__["search"]
+        except KeyError:
+            raise AttributeError(name) from None
+        return getattr(search, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(dir(self.__dict__.get("search"))))
+
+    def __sklearn_tags__(self) -> Any:
+        return self.search.__sklearn_tags__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__.copy()
+        state = dict(state)
+        state.pop("run_", None)  # a Run does not travel between processes
+        return state
+
+    def _check(self) -> None:
+        if not isinstance(self.search, BaseSearchCV):
+            raise TypeError("search must be a scikit-learn BaseSearchCV (GridSearchCV, RandomizedSearchCV, "
+                            f"HalvingGridSearchCV...), got {type(self.search).__name__}: {self.search!r}")
+        if self.run is not None and not isinstance(self.run, Run):
+            raise TypeError(f"run must be a runlog_core.Run or None, got {type(self.run).__name__}: {self.run!r}")
+        if self.experiment is not None and not isinstance(self.experiment, (str, Experiment)):
+            raise TypeError("experiment must be an experiment name, a runlog_core.Experiment or None, got "
+                            f"{type(self.experiment).__name__}: {self.experiment!r}")
+        if self.run is not None and self.experiment is not None:
+            raise ValueError("pass run= or experiment=, not both")
+        _check_max(self.max_child_runs)
+
+    def _open(self) -> tuple[Run, bool]:
+        if self.run is not None:
+            return self.run, False
+        if self.experiment is None:
+            return _default_run()
+        experiment = Experiment(self.experiment) if isinstance(self.experiment, str) else self.experiment
+        return experiment.start_logging(name=type(self.search).__name__), True
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> TrackedSearch:
+        """Fit the wrapped search and log it.
+
+        Args:
+            X, y, params: what the search's ``fit`` takes.
+
+        Returns:
+            ``self``, fitted; ``self.run_`` is the parent run.
+
+        Raises:
+            Whatever the search's ``fit`` raises, unchanged; the parent run then ends Failed.
+        """
+        self._check()
+        warn = _Warnings()
+        self.warnings_ = warn
+        search = self.search
+        run: Run | None = None
+        owned = False
+        try:
+            run, owned = self._open()
+        except Exception as err:
+            warn("start the parent run", err)
+        self.run_ = run
+        live: _LiveChildren | None = None
+        previous = None
+        if run is not None and _has_callback_api(search):
+            try:
+                live = _LiveChildren(search, run, warn, self.max_child_runs)
+                clock = live.open()
+                if clock is None:
+                    live = None
+                else:
+                    previous = list(getattr(search, "_skl_callbacks", []))
+                    search.set_callbacks(*previous, clock)
+            except Exception as err:
+                warn("attach the live candidate callback", err)
+                live = None
+        token = _TRACKING.set(True)
+        try:
+            if y is None:
+                search.fit(X, **params)
+            else:
+                search.fit(X, y, **params)
+        except BaseException as err:
+            if run is not None:
+                try:
+                    if live is not None:
+                        for child in live.children.values():
+                            child.fail("the search's fit raised")
+                    if owned:
+                        run.cancel() if isinstance(err, KeyboardInterrupt) else run.fail(err)
+                except Exception as log_err:
+                    warn("end the parent run", log_err)
+            raise
+        finally:
+            _TRACKING.reset(token)
+            if live is not None:
+                try:
+                    search.set_callbacks(*(previous or []))
+                except Exception as err:
+                    warn("detach the live candidate callback", err)
+                live.close()
+        if run is not None:
+            try:
+                _log_parent(run, search, warn)
+                _log_children(run, search, warn, self.max_child_runs, live)
+            except Exception as err:
+                warn("log the search", err)
+            if owned:
+                try:
+                    run.complete()
+                except Exception as err:
+                    warn("end the parent run", err)
+        return self

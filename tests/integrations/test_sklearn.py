@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import math
+import pickle
+import warnings
+from typing import Any
+
+import pytest
+
+pytest.importorskip("sklearn")
+
+import numpy as np  # noqa: E402
+from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris  # noqa: E402
+from sklearn.exceptions import FitFailedWarning  # noqa: E402
+from sklearn.experimental import enable_halving_search_cv  # noqa: E402,F401
+from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
+from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+
+import runlog_integrations.sklearn as tracked  # noqa: E402
+from runlog_core import Experiment, Run  # noqa: E402
+from runlog_integrations.sklearn import TrackedSearch, log_search  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def diabetes() -> tuple[Any, Any]:
+    return load_diabetes(return_X_y=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    a, b = float(a), float(b)
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
+
+
+def assert_children_match(parent: Run, search: Any, expect: int | None = None) -> list[Run]:
+    """Every child run equals its row of cv_results_: params, every number, per-fold series."""
+    results = search.cv_results_
+    children = parent.get_children()
+    assert len(children) == (len(results["params"]) if expect is None else expect)
+    n_splits = search.n_splits_
+    for child in children:
+        index = int(child.get_tags()["candidate_index"])
+        assert child.get_params() == pytest.approx(results["params"][index])
+        assert child.name == tracked.candidate_name(results["params"][index])
+        metrics = child.get_metrics()
+        for key, column in results.items():
+            if key == "params" or key.startswith("param_"):
+                continue
+            if key.startswith("split"):
+                fold, _, series = key[len("split"):].partition("_")
+                history = child.get_metric_history(series)
+                point = [p for p in history if p.step == int(fold)]
+                assert len(point) == 1 and _same(point[0].value, column[index]), key
+            else:
+                assert _same(metrics[key], column[index]), key
+        for series in {k.partition("_")[2] for k in results if k.startswith("split")}:
+            assert [p.step for p in child.get_metric_history(series)] == list(range(n_splits))
+    return children
+
+
+def test_grid_search_children_equal_cv_results_row_by_row(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]},
+                        cv=4, return_train_score=True)
+    search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    parent = search.run_
+    assert parent.get_status() == "Completed"
+    children = assert_children_match(parent, grid)
+    assert {c.get_status() for c in children} == {"Completed"}
+
+    params = parent.get_params()
+    assert params["search"] == "GridSearchCV"
+    assert params["estimator"] == "Ridge"
+    assert params["estimator_params.alpha"] == 1.0
+    assert params["cv"] == 4 and params["n_splits"] == 4 and params["refit"] is True
+    assert params["param_grid.alpha"] == [0.01, 0.1, 1.0, 10.0]
+    assert params["best_params.alpha"] == grid.best_params_["alpha"]
+    metrics = parent.get_metrics()
+    assert metrics["best_score"] == pytest.approx(grid.best_score_)
+    assert metrics["best_index"] == grid.best_index_
+    assert metrics["refit_time"] == pytest.approx(grid.refit_time_)
+    assert metrics["n_candidates"] == 8
+    table = metrics["cv_results"]
+    assert table["mean_test_score"] == pytest.approx(list(grid.cv_results_["mean_test_score"]))
+    assert table["param_alpha"] == [0.01, 0.01, 0.1, 0.1, 1.0, 1.0, 10.0, 10.0]
+    assert "params" not in table
+
+
+def test_live_children_have_real_times_and_fold_times(diabetes: Any) -> None:
+    if not tracked._has_callback_api(GridSearchCV(Ridge(), {})):
+        pytest.skip("this scikit-learn has no callback API for searches")
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3)
+    search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    parent_details = search.run_.get_details()
+    spans = []
+    for child in sorted(search.run_.get_children(), key=lambda c: int(c.get_tags()["candidate_index"])):
+        details = child.get_details()
+        assert details["startTimeUtc"] >= parent_details["startTimeUtc"]
+        assert details["endTimeUtc"] <= parent_details["endTimeUtc"]
+        spans.append((details["startTimeUtc"], details["endTimeUtc"]))
+        assert [p.step for p in child.get_metric_history("fold_time")] == [0, 1, 2]
+    # sequential (n_jobs=1): each candidate ends before the next one starts
+    assert all(end <= nxt for (_, end), (nxt, _) in zip(spans, spans[1:]))
+
+
+def test_post_hoc_when_no_callback_api(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tracked, "_has_callback_api", lambda search: False)
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3)
+    search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    assert_children_match(search.run_, grid)
+    assert not hasattr(grid, "_skl_callbacks")
+
+
+def test_multi_metric_with_refit_by_name() -> None:
+    X, y = load_breast_cancer(return_X_y=True)
+    grid = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3]}, cv=3,
+                        scoring={"acc": "accuracy", "f1": "f1"}, refit="f1")
+    search = TrackedSearch(grid, experiment="cancer").fit(X, y)
+    children = assert_children_match(search.run_, grid)
+    for child in children:
+        assert {"mean_test_acc", "std_test_f1", "rank_test_f1"} <= set(child.get_metrics())
+        assert len(child.get_metric_history("test_acc")) == 3
+    metrics = search.run_.get_metrics()
+    assert metrics["best_score"] == pytest.approx(grid.best_score_)
+    assert metrics["best_score"] == pytest.approx(grid.cv_results_["mean_test_f1"][grid.best_index_])
+    assert search.run_.get_params()["refit"] == "f1"
+    assert search.run_.get_params()["scoring.acc"] == "accuracy"
+
+
+def test_n_jobs_2_logs_from_this_process(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0]}, cv=3, n_jobs=2)
+    search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    children = assert_children_match(search.run_, grid)
+    import os
+
+    assert {c.get_details()["pid"] for c in children} == {os.getpid()}
+    assert search.run_.get_status() == "Completed"
+
+
+def test_failing_candidate_is_nan_and_failed(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [-1.0, 1.0]}, cv=3, error_score=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitFailedWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    children = {c.get_params()["alpha"]: c for c in assert_children_match(search.run_, grid)}
+    bad = children[-1.0]
+    assert bad.get_status() == "Failed"
+    assert bad.get_tags()["fit_failed"] == "3/3 folds"
+    assert math.isnan(bad.get_metrics()["mean_test_score"])
+    assert all(math.isnan(p.value) for p in bad.get_metric_history("test_score"))
+    assert children[1.0].get_status() == "Completed"
+    assert search.run_.get_status() == "Completed"
+
+
+def test_a_fit_that_raises_fails_the_parent_and_reraises_unchanged(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [-1.0, 1.0]}, cv=3, error_score="raise")
+    with pytest.raises(Exception) as plain:
+        clone(grid).fit(*diabetes)
+    with pytest.raises(type(plain.value)) as caught:
+        TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    assert str(caught.value) == str(plain.value)
+    runs = Experiment("diabetes").get_runs()
+    assert [r.get_status() for r in runs] == ["Failed"]
+    assert type(plain.value).__name__ in runs[0].get_details()["error"]
+    assert not hasattr(grid, "_skl_callbacks")  # the live callback was taken off again
+
+
+def test_max_child_runs_keeps_the_best_ranked(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [0.001, 0.1, 10.0, 1000.0]}, cv=3)
+    search = TrackedSearch(grid, experiment="diabetes", max_child_runs=2).fit(*diabetes)
+    children = assert_children_match(search.run_, grid, expect=2)
+    ranks = sorted(int(c.get_metrics()["rank_test_score"]) for c in children)
+    assert ranks == [1, 2]
+    assert len(search.run_.get_metrics()["cv_results"]["rank_test_score"]) == 4
+
+
+def test_randomized_and_halving_searches() -> None:
+    X, y = load_iris(return_X_y=True)
+    random = RandomizedSearchCV(LogisticRegression(max_iter=300), {"C": [0.01, 0.1, 1.0, 10.0]}, n_iter=3,
+                                cv=3, random_state=0)
+    search = TrackedSearch(random, experiment="iris").fit(X, y)
+    assert_children_match(search.run_, random)
+    assert search.run_.get_params()["n_iter"] == 3
+    halving = HalvingGridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=3,
+                                  factor=2, min_resources=30, random_state=0)
+    search = TrackedSearch(halving, experiment="iris").fit(X, y)
+    children = assert_children_match(search.run_, halving)
+    assert {"iter", "n_resources"} <= set(children[0].get_metrics())
+
+
+def test_run_argument_is_the_parent_and_stays_running(diabetes: Any) -> None:
+    with Experiment("diabetes").start_logging() as parent:
+        search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3), run=parent)
+        search.fit(*diabetes)
+        assert parent.get_status() == "Running"
+        assert len(parent.get_children()) == 2
+    assert parent.get_status() == "Completed"
+
+
+def test_log_search_of_a_search_fitted_elsewhere(diabetes: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3, return_train_score=True).fit(*diabetes)
+    with Experiment("later").start_logging() as run:
+        assert log_search(grid, run=run) is run
+        assert_children_match(run, grid)
+    alone = log_search(grid)
+    assert alone.get_status() == "Completed" and alone.experiment.name == "sklearn"
+    with pytest.raises(TypeError, match="fitted_search"):
+        log_search(Ridge())
+
+
+def test_meta_estimator_protocol(diabetes: Any) -> None:
+    search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3), experiment="diabetes")
+    params = search.get_params()
+    assert params["search__cv"] == 3 and params["experiment"] == "diabetes"
+    search.set_params(search__cv=4, max_child_runs=1)
+    assert search.search.cv == 4 and search.max_child_runs == 1
+    copy = clone(search)
+    assert copy.search is not search.search and copy.get_params()["search__cv"] == 4
+    assert is_regressor(search) and not is_classifier(search)
+    assert not hasattr(search, "best_params_")
+    search.fit(*diabetes)
+    X, y = diabetes
+    assert search.best_params_ == search.search.best_params_
+    assert np.allclose(search.predict(X[:5]), search.best_estimator_.predict(X[:5]))
+    assert search.score(X, y) == pytest.approx(search.search.score(X, y))
+    assert "cv_results_" in dir(search)
+    restored = pickle.loads(pickle.dumps(search))
+    assert np.allclose(restored.predict(X[:5]), search.predict(X[:5]))
+    assert is_classifier(TrackedSearch(GridSearchCV(LogisticRegression(), {"C": [1.0]})))
+
+
+def test_bad_arguments_raise_before_fitting(diabetes: Any) -> None:
+    with pytest.raises(TypeError, match="BaseSearchCV"):
+        TrackedSearch(Ridge()).fit(*diabetes)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="max_child_runs"):
+        TrackedSearch(GridSearchCV(Ridge(), {}), max_child_runs=-1).fit(*diabetes)
+    assert Experiment("sklearn").get_runs() == []
+
+
+def test_a_failing_store_never_breaks_the_fit(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Run, "log_metrics", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr(Run, "child_run", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
+    assert grid.best_params_ == {"alpha": 0.1}
+    messages = [str(w.message) for w in caught if str(w.message).startswith("runlog")]
+    assert messages and len(messages) == len(set(messages))
