@@ -233,10 +233,7 @@ class Run:
                     or not (t is float or (t is int and INT64_MIN <= value <= INT64_MAX))):
                 series, value, is_new = self._prepare(name, value, None)
                 if is_new:
-                    if any(s.name == name for s in new):
-                        series = next(s for s in new if s.name == name)
-                    else:
-                        new.append(series)
+                    new.append(series)
             staged.append((series, series.next_step if step is None else step, value, now))
         for series in new:
             self._add_series(series)

@@ -7,6 +7,7 @@ store modules (``_sqlite.py`` today, PostgreSQL later).
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Any, NamedTuple, Protocol
 
 __all__ = [
@@ -87,7 +88,8 @@ class SeriesRef:
 
     def __init__(self, run_id: str, name: str, kind: str, description: str | None = None,
                  id: int | None = None, next_step: int = 0) -> None:
-        self.run_id, self.name, self.kind = run_id, name, kind
+        # interned, so the run's fast path can compare kinds with `is`
+        self.run_id, self.name, self.kind = run_id, name, sys.intern(kind)
         self.description, self.id, self.next_step = description, id, next_step
 
 

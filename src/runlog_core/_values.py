@@ -223,9 +223,7 @@ def flatten_params(params: Any, argument: str = "params") -> dict[str, Any]:
         for raw_key, value in mapping.items():
             key = check_name("param name", str(raw_key) if not isinstance(raw_key, str) else raw_key)
             full = f"{prefix}.{key}" if prefix else key
-            nested = value if isinstance(value, dict) else None
-            if nested is None and not isinstance(value, (str, bytes, list, tuple)):
-                nested = _mapping_of(value, strict=True)
+            nested = None if isinstance(value, (str, bytes, list, tuple)) else _mapping_of(value, strict=True)
             if nested:
                 walk(full, nested)
                 continue
@@ -233,7 +231,7 @@ def flatten_params(params: Any, argument: str = "params") -> dict[str, Any]:
                 raise InvalidNameError(
                     "param name", full, "two entries of the params flatten to this same name"
                 )
-            flat[full] = param_value(full, {} if nested == {} else value)
+            flat[full] = {} if nested is not None else param_value(full, value)
 
     walk("", params)
     return flat
