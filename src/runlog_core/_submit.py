@@ -237,6 +237,9 @@ def _child_environment(experiment: Experiment, run: Run, config: ScriptRunConfig
     artifacts = env.get("RUNLOG_ARTIFACTS")
     if artifacts and "://" not in artifacts:
         env["RUNLOG_ARTIFACTS"] = os.path.abspath(artifacts)
+    if env.get("PYTHONPATH"):  # the script runs elsewhere: relative entries meant "from here"
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
     env.update({
         "RUNLOG_RUN_ID": run.id,
         "RUNLOG_STORE": _absolute_store_uri(experiment.store),
