@@ -16,14 +16,17 @@ __all__ = [
     "unregister_plugin",
 ]
 
-from typing import Any
 
 from ._experiment import Experiment
 from ._plugins import register_plugin, unregister_plugin
 from ._query import search_runs
 from ._run import Run
-from ._store import LoggedPoint, MetricPoint
+from ._records import LoggedPoint, MetricPoint
 from .exceptions import RunlogError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def __getattr__(name: str) -> Any:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import _lifecycle, _values
 from ._plugins import open_store
-from ._store import RunInfo
+from ._records import RunInfo
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from typing import Any
     from ._run import Run
 
 __all__ = ["Experiment", "new_run_id"]
@@ -104,6 +104,8 @@ class Experiment:
         if outputs is not None:
             if not isinstance(outputs, (str, os.PathLike)):
                 raise InvalidArgumentError("outputs", outputs, "a folder path or None")
+            from pathlib import Path
+
             run._outputs = Path(outputs).absolute()
         if snapshot_directory is not None:
             from ._snapshot import upload_snapshot

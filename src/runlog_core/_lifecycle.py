@@ -14,11 +14,10 @@ import os
 import signal
 import sys
 import threading
-import traceback
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from typing import Any
     from ._run import Run
 
 __all__ = ["forget", "get_context", "own"]
@@ -67,6 +66,8 @@ def _install() -> None:
 
 
 def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    import traceback
+
     global _uncaught
     _uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
     hook = _previous_excepthook or sys.__excepthook__
@@ -148,6 +149,8 @@ def get_context() -> Run:
 
 
 def _script_name() -> str:
+    from pathlib import Path
+
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
     stem = Path(path).stem if path else ""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from pathlib import Path
-from typing import Any
 
-from typing import TYPE_CHECKING
 
 from .exceptions import StoreError
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from typing import Any
     import pluggy
 
 __all__ = ["get_plugin_manager", "open_store", "register_plugin", "resolve_store_uri", "unregister_plugin"]
@@ -93,6 +92,8 @@ def has_hook_impls(name: str) -> bool:
 
 def resolve_store_uri(store: str | os.PathLike[str] | None) -> str:
     """The URI a ``store=`` argument names: the argument, else ``RUNLOG_STORE``, else ``./runlog``."""
+    from pathlib import Path
+
     if store is None:
         store = os.environ.get("RUNLOG_STORE") or "runlog"
     if isinstance(store, os.PathLike):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
 
 from ._plugins import open_store
 from ._search import parse_filter, parse_order_by
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from typing import Any
     from ._experiment import Experiment
     from ._run import Run
 

@@ -6,14 +6,11 @@ import io
 import os
 import re
 import time
-import traceback
 import warnings
 from collections.abc import Iterable, Mapping
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
 
 from . import _lifecycle, _values
-from ._store import ArtifactInfo, MetricPoint, RunInfo, SeriesRef
+from ._records import ArtifactInfo, MetricPoint, RunInfo, SeriesRef
 from ._values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, STR, TABLE
 from ._writer import get_writer
 from .exceptions import (
@@ -24,7 +21,10 @@ from .exceptions import (
     RunNotFoundError,
 )
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import IO, Any
     from ._experiment import Experiment
 
 __all__ = ["Run", "RUNNING", "COMPLETED", "FAILED", "CANCELED", "KILLED"]
@@ -391,6 +391,8 @@ class Run:
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[Any]) -> ArtifactInfo:
         """Store a file (or the rest of a readable stream) as the artifact ``name``."""
+        from pathlib import Path
+
         _values.check_artifact_name(name)
         artifacts = self._store.artifacts
         if isinstance(path_or_stream, (str, os.PathLike)):
@@ -409,6 +411,8 @@ class Run:
 
         Symbolic links are followed only when they point inside ``path``.
         """
+        from pathlib import Path
+
         _values.check_artifact_name(name)
         root = Path(path)
         if not root.is_dir():
@@ -435,6 +439,8 @@ class Run:
 
     def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None) -> str:
         """Copy the artifact ``name`` to ``output_file_path`` (default: its base name, here)."""
+        from pathlib import Path
+
         _values.check_artifact_name(name)
         self.flush()
         destination = Path(output_file_path) if output_file_path is not None else Path(name.rsplit("/", 1)[-1])
@@ -445,6 +451,8 @@ class Run:
     def download_files(self, prefix: str | None = None, output_directory: str | os.PathLike[str] = ".",
                        append_prefix: bool = True) -> list[str]:
         """Copy every artifact whose name starts with ``prefix`` under ``output_directory``."""
+        from pathlib import Path
+
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgumentError("prefix", prefix, "a str or None")
         target = Path(output_directory)
@@ -477,6 +485,8 @@ class Run:
 
     def fail(self, error_details: Any = None) -> None:
         """End the run as Failed; ``error_details`` (an exception or text) is stored with it."""
+        import traceback
+
         if isinstance(error_details, BaseException):
             error_details = "".join(traceback.format_exception(type(error_details), error_details,
                                                                error_details.__traceback__))
@@ -527,6 +537,8 @@ class Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        import traceback
+
         if exc is None:
             self.complete()
         else:

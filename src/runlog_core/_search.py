@@ -18,12 +18,17 @@ ISO date string) and ``duration`` (seconds). Keywords are case-insensitive.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import re
-from typing import Union
+from collections import namedtuple
 
 from .exceptions import FilterSyntaxError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Union
+
+    Expression = Union["Compare", "And", "Or"]
 
 __all__ = ["And", "Compare", "Field", "Or", "parse_filter", "parse_order_by"]
 
@@ -32,33 +37,11 @@ ATTRIBUTES = ("status", "name", "id", "experiment", "start_time", "end_time", "d
 _TIME_ATTRIBUTES = ("start_time", "end_time")
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 
-
-@dataclasses.dataclass(frozen=True)
-class Field:
-    namespace: str  # "metrics", "params", "tags" or "attributes"
-    key: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Compare:
-    field: Field
-    op: str
-    value: Union[float, int, str]
-
-
-@dataclasses.dataclass(frozen=True)
-class And:
-    left: "Expression"
-    right: "Expression"
-
-
-@dataclasses.dataclass(frozen=True)
-class Or:
-    left: "Expression"
-    right: "Expression"
-
-
-Expression = Union[Compare, And, Or]
+# The parsed tree: immutable tuples, compared by value.
+Field = namedtuple("Field", ["namespace", "key"])  # namespace: "metrics", "params", "tags" or "attributes"
+Compare = namedtuple("Compare", ["field", "op", "value"])
+And = namedtuple("And", ["left", "right"])
+Or = namedtuple("Or", ["left", "right"])
 
 _TOKEN = re.compile(
     r"""
@@ -75,11 +58,7 @@ _TOKEN = re.compile(
 )
 
 
-@dataclasses.dataclass
-class _Token:
-    kind: str
-    text: str
-    position: int
+_Token = namedtuple("_Token", ["kind", "text", "position"])
 
 
 def _tokenize(text: str) -> list[_Token]:

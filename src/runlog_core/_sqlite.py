@@ -17,14 +17,17 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from . import _values
 from ._artifacts import LocalArtifactStore
-from ._search import And, Compare, Expression, Field, Or
-from ._store import ArtifactInfo, Batch, RunInfo, SeriesInfo
+from ._search import And, Compare, Field, Or
+from ._records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from .exceptions import StoreError, StoreVersionError
 from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from ._search import Expression
 
 __all__ = ["SQLiteStore", "quote_identifier"]
 

@@ -6,10 +6,8 @@ duck typing (``.item()``, ``.shape``).
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from typing import Any, Final
 
 from .exceptions import (
     InvalidArgumentError,
@@ -17,6 +15,10 @@ from .exceptions import (
     InvalidNameError,
     UnsafeArtifactNameError,
 )
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 # Series kinds, stored in the ``series.kind`` column.
 NUMBER: Final = "number"
@@ -154,10 +156,14 @@ def row_value(name: str, value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """JSON that keeps NaN and +/-inf (as Python's json does) and keys in order."""
+    import json  # not at module import: keeps `import runlog_core` light
+
     return json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"))
 
 
 def loads(text: str) -> Any:
+    import json
+
     return json.loads(text)
 
 

@@ -17,13 +17,14 @@ import time
 import warnings
 import weakref
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
 
 from . import _plugins, _values
-from ._store import ArtifactInfo, Batch, LoggedPoint, SeriesRef
+from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef
 from .exceptions import StoreError
 
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from typing import Any
     from ._run import Run
 
 __all__ = ["Writer", "get_writer", "flush_all"]

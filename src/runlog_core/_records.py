@@ -1,0 +1,107 @@
+"""The records the run API and the stores exchange, kept free of heavy imports.
+
+The ``Store`` protocol itself is in :mod:`runlog_core._store`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import namedtuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["ArtifactInfo", "Batch", "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
+
+MetricPoint = namedtuple("MetricPoint", ["step", "value", "timestamp"])
+MetricPoint.__doc__ = "One logged value of a metric: its step, the value and the wall time (seconds since the epoch)."
+
+LoggedPoint = namedtuple("LoggedPoint", ["name", "step", "value", "timestamp"])
+LoggedPoint.__doc__ = "A metric point with its name, as handed to the ``runlog_metrics_logged`` hook."
+
+
+class _Record:
+    """Plain records: keyword or positional construction, equality and a readable repr."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self.__slots__
+        defaults = getattr(self, "_defaults", {})
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} values")
+        for name, value in zip(names, args):
+            setattr(self, name, value)
+        for name in names[len(args):]:
+            if name in kwargs:
+                setattr(self, name, kwargs.pop(name))
+            elif name in defaults:
+                setattr(self, name, defaults[name])
+            else:
+                raise TypeError(f"{type(self).__name__} is missing {name!r}")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} got unexpected {sorted(kwargs)}")
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class RunInfo(_Record):
+    """A run's row: identity, lineage and lifecycle."""
+
+    __slots__ = ("id", "experiment_id", "experiment_name", "name", "status", "start_time", "parent_id",
+                 "end_time", "heartbeat", "heartbeat_timeout", "pid", "host", "error")
+    _defaults = {"parent_id": None, "end_time": None, "heartbeat": None, "heartbeat_timeout": None,
+                 "pid": None, "host": None, "error": None}
+
+
+class SeriesInfo(_Record):
+    """A named series of a run (a metric, a list, rows, tables or images) and its latest point."""
+
+    __slots__ = ("id", "run_id", "name", "kind", "description", "last_step", "last_value", "last_time")
+
+
+class ArtifactInfo(_Record):
+    """A stored file of a run: its name, size, SHA-256 (empty for logs that grow) and where it is."""
+
+    __slots__ = ("run_id", "name", "size", "sha256", "uri", "time")
+
+
+class SeriesRef:
+    """The writer's handle on a series: the store fills ``id`` when it first commits the series."""
+
+    __slots__ = ("run_id", "name", "kind", "description", "id", "next_step")
+
+    def __init__(self, run_id: str, name: str, kind: str, description: str | None = None,
+                 id: int | None = None, next_step: int = 0) -> None:
+        # interned, so the run's fast path can compare kinds with `is`
+        self.run_id, self.name, self.kind = run_id, name, sys.intern(kind)
+        self.description, self.id, self.next_step = description, id, next_step
+
+
+class Batch:
+    """Everything the writer commits in one transaction.
+
+    ``points`` holds ``(SeriesRef, step, value, timestamp)`` tuples in logging order;
+    a series appears in ``series`` before its first point is written.
+    """
+
+    __slots__ = ("series", "points", "params", "tags", "artifacts", "ends", "heartbeats")
+
+    def __init__(self) -> None:
+        self.series: list[SeriesRef] = []
+        self.points: list[tuple[SeriesRef, int, Any, float]] = []
+        self.params: list[tuple[str, str, Any]] = []
+        self.tags: list[tuple[str, str, str]] = []
+        self.artifacts: list[ArtifactInfo] = []
+        self.ends: list[tuple[str, str, float, str | None]] = []
+        self.heartbeats: list[str] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.series or self.points or self.params or self.tags or self.artifacts
+                    or self.ends or self.heartbeats)
