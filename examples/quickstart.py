@@ -37,10 +37,11 @@ def gradient_png(path: Path, size: int = 64) -> None:
 
 def main() -> None:
     experiment = Experiment("quickstart")
-    outputs = Path("outputs")
-    outputs.mkdir(exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="runlog-quickstart-"))
+    outputs = scratch / "outputs"  # usually ./outputs; a scratch folder here, to leave yours alone
+    outputs.mkdir()
 
-    with experiment.start_logging(tags={"purpose": "quick start"}, capture_output=True) as run:
+    with experiment.start_logging(tags={"purpose": "quick start"}, outputs=outputs, capture_output=True) as run:
         print(f"logging into run {run.id} ({run.name}) in {experiment.store}")
         logging.getLogger("quickstart").warning("captured into the run's logs too")
 
@@ -60,10 +61,10 @@ def main() -> None:
             run.log_row("Y over X", x=x, y=x * x)
         run.log_table("Sine Wave", {"angle": [0.0, 1.57, 3.14], "sine": [0.0, 1.0, 0.0]})
         # an image (a PNG file here; a matplotlib figure, an array or a PIL image work as well)
-        image = Path(tempfile.mkdtemp()) / "gradient.png"
+        image = scratch / "gradient.png"
         gradient_png(image)
         run.log_image("gradient", path=image)
-        # files: one uploaded now, and ./outputs, uploaded when the run ends
+        # files: one uploaded now, and the outputs folder, uploaded when the run ends
         run.upload_file("notes/readme.txt", __file__)
         (outputs / "model.txt").write_text("weights would go here\n")
         run.tag("stage", "demo")
@@ -77,7 +78,7 @@ def main() -> None:
     print("files:", again.get_file_names())
     print("runs with accuracy > 0.9, best f1 first:", [r.id for r in search_runs("metrics.accuracy > 0.9", order_by=["metrics.f1 DESC"],
                                                       experiment="quickstart")][:3])
-    shutil.rmtree(outputs)
+    shutil.rmtree(scratch)
 
     # and with the command line
     command = [shutil.which("runlog") or sys.executable] + ([] if shutil.which("runlog") else ["-m", "runlog_core._cli"])
