@@ -276,3 +276,32 @@ def test_a_failing_store_keeps_points_in_memory_and_retries(store_dir: Path) -> 
         del store.write
     assert [p.value for p in run.get_metric_history("x")] == [float(i) for i in range(100)]
     assert run.get_status() == "Completed"
+
+
+def test_processes_sharing_one_run_keep_every_point(store_dir: Path, tmp_path: Path) -> None:
+    """Workers attached to one run (as DDP ranks or a submitted script's helpers are) lose nothing."""
+    exp = Experiment("shared", store=store_dir)
+    owner = exp.start_logging()
+    code = textwrap.dedent("""
+        import sys
+        from runlog_core import Run
+        run = Run.get_context()
+        worker = int(sys.argv[1])
+        for step in range(1000):
+            run.log(f"own/{worker}", float(step), step=step)
+            run.log("shared", float(worker), step=step)
+        run.tag(f"worker{worker}", "done")
+    """)
+    env = {**os.environ, "RUNLOG_RUN_ID": owner.id, "RUNLOG_STORE": exp.store, "RUNLOG_FLUSH_INTERVAL": "0.05"}
+    children = [subprocess.Popen([sys.executable, "-c", code, str(i)], cwd=tmp_path, env=env, stderr=subprocess.PIPE,
+                                 text=True) for i in range(4)]
+    errors = [child.communicate(timeout=120)[1] for child in children]
+    assert [c.returncode for c in children] == [0] * 4, errors
+    owner.complete()
+    for worker in range(4):
+        assert [p.value for p in owner.get_metric_history(f"own/{worker}")] == [float(s) for s in range(1000)]
+    shared = owner.get_metric_history("shared")
+    assert len(shared) == 4000
+    assert sorted((p.step, p.value) for p in shared) == sorted((s, float(w)) for s in range(1000) for w in range(4))
+    assert owner.get_tags() == {f"worker{w}": "done" for w in range(4)}
+    assert owner.get_status() == "Completed"
