@@ -26,6 +26,7 @@ _lock = threading.RLock()
 _owned: dict[str, Run] = {}
 _installed_pid: int | None = None
 _uncaught: str | None = None
+_interrupted = False
 _context: Run | None = None
 _previous_excepthook: Any = None
 _previous_sigterm: Any = None
@@ -68,23 +69,24 @@ def _install() -> None:
 def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
     import traceback
 
-    global _uncaught
+    global _uncaught, _interrupted
     _uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
+    _interrupted = issubclass(exc_type, KeyboardInterrupt)
     hook = _previous_excepthook or sys.__excepthook__
     hook(exc_type, exc, tb)
 
 
 def _end_owned(status: str | None, error: str | None) -> None:
-    from ._run import COMPLETED, FAILED
+    from ._run import CANCELED, COMPLETED, FAILED
 
     with _lock:
         runs = list(_owned.values())
     # children first, so a parent never ends before its children
     runs.sort(key=lambda run: run._parent_id is None)
     for run in runs:
-        final = status or (FAILED if _uncaught else COMPLETED)
+        final = status or (CANCELED if _interrupted else FAILED if _uncaught else COMPLETED)
         try:
-            run._end(final, error if error is not None else (_uncaught if final == FAILED else None))
+            run._end(final, error if error is not None else (_uncaught if final != COMPLETED else None))
         except Exception as err:  # never print a traceback from interpreter shutdown
             sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
 

@@ -160,8 +160,9 @@ def test_exception_in_with_block_fails_the_run_and_propagates_unchanged(store_di
     [
         ("pass", "Completed", 0),
         ("raise ValueError('uncaught')", "Failed", 1),
+        ("raise KeyboardInterrupt", "Canceled", -signal.SIGINT),
     ],
-    ids=["normal-exit", "uncaught-exception"],
+    ids=["normal-exit", "uncaught-exception", "ctrl-c"],
 )
 def test_runs_left_open_end_with_the_interpreter(store_dir: Path, tmp_path: Path, ending: str, status: str,
                                                  exit_code: int) -> None:
