@@ -24,7 +24,7 @@ from ``cv_results_`` when ``fit`` returns.
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import logging
 import math
 import os
@@ -46,6 +46,8 @@ except ImportError as err:
     ) from err
 
 from runlog_core import Experiment, Run
+from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
+from runlog_core.hookspecs import hookimpl
 
 __all__ = ["TrackedSearch", "log_search"]
 
@@ -56,7 +58,7 @@ _MAX_NAME = 200
 
 # True while a tracked fit runs in this context: autolog's patched fit then passes through,
 # so a search is logged once, and the candidates' own fits are not logged as runs
-_TRACKING: contextvars.ContextVar[bool] = contextvars.ContextVar("runlog_sklearn_tracking", default=False)
+_TRACKING = nested
 
 
 class _Warnings:
@@ -69,7 +71,8 @@ class _Warnings:
         if kind in self.seen:
             return
         self.seen.add(kind)
-        warnings.warn(f"runlog: could not {kind}: {err!r}; the fit goes on, later failures of this kind "
+        text = repr(err) if len(repr(err)) <= 300 else repr(err)[:297] + "..."
+        warnings.warn(f"runlog: could not {kind}: {text}; the fit goes on, later failures of this kind "
                       "are not shown", RuntimeWarning, stacklevel=3)
 
 
@@ -612,3 +615,109 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
                 except Exception as err:
                     warn("end the parent run", err)
         return self
+
+
+# -- autolog ----------------------------------------------------------------------------------
+
+_patches = Patches()
+_autolog_experiment: dict[str, Any] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _fit_classes() -> tuple[type, ...]:
+    """Every scikit-learn class with a ``fit`` of its own: the searches' base classes and
+    each public estimator (found through ``sklearn.utils.all_estimators``, which imports
+    every scikit-learn module once: about a second)."""
+    from sklearn.utils import all_estimators
+
+    classes: list[type] = [BaseSearchCV]
+    try:
+        from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
+
+        classes.append(BaseSuccessiveHalving)
+    except ImportError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = all_estimators()
+    for _, cls in found:
+        if "fit" in cls.__dict__ and cls not in classes:
+            classes.append(cls)
+    return tuple(classes)
+
+
+def _autolog_estimator(original: Any, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    experiment = _autolog_experiment.get("name", DEFAULT_EXPERIMENT)
+    run: Run | None = None
+    try:
+        if os.environ.get("RUNLOG_RUN_ID") and not _autolog_experiment.get("explicit"):
+            run = Run.get_context().child_run(name=type(estimator).__name__)
+        else:
+            run = Experiment(experiment).start_logging(name=type(estimator).__name__)
+        run.set_tags({"estimator_class": f"{type(estimator).__module__}.{type(estimator).__qualname__}"})
+        run.log_params({k: _plain(v) for k, v in estimator.get_params(deep=True).items()
+                        if not isinstance(v, BaseEstimator)})
+    except Exception as err:
+        warn_once("start a run for the estimator", err)
+    token = nested.set(True)
+    try:
+        result = original(estimator, *args, **kwargs)
+    except BaseException as err:
+        if run is not None:
+            try:
+                run.cancel() if isinstance(err, KeyboardInterrupt) else run.fail(err)
+            except Exception as log_err:
+                warn_once("end the estimator's run", log_err)
+        raise
+    finally:
+        nested.reset(token)
+    if run is not None:
+        try:
+            X = args[0] if args else kwargs.get("X")
+            y = args[1] if len(args) > 1 else kwargs.get("y")
+            if y is not None and X is not None and hasattr(estimator, "score"):
+                token = nested.set(True)
+                try:
+                    run.log("training_score", float(estimator.score(X, y)))
+                finally:
+                    nested.reset(token)
+        except Exception as err:
+            warn_once("compute the training score", err)
+        try:
+            run.complete()
+        except Exception as err:
+            warn_once("end the estimator's run", err)
+    return result
+
+
+def _autolog_search(original: Any, search: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    explicit = _autolog_experiment.get("explicit")
+    experiment = _autolog_experiment.get("name") if explicit or not os.environ.get("RUNLOG_RUN_ID") else None
+    TrackedSearch(search, experiment=experiment).fit(*args, **kwargs)
+    return search
+
+
+def _wrap_fit(original: Any) -> Any:
+    @functools.wraps(original)
+    def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if nested.get() or not _patches:
+            return original(self, *args, **kwargs)
+        if isinstance(self, BaseSearchCV):
+            return _autolog_search(original, self, args, kwargs)
+        return _autolog_estimator(original, self, args, kwargs)
+
+    return fit
+
+
+@hookimpl
+def runlog_autolog(config: dict[str, Any]) -> None:
+    """Patch scikit-learn's ``fit`` methods (or put them back with ``disable``)."""
+    if not selected(config, "sklearn"):
+        return
+    if config.get("disable"):
+        _patches.restore()
+        return
+    _autolog_experiment["name"] = default_experiment(config, DEFAULT_EXPERIMENT)
+    _autolog_experiment["explicit"] = bool(config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT"))
+    for cls in _fit_classes():
+        _patches.patch(cls, "fit", _wrap_fit)

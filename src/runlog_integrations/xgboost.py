@@ -20,6 +20,7 @@ logging failure becomes one warning per kind of failure.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -37,6 +38,8 @@ except ImportError as err:
     ) from err
 
 from runlog_core import Experiment, Run
+from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
+from runlog_core.hookspecs import hookimpl
 
 __all__ = ["RunlogCallback"]
 
@@ -65,7 +68,8 @@ class _Warnings:
         if kind in self.seen:
             return
         self.seen.add(kind)
-        warnings.warn(f"runlog: could not {kind}: {err!r}; training goes on, later failures of this kind "
+        text = repr(err) if len(repr(err)) <= 300 else repr(err)[:297] + "..."
+        warnings.warn(f"runlog: could not {kind}: {text}; training goes on, later failures of this kind "
                       "are not shown", RuntimeWarning, stacklevel=3)
 
 
@@ -193,6 +197,7 @@ class RunlogCallback(TrainingCallback):
         self._first_epoch: int | None = None
         self._last_epoch: int | None = None
         self._warn = _Warnings()
+        self._extra_params: dict[str, Any] = {}  # autolog adds the train() arguments here
 
     # -- pickling: XGBClassifier objects are pickled (joblib, GridSearchCV); a run is not
     def __getstate__(self) -> dict[str, Any]:
@@ -256,6 +261,7 @@ class RunlogCallback(TrainingCallback):
                 params = booster_params(booster.save_config())
                 if _is_cv_pack(model):
                     params["nfold"] = len(model.cvfolds)
+                params.update(self._extra_params)
                 self._active.log_params(params)
         except Exception as err:
             self._warn("log the booster's params", err)
@@ -387,3 +393,74 @@ class RunlogCallback(TrainingCallback):
             path = os.path.join(folder, "model.json")
             model.save_model(path)
             run.upload_file("model/model.json", path)
+
+
+# -- autolog ----------------------------------------------------------------------------------
+
+_patches = Patches()
+_autolog_experiment: dict[str, Any] = {}
+# train() arguments worth keeping as params (the data, objectives and callbacks are not)
+_TRAIN_ARGS = ("num_boost_round", "early_stopping_rounds", "maximize", "verbose_eval")
+
+
+def _wrap_train(original: Any) -> Any:
+    import inspect
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def train(*args: Any, **kwargs: Any) -> Any:
+        if nested.get() or not _patches:
+            return original(*args, **kwargs)
+        callback: RunlogCallback | None = None
+        try:
+            bound = signature.bind(*args, **kwargs)
+            callbacks = list(bound.arguments.get("callbacks") or [])
+            if not any(isinstance(item, RunlogCallback) for item in callbacks):
+                experiment = _autolog_experiment.get("name", DEFAULT_EXPERIMENT)
+                if os.environ.get("RUNLOG_RUN_ID") and not _autolog_experiment.get("explicit"):
+                    experiment = None  # the submitted run
+                callback = RunlogCallback(experiment=experiment)
+                bound.apply_defaults()
+                callback._extra_params = {name: bound.arguments[name] for name in _TRAIN_ARGS
+                                          if isinstance(bound.arguments.get(name), (int, float, bool))
+                                          or bound.arguments.get(name) is None}
+                kwargs = dict(bound.kwargs)
+                kwargs["callbacks"] = [*callbacks, callback]
+                args = bound.args
+        except Exception as err:
+            warn_once("add a RunlogCallback to xgboost.train", err)
+            callback = None
+        token = nested.set(True)
+        try:
+            return original(*args, **kwargs)
+        except BaseException as err:
+            if callback is not None and callback._active is not None and callback._owned:
+                try:
+                    callback._active.cancel() if isinstance(err, KeyboardInterrupt) else callback._active.fail(err)
+                    callback._active, callback._owned = None, False
+                except Exception as log_err:
+                    warn_once("end the XGBoost run", log_err)
+            raise
+        finally:
+            nested.reset(token)
+
+    return train
+
+
+@hookimpl
+def runlog_autolog(config: dict[str, Any]) -> None:
+    """Patch ``xgboost.train`` (also what the scikit-learn API calls), or put it back."""
+    if not selected(config, "xgboost"):
+        return
+    if config.get("disable"):
+        _patches.restore()
+        return
+    _autolog_experiment["name"] = default_experiment(config, DEFAULT_EXPERIMENT)
+    _autolog_experiment["explicit"] = bool(config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT"))
+    import xgboost.sklearn
+    import xgboost.training
+
+    for owner in (xgboost, xgboost.training, xgboost.sklearn):
+        if getattr(owner, "train", None) is not None:
+            _patches.patch(owner, "train", _wrap_train)
