@@ -27,6 +27,7 @@ _owned: dict[str, Run] = {}
 _installed_pid: int | None = None
 _uncaught: str | None = None
 _interrupted = False
+_traceback: Any = None
 _context: Run | None = None
 _previous_excepthook: Any = None
 _previous_sigterm: Any = None
@@ -45,7 +46,7 @@ def forget(run: Run) -> None:
 
 
 def _install() -> None:
-    global _installed_pid, _previous_excepthook, _previous_sigterm
+    global _installed_pid, _previous_excepthook, _previous_sigterm, _traceback
     if _installed_pid == os.getpid():
         return
     with _lock:
@@ -54,6 +55,8 @@ def _install() -> None:
         _installed_pid = os.getpid()
         atexit.register(_at_exit)
         if _previous_excepthook is None:
+            import traceback as _traceback
+
             _previous_excepthook = sys.excepthook
             sys.excepthook = _excepthook
         if threading.current_thread() is threading.main_thread():
@@ -67,10 +70,10 @@ def _install() -> None:
 
 
 def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
-    import traceback
-
     global _uncaught, _interrupted
-    _uncaught = "".join(traceback.format_exception(exc_type, exc, tb))
+    # no import in here: importing inside an excepthook makes CPython forget that an uncaught
+    # KeyboardInterrupt must end the process by SIGINT (exit status 130 instead of 1)
+    _uncaught = "".join(_traceback.format_exception(exc_type, exc, tb))
     _interrupted = issubclass(exc_type, KeyboardInterrupt)
     hook = _previous_excepthook or sys.__excepthook__
     hook(exc_type, exc, tb)
