@@ -1,0 +1,192 @@
+"""RunlogCallback: real Keras 3 fits (torch backend) on tiny models, read back from the store."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import sqlite3
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import pytest
+
+pytest.importorskip("keras")
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from runlog_core import Experiment, Run  # noqa: E402
+from runlog_integrations.keras import RunlogCallback  # noqa: E402
+
+
+def _data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 4)).astype("float32")
+    return x, (x.sum(axis=1) > 2).astype("float32")
+
+
+def _model(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def _steps(run: Run) -> dict[str, list[int]]:
+    return {name: [p.step for p in run.get_metric_history(name)] for name in run.get_metrics()}
+
+
+def test_fit_logs_params_epochs_and_summary() -> None:
+    x, y = _data()
+    callback = RunlogCallback(experiment="keras-test")
+    history = _model().fit(x, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0, callbacks=[callback])
+    run = Run(Experiment("keras-test"), callback.run.id)
+    params = run.get_params()
+    assert {k: params[k] for k in ("batch_size", "epochs", "steps_per_epoch", "optimizer_name", "loss",
+                                   "trainable_params", "total_params", "validation_split")} == {
+        "batch_size": 16, "epochs": 3, "steps_per_epoch": 3, "optimizer_name": "Adam",
+        "loss": "binary_crossentropy", "trainable_params": 49, "total_params": 49, "validation_split": 0.25}
+    assert params["optimizer.learning_rate"] == pytest.approx(0.01)
+    assert params["optimizer.beta_1"] == pytest.approx(0.9)
+    steps = _steps(run)
+    assert steps == {name: [0, 1, 2] for name in ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")}
+    for name, values in history.history.items():  # exactly what Keras reports
+        assert [p.value for p in run.get_metric_history(name)] == values
+    assert run.get_file_names() == ["model_summary.txt"]
+    run.download_file("model_summary.txt", "summary.txt")
+    assert "Trainable params: 49" in open("summary.txt").read()
+    assert run.get_status() == "Completed"
+
+
+def test_batch_size_of_a_dataset_and_default() -> None:
+    x, y = _data()
+    callback = RunlogCallback()
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])  # Keras's default batch size
+    assert callback.run.get_params()["batch_size"] == 32
+    assert callback.run.experiment.name == "keras"
+
+
+def test_per_batch_logging_is_keras_running_average() -> None:
+    x, y = _data()
+    seen: list[float] = []
+    probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs["loss"]))
+    callback = RunlogCallback(log_every_n_batches=2)
+    _model().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback, probe])
+    history = callback.run.get_metric_history("batch/loss")
+    assert [p.step for p in history] == [0, 2, 4, 6]  # global batch index, across epochs
+    assert [p.value for p in history] == pytest.approx(seen[::2])
+
+
+def test_early_stopping_outcome() -> None:
+    x, y = _data()
+    callback = RunlogCallback()
+    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=10.0, restore_best_weights=True)
+    _model().fit(x, y, batch_size=16, epochs=10, verbose=0, callbacks=[callback, stop])
+    run = callback.run
+    assert run.get_params()["early_stopping.patience"] == 1
+    assert run.get_params()["early_stopping.monitor"] == "loss"
+    metrics = run.get_metrics()
+    assert metrics["early_stopping.stopped"] is True
+    assert metrics["early_stopping.stopped_epoch"] == stop.stopped_epoch == 1
+    assert metrics["early_stopping.best_epoch"] == 0
+    assert metrics["early_stopping.best_value"] == pytest.approx(stop.best)
+    assert metrics["early_stopping.weights_restored"] is True
+    assert _steps(run)["loss"] == [0, 1]
+
+
+def test_log_model_uploads_checkpoints_and_final_model() -> None:
+    x, y = _data()
+    checkpoint = keras.callbacks.ModelCheckpoint("ckpt/epoch{epoch:02d}.weights.h5", save_weights_only=True)
+    callback = RunlogCallback(log_model=True)
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[checkpoint, callback])
+    names = callback.run.get_file_names()
+    assert names == ["checkpoints/epoch01.weights.h5", "checkpoints/epoch02.weights.h5", "model/model.keras",
+                     "model_summary.txt"]
+    callback.run.download_file("model/model.keras", "back.keras")
+    restored = keras.models.load_model("back.keras")
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_failed_fit_ends_run_failed_and_exception_propagates() -> None:
+    x, y = _data()
+
+    class Boom(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if epoch == 1:
+                raise ValueError("boom at epoch 1")
+
+    callback = RunlogCallback()
+    with pytest.raises(ValueError, match="boom at epoch 1"):
+        _model().fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[callback, Boom()])
+    gc.collect()
+    run = Run(Experiment("keras"), callback.run.id) if callback.run else Experiment("keras").get_runs()[0]
+    assert run.get_status() == "Failed"
+    assert _steps(run)["loss"] == [0, 1]
+
+
+def test_two_fits_make_two_runs_without_carry_over() -> None:
+    x, y = _data()
+    callback = RunlogCallback(log_every_n_batches=1)
+    model = _model()
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
+    first = callback.run
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[callback])
+    second = callback.run
+    assert first.id != second.id
+    assert len(Experiment("keras").get_runs()) == 2
+    assert first.get_params()["batch_size"] == 16 and second.get_params()["batch_size"] == 32
+    assert _steps(second)["loss"] == [0] and _steps(second)["batch/loss"] == [0, 1]
+    assert first.get_status() == second.get_status() == "Completed"
+
+
+def test_run_passed_in_is_left_open() -> None:
+    run = Experiment("mine").start_logging()
+    _model().fit(*_data(), epochs=2, verbose=0, callbacks=[RunlogCallback(run=run)])
+    assert run.get_status() == "Running"
+    assert _steps(run)["loss"] == [0, 1]
+    run.complete()
+
+
+def _fit(callbacks: list[Any]) -> tuple[list[np.ndarray], dict[str, list[float]]]:
+    x, y = _data()
+    model = _model(seed=7)
+    history = model.fit(x, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0, callbacks=callbacks)
+    return model.get_weights(), history.history
+
+
+@pytest.mark.parametrize("fault", ["write-enospc", "everything-locked"])
+def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlog_core import _sqlite
+
+    baseline = _fit([])
+
+    def enospc(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def locked(*args: Any, **kwargs: Any) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    if fault == "write-enospc":
+        monkeypatch.setattr(_sqlite.SQLiteStore, "write", enospc)
+    else:
+        for name in ("write", "get_or_create_experiment", "create_run", "reattach_run", "get_run",
+                     "list_runs", "get_series", "get_params"):
+            monkeypatch.setattr(_sqlite.SQLiteStore, name, locked)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        weights, history = _fit([RunlogCallback(log_every_n_batches=1, log_model=True)])
+    assert history == baseline[1]
+    assert all(np.array_equal(a, b) for a, b in zip(weights, baseline[0]))  # bitwise
+    ours = [str(w.message) for w in caught if str(w.message).startswith("runlog:")]
+    assert ours, "the failure is reported"
+    assert len(ours) == len(set(ours)) <= 4, ours  # at most once per kind of failure
+
+
+def test_never_imports_tensorflow() -> None:
+    code = ("import os; os.environ['KERAS_BACKEND'] = 'torch'; import sys, runlog_integrations.keras; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
