@@ -1,0 +1,130 @@
+"""Time a small Keras 3 fit with no callback, RunlogCallback, Keras's CSVLogger and MLflow's callback.
+
+Variants run interleaved (rotated order each repeat); medians and the overhead over no
+callback are printed. ``--per-batch`` also logs every batch (runlog ``log_every_n_batches=1``,
+MLflow ``log_every_n_steps=1``). Peers that are not installed are skipped with a note.
+
+    KERAS_BACKEND=torch python benchmarks/keras_overhead.py
+    KERAS_BACKEND=torch python benchmarks/keras_overhead.py --per-batch --skip-peers mlflow
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+PEERS = ("csv", "mlflow")
+
+
+def make_callbacks(kind: str, folder: str, per_batch: bool) -> list[Any]:
+    if kind == "none":
+        return []
+    if kind == "runlog":
+        from runlog_integrations.keras import RunlogCallback
+
+        return [RunlogCallback(experiment="bench", store=os.path.join(folder, "runlog"),
+                               log_every_n_batches=1 if per_batch else None)]
+    if kind == "csv":
+        return [keras.callbacks.CSVLogger(os.path.join(folder, "log.csv"))]
+    if kind == "mlflow":
+        import mlflow
+
+        mlflow.set_tracking_uri(f"sqlite:///{os.path.join(folder, 'mlflow.db')}")
+        mlflow.set_experiment("bench")
+        run = mlflow.start_run()
+        kwargs = {"log_every_epoch": False, "log_every_n_steps": 1} if per_batch else {}
+        return [mlflow.keras.MlflowCallback(run, **kwargs)]
+    raise ValueError(kind)
+
+
+def available(kind: str) -> str | None:
+    try:
+        if kind == "mlflow":
+            import mlflow.keras  # noqa: F401
+        elif kind == "runlog":
+            import runlog_integrations.keras  # noqa: F401
+    except ImportError as err:
+        return f"not installed ({err.name})"
+    return None
+
+
+def fit_once(kind: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, per_batch: bool) -> float:
+    with tempfile.TemporaryDirectory() as folder:
+        callbacks = make_callbacks(kind, folder, per_batch)
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"),
+                                  keras.layers.Dense(10)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="xent"),
+                               keras.metrics.SparseTopKCategoricalAccuracy(k=3, name="top3")])
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
+        elapsed = time.perf_counter() - start
+        if kind == "mlflow":
+            import mlflow
+
+            mlflow.end_run()
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=60_000)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps runs comparable)")
+    parser.add_argument("--per-batch", action="store_true", help="log every batch, not only every epoch")
+    parser.add_argument("--skip-peers", nargs="*", default=[], choices=[*PEERS, "all"])
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    import logging
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
+    skip = set(PEERS) if "all" in args.skip_peers else set(args.skip_peers)
+    kinds = ["none", "runlog"] + [p for p in PEERS if p not in skip]
+    for kind in list(kinds):
+        why = available(kind)
+        if why:
+            print(f"skipping {kind}: {why}")
+            kinds.remove(kind)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.samples, 32)).astype("float32")
+    y = rng.integers(0, 10, args.samples)
+    steps = -(-args.samples // args.batch_size) * args.epochs
+    print(f"keras {keras.__version__} ({keras.backend.backend()}), {steps} steps, 4 metrics "
+          f"{'per batch' if args.per_batch else 'per epoch'}, {args.repeats} repeats, {os.cpu_count()} cpus, "
+          f"{args.threads} torch thread(s)")
+    fit_once("none", x[:3200], y[:3200], 1, args.batch_size, False)  # warm-up
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for repeat in range(args.repeats):
+        order = kinds[repeat % len(kinds):] + kinds[:repeat % len(kinds)]
+        for kind in order:
+            times[kind].append(fit_once(kind, x, y, args.epochs, args.batch_size, args.per_batch))
+        print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in kinds), flush=True)
+    base = statistics.median(times["none"])
+    print(f"\n{'callback':<10} {'median s':>9} {'overhead':>9}   all runs (s)")
+    for kind in kinds:
+        median = statistics.median(times[kind])
+        print(f"{kind:<10} {median:9.3f} {100 * (median / base - 1):+8.1f}%   "
+              + " ".join(f"{t:.2f}" for t in times[kind]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

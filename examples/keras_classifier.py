@@ -1,0 +1,51 @@
+"""Train a small Keras 3 classifier (torch backend by default) and record it with runlog.
+
+Generated data, CPU, well under a minute; TensorFlow is not needed. Afterwards:
+
+    runlog runs -e keras_classifier
+    runlog show <run id printed at the end>
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from runlog_core import Experiment  # noqa: E402
+from runlog_integrations.keras import RunlogCallback  # noqa: E402
+
+
+def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(0).standard_normal((3, 20)) * 0.35
+    y = rng.integers(0, 3, n)
+    return (centers[y] + rng.standard_normal((n, 20))).astype("float32"), y
+
+
+def main() -> None:
+    keras.utils.set_random_seed(0)
+    x, y = data(4000, 1)
+    model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    callback = RunlogCallback(experiment=Experiment("keras_classifier"), log_every_n_batches=20, log_model=True)
+    model.fit(x, y, batch_size=64, epochs=10, validation_split=0.2, verbose=2, callbacks=[
+        callback,
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint("keras_classifier_ckpt/best.keras", monitor="val_loss",
+                                        save_best_only=True),
+    ])
+    run = callback.run
+    metrics = run.get_metrics()
+    print(f"run {run.id} ({run.get_status()}): val_accuracy {metrics['val_accuracy'][-1]:.3f}, "
+          f"files {run.get_file_names()}")
+    print(f"see it with: runlog show {run.id}")
+
+
+if __name__ == "__main__":
+    main()
