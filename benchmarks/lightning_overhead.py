@@ -3,6 +3,8 @@
 Each repeat runs every variant once, in a rotated order, so drift (thermal, caches) spreads
 evenly; the medians and the overhead over ``logger=False`` are printed. Four metrics are logged
 at every step (``log_every_n_steps=1``). Peers that are not installed are skipped with a note.
+``null`` is a Logger that does nothing: what Lightning itself spends once any logger is attached
+(it turns the logged tensors into Python numbers for every logger call).
 
     python benchmarks/lightning_overhead.py                       # CPU, all peers
     python benchmarks/lightning_overhead.py --accelerator gpu --skip-peers mlflow
@@ -48,9 +50,24 @@ class Tiny(pl.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
+class NullLogger(pl.loggers.Logger):
+    """Receives everything and does nothing: Lightning's own cost of having a logger."""
+
+    name = "null"
+    version = "0"
+
+    def log_metrics(self, metrics: Any, step: Any = None) -> None:
+        pass
+
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 def make_logger(kind: str, folder: str) -> Any:
     if kind == "none":
         return False
+    if kind == "null":
+        return NullLogger()
     if kind == "runlog":
         from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger
 
@@ -116,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     skip = set(PEERS) if "all" in args.skip_peers else set(args.skip_peers)
-    kinds = ["none", "runlog"] + [p for p in PEERS if p not in skip]
+    kinds = ["none", "null", "runlog"] + [p for p in PEERS if p not in skip]
     for kind in list(kinds):
         why = available(kind)
         if why:

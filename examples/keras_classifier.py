@@ -41,8 +41,8 @@ def main() -> None:
                                         save_best_only=True),
     ])
     run = callback.run
-    metrics = run.get_metrics()
-    print(f"run {run.id} ({run.get_status()}): val_accuracy {metrics['val_accuracy'][-1]:.3f}, "
+    val_accuracy = run.get_metric_history("val_accuracy")[-1].value
+    print(f"run {run.id} ({run.get_status()}): val_accuracy {val_accuracy:.3f}, "
           f"files {run.get_file_names()}")
     print(f"see it with: runlog show {run.id}")
 

@@ -90,9 +90,10 @@ def main() -> None:
     trainer.test(model, test, verbose=False)
 
     run = logger.experiment
-    metrics = run.get_metrics()
-    print(f"run {run.id} ({run.get_status()}): val_acc {metrics['val_acc'][-1]:.3f}, "
-          f"test_acc {metrics['test_acc']:.3f}, files {run.get_file_names()}")
+    val_acc = run.get_metric_history("val_acc")[-1].value
+    test_acc = run.get_metric_history("test_acc")[-1].value
+    print(f"run {run.id} ({run.get_status()}): val_acc {val_acc:.3f}, test_acc {test_acc:.3f}, "
+          f"files {run.get_file_names()}")
     print(f"see it with: runlog show {run.id}")
 
 
