@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,34 +28,75 @@ class SnapshotTooLargeError(RunlogError, ValueError):
         )
 
 
-def _patterns(root: Path) -> list[tuple[str, bool, bool]]:
-    """(pattern, negated, directory-only) from the root's ignore files."""
+def _translate(pattern: str) -> str:
+    """A gitignore glob as a regular expression over a slash-separated relative path."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("/**", i) and i + 3 == len(pattern):
+            out.append("/.*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 2:]:
+            close = pattern.index("]", i + 2)
+            body = pattern[i + 1:close]
+            out.append("[" + ("^" + body[1:] if body[:1] == "!" else body).replace("\\", "\\\\") + "]")
+            i = close + 1
+        elif pattern[i] == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
+
+
+def _patterns(root: Path) -> list[tuple[re.Pattern[str], bool, bool, bool]]:
+    """(regex, negated, directory-only, anchored) from the root's ignore files, in order."""
     patterns = []
     for file_name in (".gitignore", ".runlogignore"):
         path = root / file_name
         if not path.is_file():
             continue
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            line = line.strip()
+            line = line.rstrip()
             if not line or line.startswith("#"):
                 continue
             negated = line.startswith("!")
             if negated:
                 line = line[1:]
             directory_only = line.endswith("/")
-            patterns.append((line.strip("/") if line.startswith("/") else line.rstrip("/"), negated, directory_only))
+            line = line.rstrip("/")
+            # gitignore: a slash at the start or in the middle ties the pattern to the root
+            anchored = "/" in line
+            line = line.lstrip("/")
+            if not line:
+                continue
+            try:
+                regex = re.compile(_translate(line) + r"\Z", re.DOTALL)
+            except re.error:
+                continue
+            patterns.append((regex, negated, directory_only, anchored))
     return patterns
 
 
-def _ignored(relative: str, is_dir: bool, patterns: list[tuple[str, bool, bool]]) -> bool:
+def _ignored(relative: str, is_dir: bool, patterns: list[tuple[re.Pattern[str], bool, bool, bool]]) -> bool:
     name = relative.rsplit("/", 1)[-1]
     ignored = False
-    for pattern, negated, directory_only in patterns:
+    for regex, negated, directory_only, anchored in patterns:
         if directory_only and not is_dir:
             continue
-        anchored = "/" in pattern
-        target = relative if anchored else name
-        if fnmatch.fnmatchcase(target, pattern) or (anchored and fnmatch.fnmatchcase(relative, pattern + "/*")):
+        if regex.match(relative if anchored else name):
             ignored = not negated
     return ignored
 
