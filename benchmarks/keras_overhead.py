@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,20 +28,22 @@ import numpy as np  # noqa: E402
 PEERS = ("csv", "mlflow")
 
 
-def make_callbacks(kind: str, folder: str, per_batch: bool) -> list[Any]:
+def make_callbacks(kind: str, folder: str, shared: str, per_batch: bool) -> list[Any]:
     if kind == "none":
         return []
     if kind == "runlog":
         from runlog_integrations.keras import RunlogCallback
 
-        return [RunlogCallback(experiment="bench", store=os.path.join(folder, "runlog"),
+        return [RunlogCallback(experiment="bench", store=os.path.join(shared, "runlog"),
                                log_every_n_batches=1 if per_batch else None)]
     if kind == "csv":
         return [keras.callbacks.CSVLogger(os.path.join(folder, "log.csv"))]
     if kind == "mlflow":
         import mlflow
 
-        mlflow.set_tracking_uri(f"sqlite:///{os.path.join(folder, 'mlflow.db')}")
+        mlflow.set_tracking_uri(f"sqlite:///{os.path.join(shared, 'mlflow.db')}")
+        if mlflow.get_experiment_by_name("bench") is None:
+            mlflow.create_experiment("bench", artifact_location=os.path.join(shared, "mlruns"))
         mlflow.set_experiment("bench")
         run = mlflow.start_run()
         kwargs = {"log_every_epoch": False, "log_every_n_steps": 1} if per_batch else {}
@@ -59,9 +62,10 @@ def available(kind: str) -> str | None:
     return None
 
 
-def fit_once(kind: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, per_batch: bool) -> float:
+def fit_once(kind: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, per_batch: bool,
+             shared: str) -> float:
     with tempfile.TemporaryDirectory() as folder:
-        callbacks = make_callbacks(kind, folder, per_batch)
+        callbacks = make_callbacks(kind, folder, shared, per_batch)
         keras.utils.set_random_seed(0)
         model = keras.Sequential([keras.Input((32,)), keras.layers.Dense(64, activation="relu"),
                                   keras.layers.Dense(10)])
@@ -111,13 +115,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"keras {keras.__version__} ({keras.backend.backend()}), {steps} steps, 4 metrics "
           f"{'per batch' if args.per_batch else 'per epoch'}, {args.repeats} repeats, {os.cpu_count()} cpus, "
           f"{args.threads} torch thread(s)")
-    fit_once("none", x[:3200], y[:3200], 1, args.batch_size, False)  # warm-up
+    # stores that exist before the clock starts, as a user's usually do; the warm-up creates them
+    shared = tempfile.mkdtemp(prefix="keras_overhead_")
+    for kind in kinds:
+        fit_once(kind, x[:3200], y[:3200], 1, args.batch_size, args.per_batch, shared)
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for repeat in range(args.repeats):
         order = kinds[repeat % len(kinds):] + kinds[:repeat % len(kinds)]
         for kind in order:
-            times[kind].append(fit_once(kind, x, y, args.epochs, args.batch_size, args.per_batch))
+            times[kind].append(fit_once(kind, x, y, args.epochs, args.batch_size, args.per_batch, shared))
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in kinds), flush=True)
+    shutil.rmtree(shared, ignore_errors=True)
     base = statistics.median(times["none"])
     print(f"\n{'callback':<10} {'median s':>9} {'overhead':>9}   all runs (s)")
     for kind in kinds:
