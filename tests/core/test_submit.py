@@ -396,3 +396,21 @@ def test_cli_submit_streams_and_returns_the_exit_code(tmp_path: Path, capfd: pyt
     assert "args" not in out.out and "Failed (exit code 7)" in out.err
     runs = Experiment("train", store=store).get_runs()
     assert [r.status for r in runs] == ["Failed"]
+
+
+# -- the seed's sample ------------------------------------------------------------------------------
+
+def test_train_on_local_example_end_to_end(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    example = Path(__file__).resolve().parents[2] / "examples" / "train_on_local"
+    out = subprocess.run([sys.executable, str(example / "submit.py")], capture_output=True, text=True,
+                         timeout=120, env=child_env(RUNLOG_STORE=str(tmp_path / "store")), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "alpha is 0.95, and mse is" in out.stdout  # streamed by wait_for_completion(show_output=True)
+    assert "When alpha is 0.40, we have min MSE 3295.71." in out.stdout
+    (run,) = Experiment("train-on-local", store=tmp_path / "store").get_runs()
+    assert run.status == "Completed"
+    names = run.get_file_names()
+    assert [n for n in names if n.startswith("outputs/")] == [f"outputs/ridge_{a / 100:.2f}.pkl" for a in range(0, 100, 5)]
+    assert {"snapshot/train.py", "snapshot/mylib.py", "snapshot/submit.py", "logs/std_log.txt"} <= set(names)
+    assert len(run.get_metrics()["mse"]) == 20
