@@ -94,28 +94,38 @@ def _grid_workload() -> dict[str, Callable[[], None]]:
     return {"none": plain, "runlog": ours, "mlflow": mlflow_autolog}
 
 
-def _time(workload: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+def _time(workload: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, list[float]]]:
+    """Wall-clock and CPU seconds (all threads of this process) per variant and repeat.
+
+    CPU time is the figure to trust on a shared machine: other processes stretch the wall
+    clock of whichever variant they happen to overlap, not the CPU this process spends.
+    """
     names = list(workload)
-    for name in names:  # warm-up: imports, store and database creation, JIT of nothing
+    for name in names:  # warm-up: imports, store and database creation
         workload[name]()
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[str, dict[str, list[float]]] = {name: {"wall": [], "cpu": []} for name in names}
     for repeat in range(repeats):
         order = names[repeat % len(names):] + names[: repeat % len(names)]
         for name in order:
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             workload[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name]["cpu"].append(time.process_time() - cpu)
+            times[name]["wall"].append(time.perf_counter() - wall)
     return times
 
 
-def _report(title: str, times: dict[str, list[float]]) -> None:
-    base = statistics.median(times["none"])
+def _report(title: str, times: dict[str, dict[str, list[float]]]) -> None:
     print(f"\n{title}")
-    print(f"  {'variant':8} {'median s':>9} {'min s':>8} {'max s':>8} {'overhead':>9}")
-    for name, values in times.items():
-        median = statistics.median(values)
-        overhead = "" if name == "none" else f"{(median / base - 1) * 100:+.1f} %"
-        print(f"  {name:8} {median:9.3f} {min(values):8.3f} {max(values):8.3f} {overhead:>9}")
+    print(f"  {'variant':8} {'wall s':>8} {'(min-max)':>15} {'overhead':>9} {'cpu s':>8} {'overhead':>9}")
+    base = {kind: statistics.median(times["none"][kind]) for kind in ("wall", "cpu")}
+    for name, kinds in times.items():
+        cells = []
+        for kind in ("wall", "cpu"):
+            median = statistics.median(kinds[kind])
+            overhead = "" if name == "none" else f"{(median / base[kind] - 1) * 100:+.1f} %"
+            cells.append((median, overhead))
+        spread = f"({min(kinds['wall']):.2f}-{max(kinds['wall']):.2f})"
+        print(f"  {name:8} {cells[0][0]:8.3f} {spread:>15} {cells[0][1]:>9} {cells[1][0]:8.3f} {cells[1][1]:>9}")
 
 
 def main(argv: list[str] | None = None) -> None:
