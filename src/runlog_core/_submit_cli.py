@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-e", "--experiment", help="experiment name (default: RUNLOG_EXPERIMENT, else the script's name)")
     parser.add_argument("-d", "--source-directory", default=".",
                         help="the folder copied for the run and kept as its snapshot (default: .)")
-    parser.add_argument("--store", help="store folder or URI (default: RUNLOG_STORE, else ./runlog)")
+    # SUPPRESS: `runlog --store X submit ...` (the top-level option) must survive the subcommand's default
+    parser.add_argument("--store", default=argparse.SUPPRESS,
+                        help="store folder or URI (default: RUNLOG_STORE, else ./runlog)")
     parser.add_argument("-n", "--name", help="the run's display name")
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
                         help="run once per combination of values, passed as --NAME VALUE (repeatable)")
@@ -93,7 +95,7 @@ def run_submit(args: argparse.Namespace) -> int:
                                  python=args.python)
         space = parse_sweep(args.sweep)
         name = args.experiment or os.environ.get("RUNLOG_EXPERIMENT") or Path(config.script).stem
-        experiment = Experiment(name, store=args.store)
+        experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
         print(f"runlog submit: {err}", file=sys.stderr)
         return 2
