@@ -25,7 +25,7 @@ parser.add_argument("--l1", type=int)
 parser.add_argument("--tag")
 args = parser.parse_args()
 started = time.time()
-time.sleep(0.4)
+time.sleep(0.8)
 from runlog_core import Run
 Run.get_context().log("mse", args.alpha * 10 + args.l1)
 os.makedirs("outputs", exist_ok=True)

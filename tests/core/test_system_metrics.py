@@ -58,8 +58,9 @@ def test_submitted_run_measures_the_scripts_process_tree(tmp_path: Path, monkeyp
     src.mkdir()
     (src / "train.py").write_text(
         "import subprocess, sys, time\n"
-        "held = bytearray(150 * 2**20)\n"  # 150 MB in the script...
-        "child = subprocess.Popen([sys.executable, '-c', 'b = bytearray(100 * 2**20); import time; time.sleep(1)'])\n"
+        "held = bytearray(150 * 2**20); held[::4096] = b'x' * len(held[::4096])\n"  # 150 MB, touched, in the script...
+        "child = subprocess.Popen([sys.executable, '-c', 'b = bytearray(100 * 2**20); b[::4096] = b\"x\" * len(b[::4096]); "
+        "import time; time.sleep(1)'])\n"
         "time.sleep(1); child.wait()\n")  # ...and 100 MB in its child
     run = Experiment("sys", store=tmp_path / "store").submit(ScriptRunConfig(src, "train.py"))
     run.wait_for_completion()
