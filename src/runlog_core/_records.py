@@ -5,6 +5,7 @@ The ``Store`` protocol itself is in :mod:`runlog_core._store`.
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import namedtuple
 
@@ -12,7 +13,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["ArtifactInfo", "Batch", "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
+__all__ = ["BULK", "ArtifactInfo", "Batch", "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
 
 MetricPoint = namedtuple("MetricPoint", ["step", "value", "timestamp"])
 MetricPoint.__doc__ = "One logged value of a metric: its step, the value and the wall time (seconds since the epoch)."
@@ -72,13 +73,23 @@ class ArtifactInfo(_Record):
     __slots__ = ("run_id", "name", "size", "sha256", "uri", "time")
 
 
+_series_keys = itertools.count()
+
+# A buffered entry is (series key, step, value, time), or for log_metrics' bulk path
+# (BULK, series keys, step, values, time): one entry per call, expanded by the writer.
+BULK = -1
+
+
 class SeriesRef:
     """The writer's handle on a series: the store fills ``id`` when it first commits the series."""
 
-    __slots__ = ("run_id", "name", "kind", "description", "id", "next_step")
+    __slots__ = ("run_id", "name", "kind", "description", "id", "next_step", "key")
 
     def __init__(self, run_id: str, name: str, kind: str, description: str | None = None,
                  id: int | None = None, next_step: int = 0) -> None:
+        # buffered points name their series by this small int, not by the object: tuples of plain
+        # numbers are untracked by the garbage collector, tuples holding objects are walked by it
+        self.key = next(_series_keys)
         # interned, so the run's fast path can compare kinds with `is`
         self.run_id, self.name, self.kind = run_id, name, sys.intern(kind)
         self.description, self.id, self.next_step = description, id, next_step
@@ -87,15 +98,18 @@ class SeriesRef:
 class Batch:
     """Everything the writer commits in one transaction.
 
-    ``points`` holds ``(SeriesRef, step, value, timestamp)`` tuples in logging order;
-    a series appears in ``series`` before its first point is written.
+    ``columns`` holds, per series, ``(SeriesRef, first, steps, values, times)``: the points the
+    batch has for it, in logging order, and ``first``, the position of its first point among the
+    batch's ``count`` points (a store orders points across batches with it). A series appears in
+    ``series`` before its first point is written.
     """
 
-    __slots__ = ("series", "points", "params", "tags", "artifacts", "ends", "heartbeats")
+    __slots__ = ("series", "columns", "count", "params", "tags", "artifacts", "ends", "heartbeats")
 
     def __init__(self) -> None:
         self.series: list[SeriesRef] = []
-        self.points: list[tuple[SeriesRef, int, Any, float]] = []
+        self.columns: list[tuple[SeriesRef, int, list[int], list[Any], list[float]]] = []
+        self.count = 0
         self.params: list[tuple[str, str, Any]] = []
         self.tags: list[tuple[str, str, str]] = []
         self.artifacts: list[ArtifactInfo] = []
@@ -103,5 +117,44 @@ class Batch:
         self.heartbeats: list[str] = []
 
     def __bool__(self) -> bool:
-        return bool(self.series or self.points or self.params or self.tags or self.artifacts
+        return bool(self.series or self.columns or self.params or self.tags or self.artifacts
                     or self.ends or self.heartbeats)
+
+
+def build_columns(entries: list[tuple[Any, ...]], series_by_key: dict[int, SeriesRef]
+                  ) -> tuple[list[tuple[SeriesRef, int, list[int], list[Any], list[float]]], int]:
+    """Group buffered entries by series, keeping each series' order; returns ``(columns, count)``."""
+    columns: dict[int, tuple[int, list[int], list[Any], list[float]]] = {}
+    index = 0
+    for entry in entries:
+        key = entry[0]
+        if key == BULK:
+            _, keys, step, values, ts = entry
+            for key, value in zip(keys, values):
+                column = columns.get(key)
+                if column is None:
+                    columns[key] = column = (index, [], [], [])
+                column[1].append(step)
+                column[2].append(value)
+                column[3].append(ts)
+                index += 1
+        else:
+            column = columns.get(key)
+            if column is None:
+                columns[key] = column = (index, [], [], [])
+            column[1].append(entry[1])
+            column[2].append(entry[2])
+            column[3].append(entry[3])
+            index += 1
+    return [(series_by_key[key], *column) for key, column in columns.items()], index
+
+
+def expand_entries(entries: list[tuple[Any, ...]]):  # type: ignore[no-untyped-def]
+    """Yield ``(key, step, value, time)`` for every point of the entries, in logging order."""
+    for entry in entries:
+        if entry[0] == BULK:
+            _, keys, step, values, ts = entry
+            for key, value in zip(keys, values):
+                yield key, step, value, ts
+        else:
+            yield entry

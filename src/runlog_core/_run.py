@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 import io
 import os
 import re
@@ -10,7 +12,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 from . import _lifecycle, _values
-from ._records import ArtifactInfo, MetricPoint, RunInfo, SeriesRef
+from ._records import BULK, ArtifactInfo, MetricPoint, RunInfo, SeriesRef
 from ._values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, STR, TABLE
 from ._writer import get_writer
 from .exceptions import (
@@ -37,6 +39,7 @@ KILLED = "Killed"
 ENDED_STATUSES = (COMPLETED, FAILED, CANCELED, KILLED)
 
 _time = time.time
+_as_metric_point = functools.partial(tuple.__new__, MetricPoint)
 _UNSAFE_IN_PATH = re.compile(r"[^\w.\-]+")
 
 
@@ -92,6 +95,10 @@ class Run:
         self._monitor: Any = None
         self._outputs: Path | None = None
         self._loaded = _fresh
+        # log_metrics' fast path: the names of the last all-numeric dict, and their series
+        self._bulk_names: tuple[str, ...] | None = None
+        self._bulk_series: tuple[SeriesRef, ...] = ()
+        self._bulk_keys: tuple[int, ...] = ()
         self._writer.attach(self, live=False)
 
     def _load(self) -> None:
@@ -105,8 +112,9 @@ class Run:
         self._loaded = True
         for info in self._store.get_series(self.id):
             next_step = 0 if info.last_step is None else info.last_step + 1
-            self._series[info.name] = SeriesRef(self.id, info.name, info.kind, info.description,
-                                                id=info.id, next_step=next_step)
+            series = SeriesRef(self.id, info.name, info.kind, info.description, id=info.id, next_step=next_step)
+            self._series[info.name] = series
+            self._writer.register_series(series)
         self._params = self._store.get_params(self.id)
 
     # -- identity -----------------------------------------------------------------------------
@@ -166,14 +174,14 @@ class Run:
             elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
                 step = _values.check_step(name, step)
             series.next_step = step + 1
-            self._points.append((series, step, value, _time()))
+            self._points.append((series.key, step, value, _time()))
             return
         series, value, new = self._prepare(name, value, description)
         step = series.next_step if step is None else _values.check_step(name, step)
         if new:
             self._add_series(series)
         series.next_step = step + 1
-        self._points.append((series, step, value, _time()))
+        self._points.append((series.key, step, value, _time()))
 
     def _prepare(self, name: str, value: Any, description: str | None) -> tuple[SeriesRef, Any, bool]:
         """Check a scalar value against its series; returns ``(series, stored value, series is new)``."""
@@ -195,6 +203,7 @@ class Run:
 
     def _add_series(self, series: SeriesRef) -> None:
         self._series[series.name] = series
+        self._writer.register_series(series)
         self._ops.append(("series", series))
         self._writer.keep(self)
         self._writer.ensure_thread()
@@ -218,6 +227,15 @@ class Run:
 
         Every value is checked before any is logged: a bad one raises and logs nothing.
         """
+        if (step is not None and type(metrics) is dict and type(step) is int
+                and INT64_MIN <= step <= INT64_MAX and tuple(metrics) == self._bulk_names):
+            # the training loop's case: the same float metrics at an explicit step, call after call
+            values = tuple(metrics.values())
+            if all(type(value) is float for value in values):
+                for series in self._bulk_series:
+                    series.next_step = step + 1
+                self._points.append((BULK, self._bulk_keys, step, values, _time()))
+                return
         if not isinstance(metrics, Mapping):
             raise InvalidArgumentError("metrics", metrics, "a dict of metric name to value")
         if step is not None and (type(step) is not int or not INT64_MIN <= step <= INT64_MAX):
@@ -234,12 +252,16 @@ class Run:
                 series, value, is_new = self._prepare(name, value, None)
                 if is_new:
                     new.append(series)
-            staged.append((series, series.next_step if step is None else step, value, now))
+            staged.append((series, series.next_step if step is None else step, value))
         for series in new:
             self._add_series(series)
-        for series, at, _, _ in staged:
+        for series, at, _ in staged:
             series.next_step = at + 1
-        self._points.extend(staged)
+        self._points.extend([(series.key, at, value, now) for series, at, value in staged])
+        if type(metrics) is dict and all(series.kind is NUMBER for series, _, _ in staged):
+            self._bulk_names = tuple(metrics)
+            self._bulk_series = tuple(series for series, _, _ in staged)
+            self._bulk_keys = tuple(series.key for series in self._bulk_series)
         if len(self._points) > self._writer.high_water:
             self._writer.wake()
 
@@ -257,7 +279,8 @@ class Run:
         series = self._new_series(name, LIST, description)
         now = _time()
         start = series.next_step
-        self._points.extend((series, start + i, cell, now) for i, cell in enumerate(cells))
+        key = series.key
+        self._points.extend((key, start + i, cell, now) for i, cell in enumerate(cells))
         series.next_step = start + len(cells)
 
     def log_row(self, name: str, description: str | None = None, **row: Any) -> None:
@@ -274,7 +297,7 @@ class Run:
         series = self._new_series(name, ROW, description)
         step = series.next_step
         series.next_step = step + 1
-        self._points.append((series, step, _values.dumps(cells), _time()))
+        self._points.append((series.key, step, _values.dumps(cells), _time()))
 
     def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str | None = None) -> None:
         """Log a table given as ``{"column": [values...]}``; the columns must have the same length."""
@@ -298,7 +321,7 @@ class Run:
         series = self._new_series(name, TABLE, description)
         step = series.next_step
         series.next_step = step + 1
-        self._points.append((series, step, _values.dumps(columns), _time()))
+        self._points.append((series.key, step, _values.dumps(columns), _time()))
 
     def log_image(self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None,
                   description: str | None = None, image: Any = None, step: int | None = None) -> str:
@@ -325,7 +348,7 @@ class Run:
         self._put(artifact, lambda: self._store.artifacts.put_bytes(self.id, artifact, data))
         series = self._new_series(name, IMAGE, description)
         series.next_step = at + 1
-        self._points.append((series, at, artifact, _time()))
+        self._points.append((series.key, at, artifact, _time()))
         return artifact
 
     # -- params and tags -------------------------------------------------------------------
@@ -612,7 +635,14 @@ class Run:
         """Every point of ``name`` in the order logged: ``[MetricPoint(step, value, timestamp), ...]``."""
         for info in self._series_infos():
             if info.name == name:
-                return list(map(MetricPoint._make, _values.decode_points(info.kind, self._store.get_points(info.id))))
+                rows = _values.decode_points(info.kind, self._store.get_points(info.id))
+                collecting = gc.isenabled()
+                gc.disable()  # 100,000 new tuples would set off collections that find nothing to free
+                try:
+                    return list(map(_as_metric_point, rows))
+                finally:
+                    if collecting:
+                        gc.enable()
         raise KeyError(f"metric {name!r} was never logged in run {self.id}")
 
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
+from array import array
+from itertools import repeat
 import sqlite3
 import threading
 import time
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteStore", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 _BUSY_TIMEOUT_MS: Final = 60_000
 _LOCK_RETRY_SECONDS: Final = 600.0
 
@@ -111,7 +114,25 @@ _MIGRATIONS: Final[dict[int, str]] = {
     CREATE INDEX series_by_name ON series(name, run_id);
     CREATE INDEX runs_by_status ON runs(status);
     """,
+    # v3: numeric series are written in columnar chunks, one row per series and batch (#2: a row
+    # per point cost ~1.5 us to insert; a chunk ~0.3 us per point, and 24 bytes per point on disk).
+    3: """
+    CREATE TABLE chunks (
+        series_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        vtype TEXT NOT NULL,
+        steps BLOB NOT NULL,
+        vals BLOB NOT NULL,
+        times BLOB NOT NULL,
+        UNIQUE (series_id, seq)
+    );
+    """,
 }
+
+# Chunks hold little-endian int64 steps, float64 times, and float64 ('d') or int64 ('q') values.
+_CHUNK_MAX: Final = 65536
+_BIG_ENDIAN: Final = sys.byteorder == "big"
 
 _LIVE = "r.status = 'Running' AND r.heartbeat + r.heartbeat_timeout < :now"
 _STATUS_SQL = f"CASE WHEN {_LIVE} THEN 'Killed' ELSE r.status END"
@@ -365,21 +386,19 @@ class SQLiteStore:
                 )
                 series.id = conn.execute("SELECT id FROM series WHERE run_id = ? AND name = ?",
                                          (series.run_id, series.name)).fetchone()[0]
-            points = batch.points
-            if points:
-                count = len(points)
+            if batch.columns:
+                count = batch.count
                 end = conn.execute("UPDATE counters SET value = value + ? WHERE name = 'point_seq' RETURNING value",
                                    (count,)).fetchone()[0]
-                base = end - count
-                conn.executemany(
-                    "INSERT INTO points(series_id, seq, step, value, time) VALUES (?, ?, ?, ?, ?)",
-                    [(s.id, base + i, step, value, ts) for i, (s, step, value, ts) in enumerate(points)],
-                )
-                last = {point[0]: point for point in points}
-                conn.executemany(
-                    "UPDATE series SET last_step = ?, last_value = ?, last_time = ? WHERE id = ?",
-                    [(step, value, ts, s.id) for s, step, value, ts in last.values()],
-                )
+                chunks, rows, last = _encode_columns(batch.columns, end - count)
+                if chunks:
+                    conn.executemany(
+                        "INSERT INTO chunks(series_id, seq, n, vtype, steps, vals, times) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        chunks)
+                if rows:
+                    conn.executemany("INSERT INTO points(series_id, seq, step, value, time) VALUES (?, ?, ?, ?, ?)",
+                                     rows)
+                conn.executemany("UPDATE series SET last_step = ?, last_value = ?, last_time = ? WHERE id = ?", last)
             if batch.params:
                 conn.executemany(
                     "INSERT INTO params(run_id, key, value, num, txt) VALUES (?, ?, ?, ?, ?)"
@@ -425,13 +444,29 @@ class SQLiteStore:
         return result
 
     def get_points(self, series_id: int) -> list[tuple[int, Any, float]]:
-        return self._conn().execute("SELECT step, value, time FROM points WHERE series_id = ? ORDER BY seq",
-                                    (series_id,)).fetchall()
+        """Every point of a series, in the order logged, as ``(step, value, time)``."""
+        conn = self._conn()
+        chunks = conn.execute("SELECT seq, n, vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
+                              (series_id,)).fetchall()
+        if not chunks:
+            return conn.execute("SELECT step, value, time FROM points WHERE series_id = ? ORDER BY seq",
+                                (series_id,)).fetchall()
+        rows = conn.execute("SELECT seq, step, value, time FROM points WHERE series_id = ? ORDER BY seq",
+                            (series_id,)).fetchall()
+        if not rows and len(chunks) == 1:
+            return _decode_chunk(chunks[0])
+        parts = [(chunk[0], _decode_chunk(chunk)) for chunk in chunks]
+        parts.extend((seq, [(step, value, ts)]) for seq, step, value, ts in rows)
+        parts.sort(key=lambda part: part[0])
+        points: list[tuple[int, Any, float]] = []
+        for _, part in parts:
+            points.extend(part)
+        return points
 
-    def count_points(self, series_id: int, limit: int | None = None) -> int:
-        sql = "SELECT count(*) FROM (SELECT 1 FROM points WHERE series_id = ?"
-        sql += f" LIMIT {int(limit)})" if limit is not None else ")"
-        return self._conn().execute(sql, (series_id,)).fetchone()[0]
+    def count_points(self, series_id: int) -> int:
+        return self._conn().execute(
+            "SELECT (SELECT count(*) FROM points WHERE series_id = :id)"
+            " + coalesce((SELECT sum(n) FROM chunks WHERE series_id = :id), 0)", {"id": series_id}).fetchone()[0]
 
     def get_params(self, run_id: str) -> dict[str, Any]:
         rows = self._conn().execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY rowid", (run_id,))
@@ -444,6 +479,52 @@ class SQLiteStore:
         rows = self._conn().execute(
             "SELECT run_id, name, size, sha256, uri, time FROM artifacts WHERE run_id = ? ORDER BY name", (run_id,))
         return [ArtifactInfo(*row) for row in rows]
+
+
+def _pack(typecode: str, values: Any) -> bytes:
+    packed = array(typecode, values)
+    if _BIG_ENDIAN:
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _unpack(typecode: str, data: bytes) -> list[Any]:
+    unpacked = array(typecode)
+    unpacked.frombytes(data)
+    if _BIG_ENDIAN:
+        unpacked.byteswap()
+    return unpacked.tolist()
+
+
+def _decode_chunk(chunk: tuple[Any, ...]) -> list[tuple[int, Any, float]]:
+    _, _, vtype, steps, values, times = chunk
+    return list(zip(_unpack("q", steps), _unpack(vtype, values), _unpack("d", times)))
+
+
+def _encode_columns(columns: list[Any], base: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]],
+                                                            list[tuple[Any, ...]]]:
+    """Rows for ``chunks`` and ``points``, and the series' latest points, from a batch's columns.
+
+    A numeric series whose values in the batch are all floats (or all ints) becomes chunks;
+    anything else (bools, strings, rows, a mix of ints and floats) becomes one row per point,
+    so every value reads back with its type.
+    """
+    chunks, rows, last = [], [], []
+    for series, first, steps, values, times in columns:
+        seq = base + first
+        last.append((steps[-1], values[-1], times[-1], series.id))
+        vtype = None
+        if series.kind == _values.NUMBER:
+            kinds = set(map(type, values))
+            vtype = "d" if kinds == {float} else "q" if kinds == {int} else None
+        if vtype is None:
+            rows.extend(zip(repeat(series.id), range(seq, seq + len(steps)), steps, values, times))
+            continue
+        for start in range(0, len(steps), _CHUNK_MAX):
+            stop = start + _CHUNK_MAX
+            chunks.append((series.id, seq + start, len(steps[start:stop]), vtype, _pack("q", steps[start:stop]),
+                           _pack(vtype, values[start:stop]), _pack("d", times[start:stop])))
+    return chunks, rows, last
 
 
 def _param_number(value: Any) -> float | None:

@@ -1,6 +1,6 @@
 """The background writer: one per store and process.
 
-``Run.log`` appends a tuple to :attr:`Writer.points` and returns; nothing touches the
+``Run.log`` appends a tuple of plain numbers to :attr:`Writer.points` and returns; nothing touches the
 disk on the caller's thread. A daemon thread wakes every ``RUNLOG_FLUSH_INTERVAL``
 seconds (1 s by default), takes everything buffered so far, commits it to the store in
 one transaction and then hands it to plugins. A failed commit keeps the batch in
@@ -19,7 +19,7 @@ import weakref
 from collections import defaultdict
 
 from . import _plugins, _values
-from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef
+from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef, build_columns, expand_entries
 from .exceptions import StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -53,9 +53,11 @@ class Writer:
         self._reset()
 
     def _reset(self) -> None:
-        self.points: list[tuple[SeriesRef, int, Any, float]] = []
+        self.points: list[tuple[Any, ...]] = []
         self.ops: list[tuple[str, Any]] = []
+        self.series_by_key: dict[int, SeriesRef] = {}
         self._pending = Batch()
+        self._pending_points: list[tuple[Any, ...]] = []
         self._pending_events: list[tuple[str, Any]] = []
         # handles are held weakly (a listing of 10,000 runs must not pin them), except while
         # a run has series of its own in flight: their points need the Run for the hooks
@@ -84,6 +86,10 @@ class Writer:
         if live:
             self._live[run.id] = run
         self.ensure_thread()
+
+    def register_series(self, series: SeriesRef) -> None:
+        """Make ``series`` known under its key, for the points that will name it."""
+        self.series_by_key[series.key] = series
 
     def keep(self, run: Run) -> None:
         """Hold ``run`` strongly until it ends: it logs, and its points will need it in the hooks."""
@@ -136,8 +142,10 @@ class Writer:
             del self.ops[:count]
             batch = self._pending
             events = self._pending_events
-            batch.points.extend(points)
+            if self._pending_points:
+                points = self._pending_points + points
             self._collect(ops, batch, events)
+            batch.columns, batch.count = build_columns(points, self.series_by_key)
             now = time.time()
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
@@ -151,15 +159,17 @@ class Writer:
                     for series in batch.series:
                         series.id = None  # ids from a rolled-back transaction mean nothing
                     batch.heartbeats.clear()
+                    self._pending_points = points
                     self._failures += 1
                     self._warn_once(type(err).__name__,
                                     f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
-                                    f"({err!r}); keeping {len(batch.points)} points in memory and retrying")
+                                    f"({err!r}); keeping {batch.count} points in memory and retrying")
             if error is None:
                 self._pending = Batch()
                 self._pending_events = []
+                self._pending_points = []
                 if batch or events:
-                    self._dispatch(batch, events)
+                    self._dispatch(points, events)
             self._last_error = error
             with self._done:
                 self._attempted = max(self._attempted, requested)
@@ -202,13 +212,15 @@ class Writer:
                 continue
             batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
 
-    def _dispatch(self, batch: Batch, events: list[tuple[str, Any]]) -> None:
+    def _dispatch(self, points: list[tuple[Any, ...]], events: list[tuple[str, Any]]) -> None:
         for kind, payload in events:
             if kind == "started":
                 _plugins.call_hook("runlog_run_started", run=payload)
-        if batch.points and _plugins.has_hook_impls("runlog_metrics_logged"):
+        if points and _plugins.has_hook_impls("runlog_metrics_logged"):
             by_run: dict[str, list[LoggedPoint]] = defaultdict(list)
-            for series, step, value, ts in batch.points:
+            series_by_key = self.series_by_key
+            for key, step, value, ts in expand_entries(points):
+                series = series_by_key[key]
                 if series.kind in _values.SCALAR_KINDS:
                     if series.kind == _values.BOOL:
                         value = bool(value)

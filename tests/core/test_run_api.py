@@ -254,3 +254,21 @@ def test_sqlite_uri_store_and_integrity(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert Run(Experiment("uri", store=f"sqlite:///{db}"), run.id).get_metrics() == {"a": 1}
+
+
+def test_ints_and_floats_keep_their_type_across_batches(store_dir: Path) -> None:
+    run = Experiment("types", store=store_dir).start_logging()
+    run.log("v", 1.5)
+    run.flush()  # a batch of floats
+    run.log("v", 2)
+    run.flush()  # a batch of ints
+    run.log("v", 3.5)
+    run.log("v", 4)
+    run.log_metrics({"v": math.nan}, step=20)
+    run.log_metrics({"v": 5.0}, step=21)  # the bulk path, in the same batch as a mix of types
+    run.complete()
+    got = [(p.step, p.value) for p in Run(run.experiment, run.id).get_metric_history("v")]
+    assert got[:4] == [(0, 1.5), (1, 2), (2, 3.5), (3, 4)] and got[5] == (21, 5.0)
+    assert [type(v) for _, v in got] == [float, int, float, int, float, float]
+    assert got[4][0] == 20 and math.isnan(got[4][1])
+    assert run.get_metrics("v")[1] == 2 and type(run.get_metrics("v")[1]) is int

@@ -51,7 +51,8 @@ def test_a_newer_store_is_refused_with_a_clear_error(store_dir: Path) -> None:
     store_dir.mkdir()
     with sqlite3.connect(store_dir / "runlog.db") as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreVersionError, match=r"schema version 3, newer than the 2 this runlog understands; upgrade"):
+    expected = rf"schema version {SCHEMA_VERSION + 1}, newer than the {SCHEMA_VERSION} this runlog understands; upgrade"
+    with pytest.raises(StoreVersionError, match=expected):
         SQLiteStore(store_dir / "runlog.db")
 
 
