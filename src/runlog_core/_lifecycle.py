@@ -79,31 +79,44 @@ def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
     hook(exc_type, exc, tb)
 
 
-def _end_owned(status: str | None, error: str | None) -> None:
+def _end_owned(status: str | None, error: str | None) -> list[str]:
+    """End the runs this process started and left open; returns what went wrong, if anything."""
     from ._run import CANCELED, COMPLETED, FAILED
 
     with _lock:
         runs = list(_owned.values())
     # children first, so a parent never ends before its children
     runs.sort(key=lambda run: run._parent_id is None)
+    problems = []
     for run in runs:
         final = status or (CANCELED if _interrupted else FAILED if _uncaught else COMPLETED)
         try:
             run._end(final, error if error is not None else (_uncaught if final != COMPLETED else None))
-        except Exception as err:  # never print a traceback from interpreter shutdown
-            sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
+        except Exception as err:  # never a traceback from interpreter shutdown
+            problems.append(f"run {run.id} not ended ({err})")
+    return problems
 
 
 def _at_exit() -> None:
     if _installed_pid != os.getpid():
         return
-    from ._writer import flush_all
+    import warnings
 
-    _end_owned(None, None)
-    try:
-        flush_all()
-    except Exception as err:
-        sys.stderr.write(f"runlog: could not flush at exit: {err!r}\n")
+    from ._writer import all_writers
+
+    # at most one line on stderr, whatever the store does now (deleted, read-only, full)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        problems = _end_owned(None, None)
+        for writer in all_writers():
+            try:
+                writer.flush()
+            except Exception as err:
+                problems.append(str(err))
+    problems.extend(str(w.message) for w in caught if "runlog" in str(w.message))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        sys.stderr.write(f"runlog: at exit, {problems[0]}{more}\n")
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:

@@ -306,3 +306,25 @@ def test_processes_sharing_one_run_keep_every_point(store_dir: Path, tmp_path: P
     assert sorted((p.step, p.value) for p in shared) == sorted((s, float(w)) for s in range(1000) for w in range(4))
     assert owner.get_tags() == {f"worker{w}": "done" for w in range(4)}
     assert owner.get_status() == "Completed"
+
+
+def test_a_store_failing_at_exit_costs_one_line_and_not_the_exit_status(store_dir: Path, tmp_path: Path) -> None:
+    child = _python(
+        f"""
+        import sys
+        from runlog_core import Experiment
+        run = Experiment("full", store={str(store_dir)!r}).start_logging()
+        run.log("x", 1.0)
+        run.flush()
+        def full(batch):
+            raise OSError(28, "No space left on device")
+        run._store.write = full  # the disk fills up just before the interpreter exits
+        run.log("x", 2.0)
+        sys.exit(4)
+        """,
+        tmp_path, {"RUNLOG_FLUSH_INTERVAL": "30"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 4
+    assert "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1 and err.startswith("runlog: at exit")

@@ -79,6 +79,7 @@ def test_a_run_killed_by_a_stale_heartbeat_is_searchable_as_killed(store_dir: Pa
     run._writer.detach_live(run.id)
     assert names(search_runs("status = 'Killed'", experiment=exp)) == ["victim"]
     assert names(search_runs("status = 'Running'", experiment=exp)) == []
+    run.cancel()
 
 
 MALFORMED = [
