@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import sys
 import threading
 
@@ -60,6 +59,8 @@ def _install() -> None:
             _previous_excepthook = sys.excepthook
             sys.excepthook = _excepthook
         if threading.current_thread() is threading.main_thread():
+            import signal  # here, not at import: `import runlog_core` stays light
+
             try:
                 current = signal.getsignal(signal.SIGTERM)
                 if current is not _on_sigterm and current is not signal.SIG_IGN:
@@ -120,6 +121,8 @@ def _at_exit() -> None:
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
     from ._run import KILLED
     from ._writer import flush_all
 

@@ -18,7 +18,6 @@ ISO date string) and ``duration`` (seconds). Keywords are case-insensitive.
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections import namedtuple
 
@@ -194,6 +193,8 @@ class _Parser:
         if token.kind == "string":
             text = _unquote(token.text)
             if field.namespace == "attributes" and field.key in _TIME_ATTRIBUTES:
+                import datetime as _dt
+
                 try:
                     moment = _dt.datetime.fromisoformat(text)
                 except ValueError:
