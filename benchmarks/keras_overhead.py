@@ -127,10 +127,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in kinds), flush=True)
     shutil.rmtree(shared, ignore_errors=True)
     base = statistics.median(times["none"])
-    print(f"\n{'callback':<10} {'median s':>9} {'overhead':>9}   all runs (s)")
+    print(f"\n{'callback':<10} {'median s':>9} {'overhead':>9} {'paired':>8}   all runs (s)")
     for kind in kinds:
         median = statistics.median(times[kind])
-        print(f"{kind:<10} {median:9.3f} {100 * (median / base - 1):+8.1f}%   "
+        # paired: the median over repeats of (this run / the no-logger run of the same repeat)
+        paired = statistics.median(t / b for t, b in zip(times[kind], times["none"]))
+        print(f"{kind:<10} {median:9.3f} {100 * (median / base - 1):+8.1f}% {100 * (paired - 1):+7.1f}%   "
               + " ".join(f"{t:.2f}" for t in times[kind]))
 
 

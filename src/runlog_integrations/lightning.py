@@ -169,7 +169,6 @@ class _RunlogLoggerMixin:
         self._last_epoch: tuple[Any, Any] | None = None
         self._checkpoint_callback: Any = None
         self._uploaded: dict[str, float] = {}
-        self._callback: Any = None
 
     # -- identity Lightning asks for ------------------------------------------------------
 
@@ -240,6 +239,7 @@ class _RunlogLoggerMixin:
                 try:
                     if self._owns and resume:
                         self._run = experiment.start_logging(run_id=run_id, outputs=None)
+                        self._run.set_tags({_TOKEN_TAG: self._token})  # copies of this logger find it
                         self._live = True
                     else:  # opened, not taken over: a write makes it Running again (owned) or just writes
                         self._run = Run(experiment, run_id)
@@ -465,7 +465,6 @@ class _RunlogLoggerMixin:
         state["_run"] = None
         state["_live"] = False
         state["_checkpoint_callback"] = None
-        state["_callback"] = None
         state["_copied"] = True
         self._copied = True  # the copy may start the run: look for it by token before starting another
         return state

@@ -218,6 +218,16 @@ def test_resume_from_checkpoint_continues_the_run() -> None:
     assert runs[0].get_status() == "Completed"
 
 
+def test_run_id_in_checkpoint_when_the_run_started_before_fit() -> None:
+    logger = RunlogLogger()
+    logger.experiment.log("before_fit", 1.0)  # the run exists before the Trainer sees the logger
+    checkpoint = ModelCheckpoint(save_last=True)
+    train, val = loaders()
+    Trainer(max_epochs=1, logger=logger, callbacks=[checkpoint], **QUIET).fit(TinyRegressor(), train, val)
+    state = torch.load(checkpoint.last_model_path, weights_only=True)["callbacks"]["RunlogLogger"]
+    assert state["run_id"] == logger.version
+
+
 def test_pytorch_lightning_distribution() -> None:
     pl = pytest.importorskip("pytorch_lightning")
     from pytorch_lightning.demos.boring_classes import BoringModel
