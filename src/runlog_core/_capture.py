@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["OutputCapture", "STD_LOG", "LOGGING_LOG"]
+__all__ = ["LOGGING_LOG", "OutputCapture", "RecordHandler", "STD_LOG"]
 
 STD_LOG = "logs/std_log.txt"
 LOGGING_LOG = "logs/python_logging.txt"
@@ -46,7 +46,7 @@ class _Tee:
         return getattr(self._original, name)
 
 
-class _RecordHandler(logging.Handler):
+class RecordHandler(logging.Handler):
     def __init__(self, sink: Callable[[str], None]) -> None:
         super().__init__(logging.NOTSET)
         self._sink = sink
@@ -65,7 +65,7 @@ class OutputCapture:
     def __init__(self, sink: Callable[[str, str], None]) -> None:
         self._stdout = _Tee(sys.stdout, lambda text: sink(STD_LOG, text))
         self._stderr = _Tee(sys.stderr, lambda text: sink(STD_LOG, text))
-        self._handler = _RecordHandler(lambda text: sink(LOGGING_LOG, text))
+        self._handler = RecordHandler(lambda text: sink(LOGGING_LOG, text))
         sys.stdout = self._stdout  # type: ignore[assignment]
         sys.stderr = self._stderr  # type: ignore[assignment]
         logging.getLogger().addHandler(self._handler)

@@ -124,10 +124,12 @@ class Experiment:
         return submit(self, config, tags=tags)
 
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
-               run_id: str | None) -> Run:
+               run_id: str | None, run_class: type[Run] | None = None) -> Run:
+        """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass)."""
         from ._run import RUNNING, Run
         from ._writer import get_writer
 
+        cls = run_class or Run
         if name is not None:
             _values.check_name("name", name)
         if tags is not None and not isinstance(tags, Mapping):
@@ -140,7 +142,7 @@ class Experiment:
             if existing is None or existing.experiment_id != self.id:
                 raise RunNotFoundError("run", run_id, f"{self._store.uri} (experiment {self.name!r})")
             self._store.reattach_run(run_id, os.getpid(), hostname(), timeout)
-            run = Run(self, run_id)
+            run = cls(self, run_id)
         else:
             now = time.time()
             info = RunInfo(
@@ -150,7 +152,7 @@ class Experiment:
                 heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),
             )
             self._store.create_run(info)
-            run = Run(self, info.id, _info=info, _fresh=True)
+            run = cls(self, info.id, _info=info, _fresh=True)
         writer.attach(run, live=True)
         run._owned = True
         writer.ops.append(("started", run))

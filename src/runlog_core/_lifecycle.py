@@ -162,6 +162,12 @@ def get_context() -> Run:
             run = Run(experiment, run_id, _info=info)
             run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
             _install()
+            # the submitter captures stdout and stderr; Python logging records are only seen in here
+            import logging
+
+            from ._capture import LOGGING_LOG, RecordHandler
+
+            logging.getLogger().addHandler(RecordHandler(lambda text: run._append_log(LOGGING_LOG, text)))
         else:
             name = os.environ.get("RUNLOG_EXPERIMENT") or _script_name()
             run = Experiment(name).start_logging()

@@ -496,6 +496,19 @@ class Run:
         """Start a child run (Running, in the same experiment); use it as a context manager too."""
         return self.experiment._start(name=name, tags=tags, parent=self, run_id=run_id)
 
+    def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
+                            raise_on_error: bool = True) -> dict[str, Any]:
+        """Wait until the run ends (whoever runs it), following its output; returns :meth:`get_details`.
+
+        Args:
+            show_output: print the run's ``logs/std_log.txt`` so far, then as it grows.
+            wait_post_processing: accepted for Azure compatibility; there is nothing to wait for.
+            raise_on_error: raise :class:`ScriptRunError` if the run ends Failed or Killed.
+        """
+        from ._submit import wait_for_completion
+
+        return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
+
     def get_children(self) -> list[Run]:
         return [Run(self.experiment, info.id, _info=info)
                 for info in self._store.list_runs(parent_id=self.id)]

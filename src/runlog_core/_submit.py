@@ -640,10 +640,7 @@ def _launch(experiment: Experiment, run: Run, config: ScriptRunConfig, files: li
     """Start ``config``'s script for ``run`` (a Running run owned by this process)."""
     from ._snapshot import copy_snapshot, upload_snapshot
 
-    # experiment._start builds a plain Run and registers that object with the lifecycle and the
-    # writer; switching its class makes the same object stop the script when the lifecycle ends it.
-    run.__class__ = ScriptRun
-    assert isinstance(run, ScriptRun)
+    assert isinstance(run, ScriptRun)  # built as one by experiment._start(run_class=ScriptRun)
     try:
         workdir = Path(tempfile.mkdtemp(prefix=f"runlog-{run.id}-"))
         copy_snapshot(files, workdir)
@@ -672,7 +669,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: Mapping[str, A
     if not isinstance(config, ScriptRunConfig):
         raise InvalidArgumentError("config", config, "a ScriptRunConfig")
     files = _prepare(config)
-    run = experiment._start(name=name, tags=tags, parent=None, run_id=None)
+    run = experiment._start(name=name, tags=tags, parent=None, run_id=None, run_class=ScriptRun)
     return _launch(experiment, run, config, files)
 
 
@@ -739,9 +736,10 @@ class SweepRun(Run):
                         break
                 extra = [item for name, value in combo.items() for item in (f"--{name}", str(value))]
                 label = ",".join(f"{name}={value}" for name, value in combo.items())
-                child = self.child_run(name=label, tags={"runlog.sweep.parent": self.id})
+                child = experiment._start(name=label, tags={"runlog.sweep.parent": self.id}, parent=self,
+                                          run_id=None, run_class=ScriptRun)
+                assert isinstance(child, ScriptRun)
                 child.log_params({name: _param_value(str(value)) for name, value in combo.items()})
-                child.__class__ = ScriptRun
                 child._sweep = self
                 try:
                     _launch(experiment, child, self._config, self._files, extra, record_full=False, monitor=True)
@@ -884,8 +882,7 @@ def sweep(experiment: Experiment, config: ScriptRunConfig, space: Mapping[str, S
     if isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1:
         raise InvalidArgumentError("max_parallel", max_parallel, "an int >= 1")
     files = _prepare(config)
-    parent = experiment._start(name=name, tags=tags, parent=None, run_id=None)
-    parent.__class__ = SweepRun  # see _launch: the lifecycle holds this very object
+    parent = experiment._start(name=name, tags=tags, parent=None, run_id=None, run_class=SweepRun)
     assert isinstance(parent, SweepRun)
     try:
         from ._snapshot import upload_snapshot

@@ -414,3 +414,14 @@ def test_train_on_local_example_end_to_end(tmp_path: Path) -> None:
     assert [n for n in names if n.startswith("outputs/")] == [f"outputs/ridge_{a / 100:.2f}.pkl" for a in range(0, 100, 5)]
     assert {"snapshot/train.py", "snapshot/mylib.py", "snapshot/submit.py", "logs/std_log.txt"} <= set(names)
     assert len(run.get_metrics()["mse"]) == 20
+
+
+def test_python_logging_in_the_script_lands_in_the_run(exp: Experiment, tmp_path: Path) -> None:
+    body = ("import logging\nfrom runlog_core import Run\nrun = Run.get_context()\n"
+            "logging.getLogger('train').warning('loss went up at epoch %d', 3)\nrun.log('epoch', 3)")
+    run = exp.submit(ScriptRunConfig(write_script(tmp_path / "src", body), "train.py"))
+    assert run.wait_for_completion()["status"] == "Completed"
+    target = tmp_path / "logs"
+    Run(exp, run.id).download_files(prefix="logs", output_directory=target)
+    assert "WARNING train: loss went up at epoch 3" in (target / "logs" / "python_logging.txt").read_text()
+    assert run.get_metrics()["epoch"] == 3
