@@ -45,9 +45,9 @@ def make_callbacks(kind: str, folder: str, shared: str, per_batch: bool) -> list
         if mlflow.get_experiment_by_name("bench") is None:
             mlflow.create_experiment("bench", artifact_location=os.path.join(shared, "mlruns"))
         mlflow.set_experiment("bench")
-        run = mlflow.start_run()
+        mlflow.start_run()  # the callback logs into the active run
         kwargs = {"log_every_epoch": False, "log_every_n_steps": 1} if per_batch else {}
-        return [mlflow.keras.MlflowCallback(run, **kwargs)]
+        return [mlflow.keras.MlflowCallback(**kwargs)]
     raise ValueError(kind)
 
 

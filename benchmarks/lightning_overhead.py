@@ -114,6 +114,30 @@ def fit_once(kind: str, steps: int, width: int, accelerator: str, data: DataLoad
     return elapsed
 
 
+def micro(kinds: list[str], calls: int = 20_000) -> None:
+    """The cost of one ``log_metrics`` call (4 metrics + epoch, as Lightning sends them), best of 5."""
+    print(f"\nper-call cost of logger.log_metrics, {calls} calls, best of 5:")
+    metrics = {"loss": 2.3, "acc": 0.1, "logit_mean": 0.01, "logit_std": 0.5, "epoch": 0}
+    with tempfile.TemporaryDirectory() as folder:
+        for kind in kinds:
+            if kind in ("none", "mlflow"):
+                continue  # mlflow: one HTTP-free sqlite transaction per call, ~ms; see the fit timings
+            logger = make_logger(kind, os.path.join(folder, kind), os.path.join(folder, "shared"))
+            logger.log_metrics(dict(metrics), 0)
+            best = float("inf")
+            for _ in range(5):
+                batch = [dict(metrics) for _ in range(calls)]  # Lightning builds a new dict per call
+                start = time.perf_counter()
+                for step, item in enumerate(batch):
+                    logger.log_metrics(item, step)
+                    logger.save()
+                best = min(best, time.perf_counter() - start)
+            print(f"  {kind:<12} {1e6 * best / calls:7.2f} us per call")
+            if kind == "runlog":
+                logger.experiment.flush()
+            logger.finalize("success")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1875, help="optimizer steps per fit")
@@ -124,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 keeps runs comparable)")
     parser.add_argument("--skip-peers", nargs="*", default=[], choices=[*PEERS, "all"],
                         help="peers not to run ('all' runs only no-logger and runlog)")
+    parser.add_argument("--micro", action="store_true", help="also time log_metrics calls alone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import logging
@@ -162,6 +187,8 @@ def main(argv: list[str] | None = None) -> None:
             times[kind].append(fit_once(kind, args.steps, args.width, args.accelerator, data, shared))
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in kinds), flush=True)
     shutil.rmtree(shared, ignore_errors=True)
+    if args.micro:
+        micro(kinds)
     base = statistics.median(times["none"])
     print(f"\n{'logger':<12} {'median s':>9} {'overhead':>9} {'paired':>8}   all runs (s)")
     for kind in kinds:

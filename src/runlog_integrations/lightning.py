@@ -321,8 +321,7 @@ class _RunlogLoggerMixin:
             run = self._writable()
             if run is None:
                 return
-            if isinstance(params, Namespace):
-                params = vars(params)
+            params = _plain_config(params)
             try:
                 run.log_params(params)
             except ParamConflictError:
@@ -435,7 +434,7 @@ class _RunlogLoggerMixin:
     @override
     @rank_zero_only
     def finalize(self, status: str) -> None:
-        """End a run the logger started: ``success`` Completed, ``failed`` Failed, else Canceled."""
+        """End a run the logger started: ``success`` Completed, ``failed`` Failed (Canceled on Ctrl+C), else Canceled."""
         if self._run is None or not self._live:
             return
         try:
@@ -450,6 +449,8 @@ class _RunlogLoggerMixin:
             self._live = False
             if status in ("success", "finished"):
                 self._run.complete()
+            elif status == "failed" and isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                self._run.cancel()  # Ctrl+C: the user stopped it, as runlog's own `with` block records
             elif status == "failed":
                 self._run.fail(sys.exc_info()[1] or "the fit failed")
             else:
@@ -471,6 +472,27 @@ class _RunlogLoggerMixin:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+
+def _plain_config(value: Any) -> Any:
+    """Namespaces and OmegaConf configs, at any depth, as dicts and lists.
+
+    The core flattens dicts, Namespaces and dataclasses, but reads an OmegaConf ``DictConfig``
+    as a string (it looks for ``to_container`` on the config's class, where OmegaConf has none).
+    """
+    module = type(value).__module__
+    if module.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Namespace):
+        value = vars(value)
+    if isinstance(value, dict):
+        return {key: _plain_config(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and any(
+            isinstance(item, (dict, Namespace)) or type(item).__module__.startswith("omegaconf") for item in value):
+        return [_plain_config(item) for item in value]
+    return value
 
 
 def _to_number(value: Any) -> float | None:

@@ -186,6 +186,16 @@ def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.Mon
     assert len(ours) == len(set(ours)) <= 4, ours  # at most once per kind of failure
 
 
+def test_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlog_core import _sqlite
+
+    monkeypatch.setenv("RUNLOG_STRICT_INTEGRATIONS", "1")
+    monkeypatch.setattr(_sqlite.SQLiteStore, "create_run",
+                        lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
+    with pytest.raises(sqlite3.OperationalError):
+        _model().fit(*_data(), epochs=1, verbose=0, callbacks=[RunlogCallback()])
+
+
 def test_never_imports_tensorflow() -> None:
     code = ("import os; os.environ['KERAS_BACKEND'] = 'torch'; import sys, runlog_integrations.keras; "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")

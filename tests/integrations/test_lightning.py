@@ -173,6 +173,28 @@ def test_failure_ends_run_failed_and_exception_propagates() -> None:
     assert _points(run)["train_loss"] == [0, 1, 2]
 
 
+def test_keyboard_interrupt_ends_run_canceled() -> None:
+    import signal
+
+    class Interrupted(TinyRegressor):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            if batch_idx == 2:
+                raise KeyboardInterrupt
+            return super().training_step(batch, batch_idx)
+
+    logger = RunlogLogger()
+    train, val = loaders()
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):  # Lightning's graceful shutdown ends in sys.exit(1)
+            Trainer(max_epochs=1, logger=logger, log_every_n_steps=1, **QUIET).fit(Interrupted(), train, val)
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores further Ctrl+C from then on
+    run = _run(logger)
+    assert run.get_status() == "Canceled"
+    assert _points(run)["train_loss"] == [0, 1]
+
+
 def test_run_passed_in_is_left_open() -> None:
     experiment = Experiment("mine")
     run = experiment.start_logging()
