@@ -124,7 +124,7 @@ class Experiment:
         return submit(self, config, tags=tags)
 
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
-               run_id: str | None, run_class: type[Run] | None = None) -> Run:
+               run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None) -> Run:
         """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass)."""
         from ._run import RUNNING, Run
         from ._writer import get_writer
@@ -134,6 +134,8 @@ class Experiment:
             _values.check_name("name", name)
         if tags is not None and not isinstance(tags, Mapping):
             raise InvalidArgumentError("tags", tags, "a dict of tag name to value")
+        if start_time is not None and (isinstance(start_time, bool) or not isinstance(start_time, (int, float))):
+            raise InvalidArgumentError("start_time", start_time, "seconds since the epoch (a float) or None")
         writer = get_writer(self._store)
         timeout = _values_env_float("RUNLOG_HEARTBEAT_TIMEOUT", 20.0)
         timeout = max(timeout, 2 * writer.heartbeat_interval)
@@ -147,7 +149,7 @@ class Experiment:
             now = time.time()
             info = RunInfo(
                 id=new_run_id(), experiment_id=self.id, experiment_name=self.name,
-                name=name or _friendly_name(), status=RUNNING, start_time=now,
+                name=name or _friendly_name(), status=RUNNING, start_time=now if start_time is None else float(start_time),
                 parent_id=None if parent is None else parent.id, heartbeat=now,
                 heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),
             )

@@ -492,9 +492,13 @@ class Run:
     # -- children ---------------------------------------------------------------------------
 
     def child_run(self, name: str | None = None, tags: Mapping[str, Any] | None = None,
-                  run_id: str | None = None) -> Run:
-        """Start a child run (Running, in the same experiment); use it as a context manager too."""
-        return self.experiment._start(name=name, tags=tags, parent=self, run_id=run_id)
+                  run_id: str | None = None, start_time: float | None = None) -> Run:
+        """Start a child run (Running, in the same experiment); use it as a context manager too.
+
+        ``start_time`` (seconds since the epoch) records when the work it stands for began, for
+        children logged after the fact, such as the candidates of a finished parameter search.
+        """
+        return self.experiment._start(name=name, tags=tags, parent=self, run_id=run_id, start_time=start_time)
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict[str, Any]:
@@ -515,34 +519,44 @@ class Run:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def complete(self) -> None:
-        """End the run as Completed once everything logged is durable."""
-        self._end(COMPLETED)
+    def complete(self, end_time: float | None = None) -> None:
+        """End the run as Completed once everything logged is durable.
 
-    def fail(self, error_details: Any = None) -> None:
-        """End the run as Failed; ``error_details`` (an exception or text) is stored with it."""
+        ``end_time`` (seconds since the epoch) records when the work ended, if not now.
+        """
+        self._end(COMPLETED, end_time=end_time)
+
+    def fail(self, error_details: Any = None, end_time: float | None = None) -> None:
+        """End the run as Failed; ``error_details`` (an exception or text) is stored with it.
+
+        A run that already ended (Completed, say) can be marked Failed this way afterwards.
+        """
         import traceback
 
         if isinstance(error_details, BaseException):
             error_details = "".join(traceback.format_exception(type(error_details), error_details,
                                                                error_details.__traceback__))
-        self._end(FAILED, None if error_details is None else str(error_details))
+        self._end(FAILED, None if error_details is None else str(error_details), end_time, force=True)
 
-    def cancel(self) -> None:
+    def cancel(self, end_time: float | None = None) -> None:
         """End the run as Canceled."""
-        self._end(CANCELED)
+        self._end(CANCELED, end_time=end_time)
 
-    def _end(self, status: str, error: str | None = None) -> None:
-        if self._ended:
+    def _end(self, status: str, error: str | None = None, end_time: float | None = None,
+             force: bool = False) -> None:
+        if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, (int, float))):
+            raise InvalidArgumentError("end_time", end_time, "seconds since the epoch (a float) or None")
+        already = self._ended
+        if already and not force:
             return
         self._ended = True
         self._stop_capture()
-        if self._outputs is not None and self._outputs.is_dir() and any(self._outputs.iterdir()):
+        if not already and self._outputs is not None and self._outputs.is_dir() and any(self._outputs.iterdir()):
             try:
                 self.upload_folder("outputs", self._outputs)
             except Exception as err:  # the run's end must be recorded even if the copy fails
                 warnings.warn(f"runlog: could not upload {self._outputs}: {err!r}", RuntimeWarning, stacklevel=3)
-        self._ops.append(("end", (self, status, _time(), error)))
+        self._ops.append(("end", (self, status, _time() if end_time is None else float(end_time), error)))
         self._writer.detach_live(self.id)
         _lifecycle.forget(self)
         self.flush()

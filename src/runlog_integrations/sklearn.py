@@ -314,13 +314,13 @@ class _LiveChildren:
                 if event == "begin" and candidate not in self.children and candidate < len(self.candidates):
                     params = self.candidates[candidate]
                     child = self.parent.child_run(name=candidate_name(params),
-                                                  tags={"candidate_index": candidate})
+                                                  tags={"candidate_index": candidate}, start_time=moment)
                     child.log_params({k: _plain(v) for k, v in params.items()})
                     self.children[candidate] = child
                 elif event == "end" and candidate in self.children:
                     self.ended[candidate] = self.ended.get(candidate, 0) + 1
                     if self.ended[candidate] == n_splits:
-                        self.children[candidate].complete()
+                        self.children[candidate].complete(end_time=moment)
         except Exception as err:
             self.warn("create a child run live", err)
 
@@ -389,10 +389,10 @@ def _log_children(run: Run, search: Any, warn: _Warnings, max_child_runs: int | 
             failed = _failed_folds(results, index, error_score)
             if failed:
                 child.set_tags({"fit_failed": f"{failed}/{n_splits or failed} folds"})
-                child.flush()
-                Run(child.experiment, child.id).fail(
-                    f"{failed} of {n_splits or failed} folds failed to fit; their scores are "
-                    f"error_score={error_score!r}")
+                ends = [end for _, end in live.fold_times(index, n_splits)] if live is not None and n_splits else []
+                child.fail(f"{failed} of {n_splits or failed} folds failed to fit; their scores are "
+                           f"error_score={error_score!r}",
+                           end_time=max(ends) if ends and None not in ends else None)
             else:
                 child.complete()
             children.append(child)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, MetricPoint, Run
-from runlog_core.exceptions import ParamConflictError, RunNotFoundError
+from runlog_core.exceptions import InvalidArgumentError, ParamConflictError, RunNotFoundError
 
 
 def test_azure_notebook_flow_reads_back_every_value_exactly(store_dir: Path, tmp_path: Path) -> None:
@@ -272,3 +272,19 @@ def test_ints_and_floats_keep_their_type_across_batches(store_dir: Path) -> None
     assert [type(v) for _, v in got] == [float, int, float, int, float, float]
     assert got[4][0] == 20 and math.isnan(got[4][1])
     assert run.get_metrics("v")[1] == 2 and type(run.get_metrics("v")[1]) is int
+
+
+def test_children_logged_after_the_fact_keep_their_real_times(store_dir: Path) -> None:
+    parent = Experiment("times", store=store_dir).start_logging()
+    child = parent.child_run(name="candidate 0", start_time=1_700_000_000.0)
+    child.complete(end_time=1_700_000_012.5)
+    late = parent.child_run(name="candidate 1", start_time=1_700_000_001.0)
+    late.complete(end_time=1_700_000_003.0)
+    late.fail("2 of 5 folds failed", end_time=1_700_000_003.0)  # found out afterwards
+    parent.complete()
+    details = Run(parent.experiment, child.id).get_details()
+    assert details["startTimeUtc"] == "2023-11-14T22:13:20+00:00" and details["duration"] == 12.5
+    failed = Run(parent.experiment, late.id).get_details()
+    assert failed["status"] == "Failed" and failed["duration"] == 2.0 and failed["error"] == "2 of 5 folds failed"
+    with pytest.raises(InvalidArgumentError, match="start_time must be seconds since the epoch"):
+        parent.child_run(start_time="yesterday")
