@@ -190,13 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.micro:
         micro(kinds)
     base = statistics.median(times["none"])
-    print(f"\n{'logger':<12} {'median s':>9} {'overhead':>9} {'paired':>8}   all runs (s)")
+    print(f"\n{'logger':<12} {'median s':>9} {'overhead':>9} {'paired':>8} {'vs null':>8}   all runs (s)")
     for kind in kinds:
         median = statistics.median(times[kind])
-        # paired: the median over repeats of (this run / the no-logger run of the same repeat)
+        # paired: the median over repeats of (this run / the no-logger run of the same repeat);
+        # vs null: the same against the do-nothing logger, i.e. the logger's own cost
         paired = statistics.median(t / b for t, b in zip(times[kind], times["none"]))
-        print(f"{kind:<12} {median:9.3f} {100 * (median / base - 1):+8.1f}% {100 * (paired - 1):+7.1f}%   "
-              + " ".join(f"{t:.2f}" for t in times[kind]))
+        null = statistics.median(t / b for t, b in zip(times[kind], times["null"]))
+        print(f"{kind:<12} {median:9.3f} {100 * (median / base - 1):+8.1f}% {100 * (paired - 1):+7.1f}% "
+              f"{100 * (null - 1):+7.1f}%   " + " ".join(f"{t:.2f}" for t in times[kind]))
 
 
 if __name__ == "__main__":

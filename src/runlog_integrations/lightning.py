@@ -26,21 +26,22 @@ except ImportError as err:  # pragma: no cover - torch comes with Lightning
         "runlog_integrations.lightning needs PyTorch Lightning: pip install 'runlog[lightning]'"
     ) from err
 
-_FLAVOURS: list[Any] = []  # (Logger base, Callback base, Trainer class, Checkpoint class), lightning first
+# (Logger base, Callback base, Trainer class, Checkpoint class, dummy experiment), lightning first
+_FLAVOURS: list[tuple[Any, ...]] = []
 try:
     import lightning.pytorch as _lpt
-    from lightning.fabric.loggers.logger import _DummyExperiment
+    from lightning.fabric.loggers.logger import _DummyExperiment as _LDummy
     from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
-    _FLAVOURS.append((_lpt.loggers.Logger, _lpt.Callback, _lpt.Trainer, _lpt.callbacks.Checkpoint))
+    _FLAVOURS.append((_lpt.loggers.Logger, _lpt.Callback, _lpt.Trainer, _lpt.callbacks.Checkpoint, _LDummy))
 except ImportError:
     _lpt = None
 try:
     import pytorch_lightning as _ptl
-    from lightning_fabric.loggers.logger import _DummyExperiment  # type: ignore[no-redef]
-    from pytorch_lightning.utilities.rank_zero import rank_zero_only  # type: ignore[no-redef]
+    from lightning_fabric.loggers.logger import _DummyExperiment as _PDummy
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only  # type: ignore[no-redef]  # the same object
 
-    _FLAVOURS.append((_ptl.loggers.Logger, _ptl.Callback, _ptl.Trainer, _ptl.callbacks.Checkpoint))
+    _FLAVOURS.append((_ptl.loggers.Logger, _ptl.Callback, _ptl.Trainer, _ptl.callbacks.Checkpoint, _PDummy))
 except ImportError:
     _ptl = None
 if not _FLAVOURS:
@@ -108,6 +109,8 @@ class _RunlogLoggerMixin:
     LOGGER_JOIN_CHAR = "-"
     _trainer_types: tuple[type, ...] = _TRAINERS
     _callback_base: type
+    _checkpoint_types: tuple[type, ...]
+    _dummy_type: type
 
     def __init__(
         self,
@@ -207,9 +210,9 @@ class _RunlogLoggerMixin:
     def experiment(self) -> Run | Any:
         """The runlog :class:`~runlog_core.Run` on rank 0 (started on first use); a no-op object elsewhere."""
         if rank_zero_only.rank > 0:
-            return _DummyExperiment()
+            return self._dummy_type()
         run = self._ensure_run()
-        return run if run is not None else _DummyExperiment()
+        return run if run is not None else self._dummy_type()
 
     @property
     def run_id(self) -> str | None:
@@ -546,7 +549,7 @@ def _state_callback(base: type) -> type:
     return _RunlogStateCallback
 
 
-_logger_base, _callback_base, _trainer_cls, _checkpoint_cls = _FLAVOURS[0]
+_logger_base, _callback_base, _trainer_cls, _checkpoint_cls, _dummy = _FLAVOURS[0]
 
 
 class RunlogLogger(_RunlogLoggerMixin, _logger_base):  # type: ignore[misc, valid-type]
@@ -566,15 +569,17 @@ class RunlogLogger(_RunlogLoggerMixin, _logger_base):  # type: ignore[misc, vali
 
     _callback_base = _callback_base
     _checkpoint_types = (_checkpoint_cls,)
+    _dummy_type = _dummy
 
 
 if _ptl is not None and _lpt is not None:
-    _pl_logger, _pl_callback, _pl_trainer, _pl_checkpoint = _FLAVOURS[1]
+    _pl_logger, _pl_callback, _pl_trainer, _pl_checkpoint, _pl_dummy = _FLAVOURS[1]
 
     class PLRunlogLogger(_RunlogLoggerMixin, _pl_logger):  # type: ignore[misc, valid-type]
         """:class:`RunlogLogger` for the ``pytorch_lightning`` distribution (``import pytorch_lightning``)."""
 
         _callback_base = _pl_callback
         _checkpoint_types = (_pl_checkpoint,)
+        _dummy_type = _pl_dummy
 else:
     PLRunlogLogger = RunlogLogger  # type: ignore[misc]

@@ -81,3 +81,15 @@ class RecordStores(Callback):
         with open(os.path.join(self.folder, f"rank{trainer.global_rank}.json"), "w") as f:
             json.dump({"stores": stores, "buffered_points": points,
                        "version": trainer.logger.version if trainer.global_rank == 0 else None}, f)
+
+
+class RankZeroLoggerCheck(Callback):
+    """Lightning's own check (tests_pytorch/loggers/test_all.py): a no-op experiment off rank 0."""
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        from lightning.pytorch.loggers.logger import DummyExperiment
+
+        is_dummy = isinstance(trainer.logger.experiment, DummyExperiment)
+        assert is_dummy != trainer.is_global_zero
+        if not trainer.is_global_zero:
+            assert pl_module.logger.experiment.something(foo="bar") is None

@@ -61,12 +61,19 @@ def test_fit_logs_params_epochs_and_summary() -> None:
     assert run.get_status() == "Completed"
 
 
-def test_batch_size_of_a_dataset_and_default() -> None:
+def test_batch_size_from_keras_default_and_from_a_data_loader() -> None:
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
     x, y = _data()
     callback = RunlogCallback()
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])  # Keras's default batch size
     assert callback.run.get_params()["batch_size"] == 32
     assert callback.run.experiment.name == "keras"
+    loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
+    _model().fit(loader, epochs=1, verbose=0, callbacks=[callback])
+    assert callback.run.get_params()["batch_size"] == 8
+    assert callback.run.get_params()["steps_per_epoch"] == 8
 
 
 def test_per_batch_logging_is_keras_running_average() -> None:

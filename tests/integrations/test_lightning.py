@@ -27,7 +27,7 @@ from runlog_core import Experiment, Run  # noqa: E402
 from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _lk_lightning_models import HistoryModel, RecordStores, TinyRegressor, loaders  # noqa: E402
+from _lk_lightning_models import HistoryModel, RankZeroLoggerCheck, RecordStores, TinyRegressor, loaders  # noqa: E402
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
 
@@ -331,7 +331,8 @@ def test_ddp_spawn_two_cpu_processes(tmp_path: Path) -> None:
     train, val = loaders()
     logger = RunlogLogger(experiment_name="ddp")
     trainer = Trainer(strategy="ddp_spawn", accelerator="cpu", devices=2, max_epochs=2, logger=logger,
-                      log_every_n_steps=1, callbacks=[RecordStores(str(tmp_path))], enable_progress_bar=False,
+                      log_every_n_steps=1, callbacks=[RecordStores(str(tmp_path)), RankZeroLoggerCheck()],
+                      enable_progress_bar=False,
                       enable_model_summary=False)
     trainer.fit(TinyRegressor(), train, val)
     _check_ddp(tmp_path, "ddp_spawn")
