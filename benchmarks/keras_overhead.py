@@ -2,7 +2,7 @@
 
 Variants run interleaved (rotated order each repeat); medians and the overhead over no
 callback are printed. ``--per-batch`` also logs every batch (runlog ``log_every_n_batches=1``,
-MLflow ``log_every_n_steps=1``). Peers that are not installed are skipped with a note.
+MLflow ``log_every_n_steps=1``; Keras's CSVLogger only ever logs per epoch). Peers that are not installed are skipped with a note.
 
     KERAS_BACKEND=torch python benchmarks/keras_overhead.py
     KERAS_BACKEND=torch python benchmarks/keras_overhead.py --per-batch --skip-peers mlflow
@@ -83,6 +83,29 @@ def fit_once(kind: str, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: i
     return elapsed
 
 
+def micro(calls: int = 20_000) -> None:
+    """The cost of RunlogCallback's batch hook alone (4 metrics as Keras passes them), best of 5."""
+    from runlog_integrations.keras import RunlogCallback
+
+    with tempfile.TemporaryDirectory() as folder:
+        callback = RunlogCallback(experiment="micro", store=os.path.join(folder, "runlog"), log_every_n_batches=1)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        callback.set_model(model)
+        callback.set_params({"epochs": 1, "steps": calls})
+        callback.on_train_begin()
+        logs = {"loss": 2.3, "accuracy": 0.1, "xent": 2.3, "top3": 0.3}
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for batch in range(calls):
+                callback.on_train_batch_end(batch, logs)
+            best = min(best, time.perf_counter() - start)
+        callback.on_train_end()
+    print(f"\nRunlogCallback.on_train_batch_end: {1e6 * best / calls:.2f} us per call "
+          f"(log_every_n_batches=1, 4 metrics, best of 5 x {calls})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=60_000)
@@ -92,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 keeps runs comparable)")
     parser.add_argument("--per-batch", action="store_true", help="log every batch, not only every epoch")
     parser.add_argument("--skip-peers", nargs="*", default=[], choices=[*PEERS, "all"])
+    parser.add_argument("--micro", action="store_true", help="also time the batch hook alone")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     import logging
@@ -126,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
             times[kind].append(fit_once(kind, x, y, args.epochs, args.batch_size, args.per_batch, shared))
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {times[k][-1]:.2f}s" for k in kinds), flush=True)
     shutil.rmtree(shared, ignore_errors=True)
+    if args.micro:
+        micro()
     base = statistics.median(times["none"])
     print(f"\n{'callback':<10} {'median s':>9} {'overhead':>9} {'paired':>8}   all runs (s)")
     for kind in kinds:
