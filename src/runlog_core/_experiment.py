@@ -41,7 +41,7 @@ def hostname() -> str:
     except AttributeError:  # Windows
         import socket
 
-        return hostname()
+        return socket.gethostname()
 
 
 class Experiment:

@@ -191,6 +191,10 @@ def param_value(key: str, value: Any) -> Any:
             return sorted(items)
         except TypeError:
             return items
+    if type(value).__module__.startswith("omegaconf"):  # a ListConfig or DictConfig on its own
+        from omegaconf import OmegaConf
+
+        return param_value(key, OmegaConf.to_container(value, resolve=True))
     item = getattr(value, "item", None)
     if callable(item):
         try:
@@ -251,9 +255,11 @@ def _mapping_of(value: Any, strict: bool = False) -> dict[str, Any] | None:
         import dataclasses
 
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    to_container = getattr(type(value), "to_container", None)
-    if to_container is not None and type(value).__module__.startswith("omegaconf"):
-        return to_container(value, resolve=True)  # type: ignore[no-any-return]
+    if type(value).__module__.startswith("omegaconf"):  # DictConfig: the user has omegaconf installed
+        from omegaconf import OmegaConf
+
+        container = OmegaConf.to_container(value, resolve=True)
+        return container if isinstance(container, dict) else None
     if type(value).__name__ in ("Namespace", "AttributeDict", "SimpleNamespace"):
         return dict(vars(value)) if not isinstance(value, dict) else dict(value)
     if not strict and hasattr(value, "keys") and hasattr(value, "__getitem__"):

@@ -50,6 +50,9 @@ class Writer:
         self.interval = _env_float("RUNLOG_FLUSH_INTERVAL", 1.0)
         self.heartbeat_interval = _env_float("RUNLOG_HEARTBEAT_INTERVAL", 5.0)
         self.high_water = 200_000
+        # while the store refuses writes, points wait in memory up to this many; beyond, the oldest go
+        self.max_pending = int(_env_float("RUNLOG_MAX_BUFFERED_POINTS", 5_000_000))
+        self.dropped = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -159,6 +162,9 @@ class Writer:
                     for series in batch.series:
                         series.id = None  # ids from a rolled-back transaction mean nothing
                     batch.heartbeats.clear()
+                    excess = batch.count - self.max_pending
+                    if excess > 0:
+                        points = self._drop_oldest(points, excess)
                     self._pending_points = points
                     self._failures += 1
                     self._warn_once(type(err).__name__,
@@ -241,6 +247,15 @@ class Writer:
                 _plugins.call_hook("runlog_run_ended", run=run, status=status)
             elif kind == "call":
                 payload()
+
+    def _drop_oldest(self, entries: list[tuple[Any, ...]], excess: int) -> list[tuple[Any, ...]]:
+        """Bound the memory a store that stays down can take: drop the oldest ``excess`` points."""
+        kept = list(expand_entries(entries))[excess:]
+        self.dropped += excess
+        self._warn_once("dropped", f"runlog: the store {getattr(self.store, 'uri', '')} has refused writes for "
+                        f"long enough that more than {self.max_pending} points waited; dropping the oldest "
+                        "(RUNLOG_MAX_BUFFERED_POINTS sets the limit; Writer.dropped counts them)")
+        return kept
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:

@@ -328,3 +328,32 @@ def test_a_store_failing_at_exit_costs_one_line_and_not_the_exit_status(store_di
     assert child.returncode == 4
     assert "Traceback" not in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1 and err.startswith("runlog: at exit")
+
+
+def test_a_store_that_stays_down_takes_bounded_memory(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_MAX_BUFFERED_POINTS", "1000")
+    from runlog_core._sqlite import SQLiteStore
+
+    store = SQLiteStore(store_dir / "runlog.db")  # a store (and writer) of this test's own
+    exp = Experiment("down", store=store)
+    run = exp.start_logging()
+    run.log("x", 0.0)
+    run.flush()
+
+    def down(batch):  # type: ignore[no-untyped-def]
+        raise sqlite3.OperationalError("database is locked")
+
+    real = store.write
+    store.write = down
+    try:
+        with pytest.warns(RuntimeWarning):
+            for i in range(1, 5001):
+                run.log("x", float(i))
+            with pytest.raises(Exception, match="refused the write"):
+                run.flush()
+        assert run._writer.dropped == 4000
+    finally:
+        store.write = real
+    run.complete()
+    values = [p.value for p in run.get_metric_history("x")]
+    assert values == [0.0] + [float(i) for i in range(4001, 5001)]  # the newest kept, in order
