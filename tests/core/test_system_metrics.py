@@ -36,9 +36,14 @@ def sampler(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 def test_monitor_system_logs_cpu_and_rss(sampler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_SYSTEM_INTERVAL", "0.1")
     run = Experiment("sys", store=tmp_path / "store").start_logging(monitor_system=True)
-    deadline = time.monotonic() + 0.8
-    while time.monotonic() < deadline:  # keep one core busy
-        sum(range(10_000))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # keep one core busy until four samples are in (slow under load)
+        busy_until = time.monotonic() + 0.3
+        while time.monotonic() < busy_until:
+            sum(range(10_000))
+        run.flush()
+        if "system/rss_mb" in run.get_metrics() and len(run.get_metric_history("system/rss_mb")) >= 4:
+            break
     rss_now = _own_rss_mb()
     run.complete()
     metrics = run.get_metrics()
