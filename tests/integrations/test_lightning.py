@@ -361,3 +361,21 @@ def test_ddp_two_cpu_processes(tmp_path: Path) -> None:
                           text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     _check_ddp(tmp_path, "ddp")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU (CUDA tensors in log_metrics)")
+def test_fit_on_a_gpu_stores_every_metric_as_a_number() -> None:
+    seed_everything(0)
+    logger = RunlogLogger()
+    logger.log_metrics({"direct": torch.tensor(0.5, device="cuda"), "one": torch.ones(1, device="cuda")}, step=0)
+    train, val = loaders()
+    trainer = Trainer(max_epochs=2, logger=logger, log_every_n_steps=1, enable_progress_bar=False,
+                      enable_model_summary=False, accelerator="gpu", devices=1)
+    trainer.fit(TinyRegressor(), train, val)
+    run = _run(logger)
+    steps = [p.step for p in run.get_metric_history("train_loss")]
+    assert steps == list(range(trainer.global_step))  # 8 batches x 2 epochs, every step once
+    assert all(type(p.value) is float for p in run.get_metric_history("train_loss"))
+    assert len(run.get_metric_history("val_loss")) == 2
+    assert run.get_metric_history("direct")[0].value == 0.5 and run.get_metric_history("one")[0].value == 1.0
+    assert run.get_status() == "Completed"
