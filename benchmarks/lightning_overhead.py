@@ -20,7 +20,6 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 import torch

@@ -17,10 +17,10 @@ import inspect
 import os
 import sys
 import threading
-import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ._guard import WarnOnce
 from .exceptions import InvalidArgumentError
 
 __all__ = ["FRAMEWORKS", "Patches", "autolog", "nested", "warn_once"]
@@ -41,16 +41,8 @@ _lock = threading.RLock()
 # inside it (a search's candidate fits, XGBClassifier.fit -> xgb.train) pass straight through
 nested: contextvars.ContextVar[bool] = contextvars.ContextVar("runlog_autolog_nested", default=False)
 
-_warned: set[str] = set()
-
-
-def warn_once(kind: str, err: BaseException) -> None:
-    """A failure of runlog's own code inside a patched function: one warning per kind."""
-    if kind in _warned:
-        return
-    _warned.add(kind)
-    warnings.warn(f"runlog autolog: could not {kind}: {err!r}; training goes on, later failures of "
-                  "this kind are not shown", RuntimeWarning, stacklevel=3)
+# a failure of runlog's own code inside a patched function: one warning per kind
+warn_once = WarnOnce()
 
 
 class Patches:

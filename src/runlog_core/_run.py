@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from . import _lifecycle, _values
 from ._records import BULK, ArtifactInfo, MetricPoint, RunInfo, SeriesRef
-from ._values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, STR, TABLE
+from ._values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, TABLE
 from ._writer import get_writer
 from .exceptions import (
     InvalidArgumentError,

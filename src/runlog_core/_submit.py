@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ._capture import STD_LOG
-from ._run import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, RUNNING, Run
+from ._run import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, Run
 from .exceptions import InvalidArgumentError, RunlogError
 
 if TYPE_CHECKING:

@@ -16,7 +16,6 @@ import re
 import sys
 import tempfile
 import time
-import warnings
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -30,16 +29,12 @@ except ImportError as err:
 from typing_extensions import override
 
 from runlog_core import Experiment, Run
+from runlog_core._guard import WarnOnce
 
 __all__ = ["RunlogCallback"]
 
-_STRICT_ENV = "RUNLOG_STRICT_INTEGRATIONS"
 _FIT_ARGS = ("batch_size", "epochs", "validation_split", "shuffle", "initial_epoch", "steps_per_epoch",
              "validation_steps", "validation_batch_size", "validation_freq")
-
-
-def _strict() -> bool:
-    return os.environ.get(_STRICT_ENV, "") not in ("", "0", "false", "False")
 
 
 def _number(value: Any) -> Any:
@@ -92,7 +87,7 @@ class RunlogCallback(Callback):
         self._every = log_every_n_batches
         self._log_model = bool(log_model)
         self.run: Run | None = run
-        self._warned: set[str] = set()
+        self._guard = WarnOnce()
         self._fit_locals: dict[str, Any] = {}
         self._callbacks: list[Any] = []
         self._started_at = 0.0
@@ -103,13 +98,7 @@ class RunlogCallback(Callback):
     # -- guard ----------------------------------------------------------------------------------
 
     def _fail(self, what: str, err: BaseException) -> None:
-        if _strict():
-            raise err
-        key = f"{what}:{type(err).__name__}"
-        if key not in self._warned:
-            self._warned.add(key)
-            warnings.warn(f"runlog: could not {what} ({err!r}); training goes on, this is not logged",
-                          RuntimeWarning, stacklevel=3)
+        self._guard(what, err)
 
     # -- train begin --------------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ if not _FLAVOURS:
     )
 
 from runlog_core import Experiment, Run  # noqa: E402
+from runlog_core._guard import WarnOnce  # noqa: E402
 from runlog_core.exceptions import ParamConflictError, RunNotFoundError  # noqa: E402
 
 __all__ = ["PLRunlogLogger", "RunlogLogger"]
@@ -57,29 +58,6 @@ __all__ = ["PLRunlogLogger", "RunlogLogger"]
 _STATE_KEY = "RunlogLogger"
 _TOKEN_TAG = "runlog.lightning.logger"
 _TRAINERS = tuple(flavour[2] for flavour in _FLAVOURS)
-_STRICT_ENV = "RUNLOG_STRICT_INTEGRATIONS"
-
-
-def _strict() -> bool:
-    return os.environ.get(_STRICT_ENV, "") not in ("", "0", "false", "False")
-
-
-class _Guard:
-    """Turns an exception inside the logger into one warning per kind, so training goes on."""
-
-    def __init__(self) -> None:
-        self.warned: set[str] = set()
-
-    def __call__(self, what: str, err: BaseException) -> None:
-        if _strict():
-            raise err
-        key = f"{what}:{type(err).__name__}"
-        if key not in self.warned:
-            self.warned.add(key)
-            warnings.warn(f"runlog: could not {what} ({err!r}); training goes on, this is not logged",
-                          RuntimeWarning, stacklevel=3)
-
-
 def _scalars(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """Convert tensor values to Python numbers, with one device sync per device."""
     out: dict[str, Any] = {}
@@ -168,7 +146,7 @@ class _RunlogLoggerMixin:
         self._live = run is not None  # the run is Running under this process and may be written to
         self._copied = False  # pickled or unpickled: another copy may have started the run already
         self._broken = False  # starting the run failed: don't try on every step
-        self._guard = _Guard()
+        self._guard = WarnOnce()
         self._last_epoch: tuple[Any, Any] | None = None
         self._checkpoint_callback: Any = None
         self._uploaded: dict[str, float] = {}

@@ -46,6 +46,7 @@ except ImportError as err:
     ) from err
 
 from runlog_core import Experiment, Run
+from runlog_core._guard import WarnOnce
 from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
 from runlog_core.hookspecs import hookimpl
 
@@ -59,21 +60,6 @@ _MAX_NAME = 200
 # True while a tracked fit runs in this context: autolog's patched fit then passes through,
 # so a search is logged once, and the candidates' own fits are not logged as runs
 _TRACKING = nested
-
-
-class _Warnings:
-    """Turns runlog failures into warnings, at most one per kind, so fitting never breaks."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-
-    def __call__(self, kind: str, err: BaseException) -> None:
-        if kind in self.seen:
-            return
-        self.seen.add(kind)
-        text = repr(err) if len(repr(err)) <= 300 else repr(err)[:297] + "..."
-        warnings.warn(f"runlog: could not {kind}: {text}; the fit goes on, later failures of this kind "
-                      "are not shown", RuntimeWarning, stacklevel=3)
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -262,7 +248,7 @@ class _LiveChildren:
     """In the fitting process: creates a child run as a candidate's first fold starts and
     completes it as its last fold ends (GridSearchCV, whose candidates are known up front)."""
 
-    def __init__(self, search: Any, parent: Run, warn: _Warnings, max_child_runs: int | None) -> None:
+    def __init__(self, search: Any, parent: Run, warn: WarnOnce, max_child_runs: int | None) -> None:
         self.search = search
         self.parent = parent
         self.warn = warn
@@ -332,7 +318,7 @@ class _LiveChildren:
 # -- logging a fitted search --------------------------------------------------------------------
 
 
-def _log_parent(run: Run, search: Any, warn: _Warnings) -> None:
+def _log_parent(run: Run, search: Any, warn: WarnOnce) -> None:
     results = search.cv_results_
     try:
         run.log_params(search_settings(search))
@@ -359,7 +345,7 @@ def _log_parent(run: Run, search: Any, warn: _Warnings) -> None:
         warn("log cv_results_ as a table", err)
 
 
-def _log_children(run: Run, search: Any, warn: _Warnings, max_child_runs: int | None,
+def _log_children(run: Run, search: Any, warn: WarnOnce, max_child_runs: int | None,
                   live: _LiveChildren | None = None) -> list[Run]:
     results = search.cv_results_
     ranked = _ranked(results, getattr(search, "refit", None))
@@ -446,7 +432,7 @@ def log_search(fitted_search: Any, run: Run | None = None, max_child_runs: int |
     owned = False
     if run is None:
         run, owned = _default_run()
-    warn = _Warnings()
+    warn = WarnOnce("the fit goes on")
     _log_parent(run, fitted_search, warn)
     _log_children(run, fitted_search, warn, max_child_runs)
     if owned:
@@ -554,7 +540,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
             Whatever the search's ``fit`` raises, unchanged; the parent run then ends Failed.
         """
         self._check()
-        warn = _Warnings()
+        warn = WarnOnce("the fit goes on")
         self.warnings_ = warn
         search = self.search
         run: Run | None = None

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import tempfile
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -38,6 +37,7 @@ except ImportError as err:
     ) from err
 
 from runlog_core import Experiment, Run
+from runlog_core._guard import WarnOnce
 from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
 from runlog_core.hookspecs import hookimpl
 
@@ -56,21 +56,6 @@ except ImportError:  # pragma: no cover - Python < 3.12
     except ImportError:
         def override(method: Any) -> Any:  # type: ignore[no-redef]
             return method
-
-
-class _Warnings:
-    """Turns runlog failures into warnings, at most one per kind, so training never breaks."""
-
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
-
-    def __call__(self, kind: str, err: BaseException) -> None:
-        if kind in self.seen:
-            return
-        self.seen.add(kind)
-        text = repr(err) if len(repr(err)) <= 300 else repr(err)[:297] + "..."
-        warnings.warn(f"runlog: could not {kind}: {text}; training goes on, later failures of this kind "
-                      "are not shown", RuntimeWarning, stacklevel=3)
 
 
 def _config_value(text: Any) -> Any:
@@ -196,7 +181,7 @@ class RunlogCallback(TrainingCallback):
         self._history: Any = None
         self._first_epoch: int | None = None
         self._last_epoch: int | None = None
-        self._warn = _Warnings()
+        self._warn = WarnOnce()
         self._extra_params: dict[str, Any] = {}  # autolog adds the train() arguments here
 
     # -- pickling: XGBClassifier objects are pickled (joblib, GridSearchCV); a run is not
@@ -213,7 +198,7 @@ class RunlogCallback(TrainingCallback):
 
         new = copy.copy(self)
         new.__dict__.update(self.__getstate__())
-        new._warn = _Warnings()
+        new._warn = WarnOnce()
         if self.tags is not None:
             new.tags = dict(self.tags)
         return new

@@ -130,7 +130,7 @@ def test_runlog_errors_become_one_warning(diabetes: Any, monkeypatch: pytest.Mon
     runlog_core.autolog(frameworks=["sklearn", "xgboost"], experiment="auto")
     from runlog_core import _autolog
 
-    monkeypatch.setattr(_autolog, "_warned", set())
+    monkeypatch.setattr(_autolog.warn_once, "seen", set())
 
     def broken(*args: Any, **kwargs: Any) -> Run:
         raise OSError("store is gone")
