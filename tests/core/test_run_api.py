@@ -38,6 +38,7 @@ def test_azure_notebook_flow_reads_back_every_value_exactly(store_dir: Path, tmp
     figure = plt.figure()
     plt.plot([1, 2, 3], [3, 1, 2])
     run.log_image("line plot", plot=figure)
+    run.log_image("pyplot", plot=plt)  # the pyplot module: its current figure
     plt.close(figure)
     run.log_image("noise", image=np.random.default_rng(0).random((16, 12, 3)))
     png = tmp_path / "pil.png"
@@ -65,7 +66,7 @@ def test_azure_notebook_flow_reads_back_every_value_exactly(store_dir: Path, tmp
     assert metrics["Sine Wave"] == {"angle": [0.0, 0.5, 1.0], "sine": [math.sin(a) for a in (0.0, 0.5, 1.0)]}
     assert metrics["np scalar"] == 0.25 and metrics["np int"] == 7
     files = again.get_file_names()
-    for name in ("line plot", "noise", "from file", "pil"):
+    for name in ("line plot", "pyplot", "noise", "from file", "pil"):
         assert metrics[name] in files
     assert metrics["from file"].endswith(".png")
     downloaded = again.download_file(metrics["noise"], tmp_path / "noise.png")
