@@ -24,9 +24,11 @@ from ``cv_results_`` when ``fit`` returns.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
+import numbers
 import os
 import threading
 import time
@@ -205,15 +207,94 @@ def _has_callback_api(search: Any) -> bool:
     return hasattr(search, "set_callbacks") and hasattr(search, "_init_callback_context")
 
 
+def _halving(search: Any) -> bool:
+    try:
+        from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
+    except ImportError:
+        return False
+    return isinstance(search, BaseSuccessiveHalving)
+
+
+def _replica(random_state: Any) -> Any:
+    """A random state that draws what ``random_state`` will draw next, without touching it
+    (``None`` is NumPy's global state); ``_NO_REPLICA`` when that cannot be known."""
+    if random_state is None:
+        replica = np.random.RandomState()
+        replica.set_state(np.random.get_state())
+        return replica
+    if isinstance(random_state, np.random.RandomState):
+        return copy.deepcopy(random_state)
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return int(random_state)
+    return _NO_REPLICA
+
+
+_NO_REPLICA = object()
+
+
+def _first_candidates(search: Any, n_candidates: int) -> list[dict[str, Any]] | None:
+    """The candidates of the search's first batch, in the order it evaluates them, computed
+    as scikit-learn's own ``_run_search`` does (``None`` for other searches): called from
+    the search's ``search`` / first ``halving-iteration`` task, before it draws them."""
+    from sklearn.model_selection import ParameterGrid, ParameterSampler, RandomizedSearchCV
+
+    cls = type(search)
+    candidates: Any = None
+    if _halving(search):
+        from sklearn.model_selection._search_successive_halving import HalvingGridSearchCV, HalvingRandomSearchCV
+
+        if cls._run_search is not HalvingGridSearchCV._run_search:
+            return None
+        generate = cls._generate_candidate_params
+        if generate is HalvingGridSearchCV._generate_candidate_params:
+            candidates = ParameterGrid(search.param_grid)
+        elif generate is HalvingRandomSearchCV._generate_candidate_params:
+            state = _replica(search.random_state)
+            if state is _NO_REPLICA:
+                return None
+            first = search.n_candidates
+            if first == "exhaust":
+                first = search.max_resources_ // search.min_resources_
+            candidates = ParameterSampler(search.param_distributions, first, random_state=state)
+    elif cls._run_search is GridSearchCV._run_search:
+        candidates = ParameterGrid(search.param_grid)
+    elif cls._run_search is RandomizedSearchCV._run_search:
+        state = _replica(search.random_state)
+        if state is _NO_REPLICA:
+            return None
+        candidates = ParameterSampler(search.param_distributions, search.n_iter, random_state=state)
+    if candidates is None:
+        return None
+    with warnings.catch_warnings():  # the search warns itself (n_iter larger than the grid...)
+        warnings.simplefilter("ignore")
+        listed = list(candidates)
+    return listed if len(listed) == n_candidates else None
+
+
+def _path(context: Any) -> tuple[tuple[str, int], ...]:
+    path = []
+    node = context
+    while node is not None:
+        path.append((node.task_name, node.task_id))
+        node = node.parent
+    return tuple(reversed(path))
+
+
 class _CandidateClock:
     """A scikit-learn ``FitCallback`` that reports when each candidate's fold starts and ends.
 
     It runs wherever the fold runs (a joblib worker under ``n_jobs > 1``) and only sends
     ``(batch, task_id, event, time)`` to the process that called ``fit``; it never writes.
+    In that process it also tells ``live`` when a batch of candidates starts (the search's
+    own tasks always run there); ``live`` does not travel to workers.
     """
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, live: Any = None) -> None:
         self.handle = handle
+        self.live = live
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"handle": self.handle, "live": None}
 
     def setup(self, estimator: Any, context: Any) -> None:
         pass
@@ -227,16 +308,14 @@ class _CandidateClock:
         try:
             from sklearn.callback._transport import send
 
-            path = []
-            node = context.parent
-            while node is not None:
-                path.append((node.task_name, node.task_id))
-                node = node.parent
-            send(self.handle, (tuple(reversed(path)), context.task_id, event, time.time()))
+            send(self.handle, (_path(context.parent), context.task_id, event, time.time()))
         except Exception:  # timing is a nicety: a fold must never fail because of it
             pass
 
     def on_fit_task_begin(self, estimator: Any, context: Any) -> None:
+        live = self.live
+        if live is not None and getattr(context, "task_name", None) in ("search", "halving-iteration"):
+            live.batch(estimator, context)
         self._send(context, "begin")
 
     def on_fit_task_end(self, estimator: Any, context: Any) -> bool:
@@ -244,22 +323,30 @@ class _CandidateClock:
         return False
 
 
-class _LiveChildren:
-    """In the fitting process: creates a child run as a candidate's first fold starts and
-    completes it as its last fold ends (GridSearchCV, whose candidates are known up front)."""
+class _Batch:
+    """One ``evaluate_candidates`` call: rows ``offset .. offset + size - 1`` of ``cv_results_``."""
 
-    def __init__(self, search: Any, parent: Run, warn: WarnOnce, max_child_runs: int | None) -> None:
+    def __init__(self, offset: int, size: int, candidates: list[dict[str, Any]] | None) -> None:
+        self.offset = offset
+        self.size = size
+        self.candidates = candidates
+
+
+class _LiveChildren:
+    """In the fitting process: records every fold's start and end time and, with ``create``,
+    creates a child run as a candidate's first fold starts and (but for halving searches,
+    whose candidates may go on to the next iteration) completes it as its last fold ends."""
+
+    def __init__(self, search: Any, parent: Run, warn: WarnOnce, create: bool = True) -> None:
         self.search = search
         self.parent = parent
         self.warn = warn
+        self.create = create
+        self.halving = _halving(search)
         self.lock = threading.Lock()
-        self.candidates: list[dict[str, Any]] | None = None
-        if isinstance(search, GridSearchCV) and max_child_runs is None:
-            from sklearn.model_selection import ParameterGrid
-
-            self.candidates = list(ParameterGrid(search.param_grid))
-        self.batches: dict[tuple[Any, ...], int] = {}
-        self.times: dict[tuple[int, int], list[float | None]] = {}
+        self.batches: dict[tuple[Any, ...], _Batch] = {}
+        self.rows = 0
+        self.times: dict[tuple[Any, int], list[float | None]] = {}
         self.children: dict[int, Run] = {}
         self.ended: dict[int, int] = {}
         self.handle: Any = None
@@ -270,13 +357,15 @@ class _LiveChildren:
             from sklearn.callback._transport import open_listener
 
             self.handle = open_listener(self.consume)
-            self.clock = _CandidateClock(self.handle)
+            self.clock = _CandidateClock(self.handle, self)
         except Exception as err:
             self.warn("follow the candidates live (the search is still logged when fit returns)", err)
             return None
         return self.clock
 
     def close(self) -> None:
+        if self.clock is not None:
+            self.clock.live = None
         if self.handle is not None:
             try:
                 from sklearn.callback._transport import close_listener
@@ -286,33 +375,70 @@ class _LiveChildren:
                 pass
             self.handle = None
 
+    def batch(self, search: Any, context: Any) -> None:
+        """A batch of candidates starts (called in this process, before its folds are sent out)."""
+        try:
+            if search is not self.search or (context.task_name == "halving-iteration") != self.halving:
+                return
+            n_splits = int(self.search.n_splits_)
+            size = int(context.max_subtasks) // n_splits
+            with self.lock:
+                first = not self.batches
+            candidates = _first_candidates(search, size) if first and self.create else None
+            with self.lock:
+                self.batches[_path(context)] = _Batch(self.rows, size, candidates)
+                self.rows += size
+        except Exception as err:
+            self.warn("follow the candidates live (the search is still logged when fit returns)", err)
+
     def consume(self, message: Any) -> None:
         try:
             path, task_id, event, moment = message
             with self.lock:
-                batch = self.batches.setdefault(path, len(self.batches))
-                times = self.times.setdefault((batch, task_id), [None, None])
+                times = self.times.setdefault((path, task_id), [None, None])
                 times[0 if event == "begin" else 1] = moment
-                if batch != 0 or self.candidates is None:
+                batch = self.batches.get(path)
+                if batch is None or batch.candidates is None:
                     return
                 n_splits = int(self.search.n_splits_)
-                candidate = task_id // n_splits
-                if event == "begin" and candidate not in self.children and candidate < len(self.candidates):
-                    params = self.candidates[candidate]
+                candidate = batch.offset + task_id // n_splits
+                if event == "begin" and candidate not in self.children:
+                    params = batch.candidates[task_id // n_splits]
                     child = self.parent.child_run(name=candidate_name(params),
                                                   tags={"candidate_index": candidate}, start_time=moment)
                     child.log_params({k: _plain(v) for k, v in params.items()})
                     self.children[candidate] = child
                 elif event == "end" and candidate in self.children:
                     self.ended[candidate] = self.ended.get(candidate, 0) + 1
-                    if self.ended[candidate] == n_splits:
+                    if self.ended[candidate] == n_splits and not self.halving:
                         self.children[candidate].complete(end_time=moment)
         except Exception as err:
             self.warn("create a child run live", err)
 
-    def fold_times(self, index: int, n_splits: int) -> list[tuple[float | None, float | None]]:
-        """The fold start and end times of candidate ``index`` of the first batch."""
-        return [tuple(self.times.get((0, index * n_splits + k), (None, None))) for k in range(n_splits)]  # type: ignore[misc]
+    def fold_times(self, row: int, n_splits: int) -> list[tuple[float | None, float | None]]:
+        """The fold start and end times of row ``row`` of ``cv_results_``."""
+        with self.lock:
+            for path, batch in self.batches.items():
+                if batch.offset <= row < batch.offset + batch.size:
+                    first = (row - batch.offset) * n_splits
+                    return [tuple(self.times.get((path, first + k), (None, None)))  # type: ignore[misc]
+                            for k in range(n_splits)]
+        return [(None, None)] * n_splits
+
+    def check(self, results: Mapping[str, Any], resource: Any) -> None:
+        """Cancel (tag ``superseded``) any live child whose params are not its row's: the
+        candidates were not drawn as predicted; the child is then built anew from the row."""
+        for row, child in list(self.children.items()):
+            try:
+                params = dict(results["params"][row])
+                if self.halving:
+                    params.pop(resource, None)
+                if child.name != candidate_name(params):
+                    child.set_tags({"superseded": "true"})
+                    child.cancel()
+                    del self.children[row]
+            except Exception as err:
+                self.warn("check the live child runs", err)
 
 
 # -- logging a fitted search --------------------------------------------------------------------
@@ -345,48 +471,112 @@ def _log_parent(run: Run, search: Any, warn: WarnOnce) -> None:
         warn("log cv_results_ as a table", err)
 
 
+def _same_candidate(a: Mapping[str, Any], b: Mapping[str, Any], resource: Any) -> bool:
+    keys = set(a) - {resource}
+    if keys != set(b) - {resource}:
+        return False
+    for key in keys:
+        x, y = a[key], b[key]
+        if x is y:
+            continue
+        try:
+            if not bool(x == y):
+                return False
+        except Exception:  # arrays and the like: the same object or not the same value
+            return False
+    return True
+
+
+def _candidate_rows(search: Any, results: Mapping[str, Any]) -> list[list[int]]:
+    """The ``cv_results_`` rows of each candidate: one row each, but for a halving search,
+    whose candidates have one row per iteration they reached (first iteration first)."""
+    count = len(results["params"])
+    if not _halving(search) or "iter" not in results:
+        return [[row] for row in range(count)]
+    resource = getattr(search, "resource", None)
+    groups: list[list[int]] = []
+    last: dict[int, int] = {}  # group -> the iteration of its last row
+    for row in sorted(range(count), key=lambda r: (int(results["iter"][r]), r)):
+        itr = int(results["iter"][row])
+        match = None
+        if itr > 0:
+            for index, rows in enumerate(groups):
+                if last[index] == itr - 1 and _same_candidate(results["params"][rows[0]],
+                                                              results["params"][row], resource):
+                    match = index
+                    break
+        if match is None:
+            groups.append([row])
+            last[len(groups) - 1] = itr
+        else:
+            groups[match].append(row)
+            last[match] = itr
+    return groups
+
+
 def _log_children(run: Run, search: Any, warn: WarnOnce, max_child_runs: int | None,
                   live: _LiveChildren | None = None) -> list[Run]:
     results = search.cv_results_
-    ranked = _ranked(results, getattr(search, "refit", None))
+    halving = _halving(search)
+    resource = getattr(search, "resource", None)
+    groups = _candidate_rows(search, results)
+    place = {row: i for i, row in enumerate(_ranked(results, getattr(search, "refit", None)))}
+    ranked = sorted(groups, key=lambda rows: place[rows[-1]])
     chosen = ranked if max_child_runs is None else ranked[:max_child_runs]
     folds = _fold_series(results)
     error_score = getattr(search, "error_score", None)
     n_splits = int(getattr(search, "n_splits_", 0) or 0)
+    if live is not None:
+        live.check(results, resource)
     children = []
-    for index in sorted(chosen):
+    for rows in sorted(chosen, key=lambda rows: rows[0]):
         try:
-            params = results["params"][index]
-            child = live.children.get(index) if live is not None else None
-            if child is None:
-                child = run.child_run(name=candidate_name(params), tags={"candidate_index": index})
-                child.log_params({k: _plain(v) for k, v in params.items()})
-            child.log_metrics(_row_metrics(results, index))
-            for series, columns in folds.items():
-                for fold, key in columns:
-                    value = _number(results[key][index])
-                    if value is not None:
-                        child.log(series, value, step=fold)
+            final = rows[-1]
+            params = results["params"][final]
+            times: list[tuple[float | None, float | None]] = []
             if live is not None and n_splits:
-                times = live.fold_times(index, n_splits)
-                if all(t[0] is not None and t[1] is not None for t in times):
-                    for fold, (begin, end) in enumerate(times):
-                        child.log("fold_time", end - begin, step=fold)  # type: ignore[operator]
-            failed = _failed_folds(results, index, error_score)
+                times = [t for row in rows for t in live.fold_times(row, n_splits)]
+            timed = bool(times) and all(b is not None and e is not None for b, e in times)
+            start = min(b for b, _ in times) if timed else None  # type: ignore[type-var]
+            end = max(e for _, e in times) if timed else None  # type: ignore[type-var]
+            child = live.children.get(rows[0]) if live is not None else None
+            if child is None:
+                name_params = {k: v for k, v in params.items() if not (halving and k == resource)}
+                child = run.child_run(name=candidate_name(name_params), tags={"candidate_index": final},
+                                      start_time=start)
+                child.log_params({k: _plain(v) for k, v in params.items()})
+            else:
+                child.set_tags({"candidate_index": final})
+                missing = {k: _plain(v) for k, v in params.items() if halving and k == resource}
+                if missing:
+                    child.log_params(missing)
+            if len(rows) > 1:
+                child.set_tags({"cv_results_rows": ",".join(str(r) for r in rows)})
+            for row in rows:
+                prefix = "" if row == final else f"iter{int(results['iter'][row])}_"
+                child.log_metrics({prefix + k: v for k, v in _row_metrics(results, row).items()})
+                for series, columns in folds.items():
+                    for fold, key in columns:
+                        value = _number(results[key][row])
+                        if value is not None:
+                            child.log(prefix + series, value, step=fold)
+                if timed:
+                    for fold, (begin, stop) in enumerate(live.fold_times(row, n_splits)):  # type: ignore[union-attr]
+                        child.log(prefix + "fold_time", stop - begin, step=fold)  # type: ignore[operator]
+            failed = _failed_folds(results, final, error_score)
             if failed:
                 child.set_tags({"fit_failed": f"{failed}/{n_splits or failed} folds"})
-                ends = [end for _, end in live.fold_times(index, n_splits)] if live is not None and n_splits else []
                 child.fail(f"{failed} of {n_splits or failed} folds failed to fit; their scores are "
-                           f"error_score={error_score!r}",
-                           end_time=max(ends) if ends and None not in ends else None)
+                           f"error_score={error_score!r}", end_time=end)
             else:
-                child.complete()
+                child.complete(end_time=end)
             children.append(child)
         except Exception as err:
             warn("log a candidate as a child run", err)
-    if live is not None:  # candidates left out by max_child_runs, or not followed to their end
+    if live is not None:  # candidates not followed to their end (never expected)
+        kept = {rows[0] for rows in chosen}
         for index, child in live.children.items():
-            if index not in chosen:
+            if index not in kept:
                 try:
                     child.complete()
                 except Exception as err:
@@ -554,7 +744,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
         previous = None
         if run is not None and _has_callback_api(search):
             try:
-                live = _LiveChildren(search, run, warn, self.max_child_runs)
+                live = _LiveChildren(search, run, warn, create=self.max_child_runs is None)
                 clock = live.open()
                 if clock is None:
                     live = None

@@ -15,8 +15,14 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris  # noq
 from sklearn.exceptions import FitFailedWarning  # noqa: E402
 from sklearn.experimental import enable_halving_search_cv  # noqa: E402,F401
 from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.model_selection import GridSearchCV, HalvingGridSearchCV, RandomizedSearchCV  # noqa: E402
+from sklearn.model_selection import (  # noqa: E402
+    GridSearchCV,
+    HalvingGridSearchCV,
+    HalvingRandomSearchCV,
+    RandomizedSearchCV,
+)
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+from scipy.stats import loguniform  # noqa: E402
 
 import runlog_integrations.sklearn as tracked  # noqa: E402
 from runlog_core import Experiment, Run  # noqa: E402
@@ -33,30 +39,89 @@ def _same(a: Any, b: Any) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b)
 
 
+def _assert_row(child: Run, results: Any, row: int, n_splits: int, prefix: str = "") -> None:
+    """The numbers and per-fold series of one cv_results_ row are in the child (names prefixed)."""
+    metrics = child.get_metrics()
+    for key, column in results.items():
+        if key == "params" or key.startswith("param_"):
+            continue
+        if key.startswith("split"):
+            fold, _, series = key[len("split"):].partition("_")
+            history = child.get_metric_history(prefix + series)
+            point = [p for p in history if p.step == int(fold)]
+            assert len(point) == 1 and _same(point[0].value, column[row]), key
+        else:
+            assert _same(metrics[prefix + key], column[row]), key
+    for series in {k.partition("_")[2] for k in results if k.startswith("split")}:
+        assert [p.step for p in child.get_metric_history(prefix + series)] == list(range(n_splits))
+
+
 def assert_children_match(parent: Run, search: Any, expect: int | None = None) -> list[Run]:
-    """Every child run equals its row of cv_results_: params, every number, per-fold series."""
+    """Every child run equals its row of cv_results_: params, every number, per-fold series.
+
+    A halving search's child stands for one candidate: its last row (tag candidate_index) is
+    logged as is, its earlier rows (tag cv_results_rows) under ``iter{k}_``."""
     results = search.cv_results_
     children = parent.get_children()
-    assert len(children) == (len(results["params"]) if expect is None else expect)
+    rows_seen: list[int] = []
     n_splits = search.n_splits_
     for child in children:
         index = int(child.get_tags()["candidate_index"])
+        rows = [int(r) for r in child.get_tags().get("cv_results_rows", str(index)).split(",")]
+        assert rows[-1] == index
+        rows_seen += rows
         assert child.get_params() == pytest.approx(results["params"][index])
         assert child.name == tracked.candidate_name(results["params"][index])
-        metrics = child.get_metrics()
-        for key, column in results.items():
-            if key == "params" or key.startswith("param_"):
-                continue
-            if key.startswith("split"):
-                fold, _, series = key[len("split"):].partition("_")
-                history = child.get_metric_history(series)
-                point = [p for p in history if p.step == int(fold)]
-                assert len(point) == 1 and _same(point[0].value, column[index]), key
-            else:
-                assert _same(metrics[key], column[index]), key
-        for series in {k.partition("_")[2] for k in results if k.startswith("split")}:
-            assert [p.step for p in child.get_metric_history(series)] == list(range(n_splits))
+        _assert_row(child, results, index, n_splits)
+        for row in rows[:-1]:
+            assert results["params"][row] == results["params"][index]
+            _assert_row(child, results, row, n_splits, prefix=f"iter{results['iter'][row]}_")
+        if "iter" in results:
+            assert [int(results["iter"][r]) for r in rows] == list(range(len(rows)))
+    assert len(rows_seen) == len(set(rows_seen))
+    if expect is None:
+        assert sorted(rows_seen) == list(range(len(results["params"])))
+        if "iter" in results:
+            expect = int(sum(1 for i in results["iter"] if i == 0))
+        else:
+            expect = len(results["params"])
+    assert len(children) == expect
     return children
+
+
+def assert_live_times(parent: Run, search: Any, sequential: bool) -> list[Run]:
+    """Each child's start and end are its folds' real times: inside the parent's, and with
+    n_jobs=1 in the order the search ran its first batch of candidates."""
+    parent_details = parent.get_details()
+    children = sorted(parent.get_children(), key=lambda c: int(c.get_tags()["cv_results_rows"].split(",")[0]
+                                                                if "cv_results_rows" in c.get_tags()
+                                                                else c.get_tags()["candidate_index"]))
+    spans = []
+    for child in children:
+        details = child.get_details()
+        assert parent_details["startTimeUtc"] <= details["startTimeUtc"] < details["endTimeUtc"]
+        assert details["endTimeUtc"] <= parent_details["endTimeUtc"]
+        assert [p.step for p in child.get_metric_history("fold_time")] == list(range(search.n_splits_))
+        spans.append((details["startTimeUtc"], details["endTimeUtc"]))
+    if sequential:
+        starts = [start for start, _ in spans]
+        assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    return children
+
+
+def _spy_fit(search: Any, parent: Run) -> list[tuple[str, str]]:
+    """Notes (name, status) of the parent's children the moment the search's own fit returns,
+    before TrackedSearch logs anything from cv_results_: live children are there already."""
+    seen: list[tuple[str, str]] = []
+    fit = type(search).fit
+
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        result = fit(search, *args, **kwargs)
+        seen.extend((c.name, c.get_status()) for c in parent.get_children())
+        return result
+
+    search.fit = spied
+    return seen
 
 
 def test_grid_search_children_equal_cv_results_row_by_row(diabetes: Any) -> None:
@@ -128,13 +193,21 @@ def test_multi_metric_with_refit_by_name() -> None:
 
 
 def test_n_jobs_2_logs_from_this_process(diabetes: Any) -> None:
-    grid = GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0]}, cv=3, n_jobs=2)
-    search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
-    children = assert_children_match(search.run_, grid)
     import os
 
-    assert {c.get_details()["pid"] for c in children} == {os.getpid()}
-    assert search.run_.get_status() == "Completed"
+    grid = GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0]}, cv=3, n_jobs=2)
+    random = RandomizedSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e2)}, n_iter=4, cv=3, n_jobs=2,
+                                random_state=0)
+    halving = HalvingRandomSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e2)}, n_candidates=4, cv=3,
+                                    factor=2, min_resources=100, n_jobs=2, random_state=0)
+    live = tracked._has_callback_api(grid)
+    for inner in (grid, random, halving):
+        search = TrackedSearch(inner, experiment="diabetes").fit(*diabetes)
+        children = assert_children_match(search.run_, inner)
+        assert {c.get_details()["pid"] for c in children} == {os.getpid()}
+        assert search.run_.get_status() == "Completed"
+        if live:
+            assert_live_times(search.run_, inner, sequential=False)
 
 
 def test_failing_candidate_is_nan_and_failed(diabetes: Any) -> None:
@@ -173,6 +246,8 @@ def test_max_child_runs_keeps_the_best_ranked(diabetes: Any) -> None:
     ranks = sorted(int(c.get_metrics()["rank_test_score"]) for c in children)
     assert ranks == [1, 2]
     assert len(search.run_.get_metrics()["cv_results"]["rank_test_score"]) == 4
+    if tracked._has_callback_api(grid):  # built after fit, but with their folds' real times
+        assert_live_times(search.run_, grid, sequential=True)
 
 
 def test_randomized_and_halving_searches() -> None:
@@ -185,8 +260,45 @@ def test_randomized_and_halving_searches() -> None:
     halving = HalvingGridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=3,
                                   factor=2, min_resources=30, random_state=0)
     search = TrackedSearch(halving, experiment="iris").fit(X, y)
-    children = assert_children_match(search.run_, halving)
+    children = assert_children_match(search.run_, halving, expect=4)  # 7 rows: 4 + 2 + 1
     assert {"iter", "n_resources"} <= set(children[0].get_metrics())
+    best = [c for c in children if int(c.get_tags()["candidate_index"]) == halving.best_index_]
+    assert len(best) == 1 and best[0].get_metrics()["iter"] == 2
+    assert {"iter0_mean_test_score", "iter1_n_resources"} <= set(best[0].get_metrics())
+
+
+def test_randomized_search_children_are_live_with_real_times(diabetes: Any) -> None:
+    if not tracked._has_callback_api(RandomizedSearchCV(Ridge(), {})):
+        pytest.skip("this scikit-learn has no callback API for searches")
+    np.random.seed(7)  # random_state=None draws from NumPy's global state: followed too
+    random = RandomizedSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e2), "fit_intercept": [True, False]},
+                                n_iter=4, cv=3)
+    with Experiment("diabetes").start_logging() as parent:
+        seen = _spy_fit(random, parent)
+        TrackedSearch(random, run=parent).fit(*diabetes)
+    assert sorted(seen) == sorted((tracked.candidate_name(p), "Completed") for p in random.cv_results_["params"])
+    assert_children_match(parent, random)
+    assert_live_times(parent, random, sequential=True)
+
+
+def test_halving_random_search_children_are_live_one_per_candidate() -> None:
+    X, y = load_iris(return_X_y=True)
+    if not tracked._has_callback_api(HalvingRandomSearchCV(DecisionTreeClassifier(), {})):
+        pytest.skip("this scikit-learn has no callback API for searches")
+    halving = HalvingRandomSearchCV(DecisionTreeClassifier(random_state=0),
+                                    {"max_depth": [1, 2, 3, 4, 5, 6], "criterion": ["gini", "entropy"]},
+                                    n_candidates=6, cv=3, factor=2, min_resources=30, random_state=0)
+    with Experiment("iris").start_logging() as parent:
+        seen = _spy_fit(halving, parent)
+        TrackedSearch(halving, run=parent).fit(X, y)
+    results = halving.cv_results_
+    first = [tracked.candidate_name(p) for p, i in zip(results["params"], results["iter"]) if i == 0]
+    # live: every candidate's child existed when fit returned, Running (it may go on to the next iteration)
+    assert sorted(seen) == sorted((name, "Running") for name in first)
+    children = assert_children_match(parent, halving, expect=6)
+    assert {c.get_status() for c in children} == {"Completed"}
+    assert_live_times(parent, halving, sequential=True)
+    assert max(len(c.get_tags().get("cv_results_rows", "0").split(",")) for c in children) == 3
 
 
 def test_run_argument_is_the_parent_and_stays_running(diabetes: Any) -> None:
