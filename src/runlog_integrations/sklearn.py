@@ -14,12 +14,23 @@ when its ``fit`` returns:
   scores as the series ``test_{scorer}`` / ``train_{scorer}`` with ``step`` = fold index.
   A candidate whose fit failed (``error_score=nan``) keeps its NaN scores and ends Failed.
 
-Where scikit-learn has its callback API for searches (``set_callbacks``, 1.9+), a
-``GridSearchCV``'s child runs are created live, as their first fold starts, and end as
-their last fold ends, so their start and end times are real; the fold timings travel from
-joblib workers to this process over scikit-learn's own callback transport, and every
-write to the store happens here, never in a worker. Elsewhere the child runs are built
-from ``cv_results_`` when ``fit`` returns.
+A halving search's candidate is one child run: its last ``cv_results_`` row (tag
+``candidate_index``) is logged as above, its earlier rows with the prefix ``iter{k}_``
+(tag ``cv_results_rows`` lists them all).
+
+Where scikit-learn has its callback API for searches (``set_callbacks``, 1.9+), the child
+runs of ``GridSearchCV``, ``RandomizedSearchCV``, ``HalvingGridSearchCV`` and
+``HalvingRandomSearchCV`` are created live, as a candidate's first fold starts, and get
+their real start and end times. The callback API tells a fold task only its position in its
+batch, not its params, so the first batch's candidates are computed as the search draws
+them (its grid, or its sampler with a copy of its random state); later halving iterations
+(chosen from scores the API does not expose) are matched to their candidates when ``fit``
+returns, so halving children end then, with their last fold's real end time. The fold
+timings travel from joblib workers to this process over scikit-learn's own callback
+transport, and every write to the store happens here, never in a worker. With
+``max_child_runs`` the kept children are created when ``fit`` returns, with their folds'
+real times. Without the callback API, child runs are built from ``cv_results_`` when ``fit``
+returns.
 """
 
 from __future__ import annotations
