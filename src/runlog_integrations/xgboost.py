@@ -58,6 +58,15 @@ except ImportError:  # pragma: no cover - Python < 3.12
             return method
 
 
+def _put(out: dict[str, float], name: str, value: Any) -> None:
+    """One evaluation result: a number, or under ``xgb.cv`` a (mean, std) pair as ``-mean``/``-std``."""
+    if isinstance(value, tuple):
+        out[f"{name}-mean"] = float(value[0])
+        out[f"{name}-std"] = float(value[1])
+    else:
+        out[name] = float(value)
+
+
 def _config_value(text: Any) -> Any:
     """A config string as a number where it is one (float32 values shown as the user wrote them)."""
     if not isinstance(text, str):
@@ -260,12 +269,7 @@ class RunlogCallback(TrainingCallback):
                     continue
                 if not -len(history) <= index < len(history):
                     continue
-                value = history[index]
-                if isinstance(value, tuple):
-                    values[f"{data}-{metric}-mean"] = float(value[0])
-                    values[f"{data}-{metric}-std"] = float(value[1])
-                else:
-                    values[f"{data}-{metric}"] = float(value)
+                _put(values, f"{data}-{metric}", history[index])
         if values:
             assert self._active is not None
             self._active.log_metrics(values, step=epoch)
@@ -323,12 +327,7 @@ class RunlogCallback(TrainingCallback):
                 for data, metrics in history.items():
                     for metric, values in metrics.items():
                         if 0 <= index < len(values):
-                            value = values[index]
-                            if isinstance(value, tuple):
-                                summary[f"best_{data}-{metric}-mean"] = float(value[0])
-                                summary[f"best_{data}-{metric}-std"] = float(value[1])
-                            else:
-                                summary[f"best_{data}-{metric}"] = float(value)
+                            _put(summary, f"best_{data}-{metric}", values[index])
             if summary:
                 run.log_metrics(summary)
         except Exception as err:
