@@ -587,14 +587,19 @@ class Run:
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        self._end_for(exc)
+        return False
+
+    def _end_for(self, error: BaseException | None) -> None:
+        """End the run as a ``with`` block does for ``error``: Completed when ``None``, Canceled for
+        a KeyboardInterrupt, else Failed with the traceback. The integrations end their runs so too."""
+        if error is None:
+            self.complete()
+            return
         import traceback
 
-        if exc is None:
-            self.complete()
-        else:
-            text = "".join(traceback.format_exception(exc_type, exc, tb))
-            self._end(CANCELED if isinstance(exc, KeyboardInterrupt) else FAILED, text)
-        return False
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        self._end(CANCELED if isinstance(error, KeyboardInterrupt) else FAILED, text)
 
     def flush(self) -> None:
         """Return when everything logged so far is durable in the store."""

@@ -778,7 +778,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
                         for child in live.children.values():
                             child.fail("the search's fit raised")
                     if owned:
-                        run.cancel() if isinstance(err, KeyboardInterrupt) else run.fail(err)
+                        run._end_for(err)
                 except Exception as log_err:
                     warn("end the parent run", log_err)
             raise
@@ -852,7 +852,7 @@ def _autolog_estimator(original: Any, estimator: Any, args: tuple[Any, ...], kwa
     except BaseException as err:
         if run is not None:
             try:
-                run.cancel() if isinstance(err, KeyboardInterrupt) else run.fail(err)
+                run._end_for(err)
             except Exception as log_err:
                 warn_once("end the estimator's run", log_err)
         raise

@@ -421,7 +421,7 @@ def _wrap_train(original: Any) -> Any:
         except BaseException as err:
             if callback is not None and callback._active is not None and callback._owned:
                 try:
-                    callback._active.cancel() if isinstance(err, KeyboardInterrupt) else callback._active.fail(err)
+                    callback._active._end_for(err)
                     callback._active, callback._owned = None, False
                 except Exception as log_err:
                     warn_once("end the XGBoost run", log_err)
