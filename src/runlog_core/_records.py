@@ -57,6 +57,19 @@ class RunInfo(_Record):
 
     __slots__ = ("id", "experiment_id", "experiment_name", "name", "status", "start_time", "parent_id",
                  "end_time", "heartbeat", "heartbeat_timeout", "pid", "host", "error")
+    id: str
+    experiment_id: int
+    experiment_name: str
+    name: str
+    status: str
+    start_time: float
+    parent_id: str | None
+    end_time: float | None
+    heartbeat: float | None
+    heartbeat_timeout: float | None
+    pid: int | None
+    host: str | None
+    error: str | None
     _defaults = {"parent_id": None, "end_time": None, "heartbeat": None, "heartbeat_timeout": None,
                  "pid": None, "host": None, "error": None}
 
@@ -65,12 +78,26 @@ class SeriesInfo(_Record):
     """A named series of a run (a metric, a list, rows, tables or images) and its latest point."""
 
     __slots__ = ("id", "run_id", "name", "kind", "description", "last_step", "last_value", "last_time")
+    id: int
+    run_id: str
+    name: str
+    kind: str
+    description: str | None
+    last_step: int | None
+    last_value: Any
+    last_time: float | None
 
 
 class ArtifactInfo(_Record):
     """A stored file of a run: its name, size, SHA-256 (empty for logs that grow) and where it is."""
 
     __slots__ = ("run_id", "name", "size", "sha256", "uri", "time")
+    run_id: str
+    name: str
+    size: int
+    sha256: str
+    uri: str
+    time: float
 
 
 _series_keys = itertools.count()

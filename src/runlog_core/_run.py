@@ -242,13 +242,15 @@ class Run:
             step = _values.check_step(next(iter(metrics), "metrics"), step)
         now = _time()
         known = self._series
-        staged = []
-        new = []
+        staged: list[tuple[SeriesRef, int, Any]] = []
+        new: list[SeriesRef] = []
         for name, value in metrics.items():
-            series = known.get(name)
+            found = known.get(name)
             t = type(value)
-            if (series is None or series.kind is not NUMBER
-                    or not (t is float or (t is int and INT64_MIN <= value <= INT64_MAX))):
+            if found is not None and found.kind is NUMBER and (
+                    t is float or (t is int and INT64_MIN <= value <= INT64_MAX)):
+                series = found
+            else:
                 series, value, is_new = self._prepare(name, value, None)
                 if is_new:
                     new.append(series)
@@ -412,8 +414,8 @@ class Run:
         self._writer.ensure_thread()
         return info
 
-    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[Any]) -> ArtifactInfo:
-        """Store a file (or the rest of a readable stream) as the artifact ``name``."""
+    def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[Any] | bytes) -> ArtifactInfo:
+        """Store a file (or the rest of a readable stream, or bytes) as the artifact ``name``."""
         from pathlib import Path
 
         _values.check_artifact_name(name)
@@ -586,9 +588,8 @@ class Run:
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        self._end_for(exc)
-        return False
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._end_for(exc)  # returns None: the exception, if any, propagates unchanged
 
     def _end_for(self, error: BaseException | None) -> None:
         """End the run as a ``with`` block does for ``error``: Completed when ``None``, Canceled for

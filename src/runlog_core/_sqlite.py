@@ -330,7 +330,8 @@ class SQLiteStore:
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
                   include_children: bool = True) -> list[RunInfo]:
-        where, params = [], {"now": time.time()}
+        where: list[str] = []
+        params: dict[str, Any] = {"now": time.time()}
         if experiment_id is not None:
             where.append("r.experiment_id = :experiment")
             params["experiment"] = experiment_id
@@ -509,7 +510,9 @@ def _encode_columns(columns: list[Any], base: int) -> tuple[list[tuple[Any, ...]
     anything else (bools, strings, rows, a mix of ints and floats) becomes one row per point,
     so every value reads back with its type.
     """
-    chunks, rows, last = [], [], []
+    chunks: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    last: list[tuple[Any, ...]] = []
     for series, first, steps, values, times in columns:
         seq = base + first
         last.append((steps[-1], values[-1], times[-1], series.id))
@@ -603,8 +606,8 @@ class SQLitePlugin:
             db_path = Path(uri[len("sqlite:///"):])
             if not uri.startswith("sqlite:////") and not db_path.is_absolute():
                 db_path = Path.cwd() / db_path
-            artifact_root = os.environ.get("RUNLOG_ARTIFACTS") or None
-            return SQLiteStore(db_path, _local_root(artifact_root) or db_path.parent / "artifacts", uri=uri)
+            return SQLiteStore(db_path, _local_root(os.environ.get("RUNLOG_ARTIFACTS")) or db_path.parent / "artifacts",
+                               uri=uri)
         folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
         if folder.suffix in (".db", ".sqlite", ".sqlite3") and not folder.is_dir():
             return SQLiteStore(folder, _local_root(os.environ.get("RUNLOG_ARTIFACTS")), uri=str(folder))

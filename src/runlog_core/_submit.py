@@ -557,20 +557,21 @@ class ScriptRun(Run):
                 launch.pump.unwatch()
         return _details_or_raise(self, raise_on_error, launch.exit_code, launch.pump.tail())
 
-    def cancel(self) -> None:
+    def cancel(self, end_time: float | None = None) -> None:
         """Stop the script (SIGTERM to its process group, SIGKILL after the grace) and end Canceled."""
         launch = self._launch
         if launch is None or launch.finalizing:
-            super().cancel()
+            super().cancel(end_time)
             return
         launch.stop("canceled")
         if not launch.done.wait(_stop_grace() + 15.0):
-            super().cancel()
+            super().cancel(end_time)
 
-    def _end(self, status: str, error: str | None = None) -> None:
+    def _end(self, status: str, error: str | None = None, end_time: float | None = None,
+             force: bool = False) -> None:
         launch = self._launch
         if self._ended or launch is None or launch.finalizing or threading.current_thread() is launch.supervisor:
-            super()._end(status, error)
+            super()._end(status, error, end_time, force)
             return
         # Ended while the script still runs: the submitter is exiting (SIGTERM, Ctrl-C, end of
         # the script that called submit) or someone called complete()/fail(). No orphans: stop it.
@@ -795,18 +796,19 @@ class SweepRun(Run):
             if child._launch is not None:
                 child._launch.stop(reason)
 
-    def cancel(self) -> None:
+    def cancel(self, end_time: float | None = None) -> None:
         """Stop every running child (and start no more); the sweep ends Canceled."""
         if self._scheduler is None or self._done.is_set():
-            super().cancel()
+            super().cancel(end_time)
             return
         self._stop_launching("canceled")
         self._done.wait(_stop_grace() + 20.0)
 
-    def _end(self, status: str, error: str | None = None) -> None:
+    def _end(self, status: str, error: str | None = None, end_time: float | None = None,
+             force: bool = False) -> None:
         if self._ended or self._scheduler is None or self._done.is_set() \
                 or threading.current_thread() is self._scheduler:
-            super()._end(status, error)
+            super()._end(status, error, end_time, force)
             return
         self._stop_launching("the submitting process stopped before the sweep ended")
         if not self._done.wait(_stop_grace() + 20.0):

@@ -259,7 +259,7 @@ def _mapping_of(value: Any, strict: bool = False) -> dict[str, Any] | None:
         from omegaconf import OmegaConf
 
         container = OmegaConf.to_container(value, resolve=True)
-        return container if isinstance(container, dict) else None
+        return {str(k): v for k, v in container.items()} if isinstance(container, dict) else None
     if type(value).__name__ in ("Namespace", "AttributeDict", "SimpleNamespace"):
         return dict(vars(value)) if not isinstance(value, dict) else dict(value)
     if not strict and hasattr(value, "keys") and hasattr(value, "__getitem__"):
