@@ -425,3 +425,18 @@ def test_python_logging_in_the_script_lands_in_the_run(exp: Experiment, tmp_path
     Run(exp, run.id).download_files(prefix="logs", output_directory=target)
     assert "WARNING train: loss went up at epoch 3" in (target / "logs" / "python_logging.txt").read_text()
     assert run.get_metrics()["epoch"] == 3
+
+
+def test_completing_a_submitted_run_by_hand_stops_its_script(exp: Experiment, tmp_path: Path) -> None:
+    pids = tmp_path / "pids.txt"
+    src = write_script(tmp_path / "src", f"""
+        import os, time
+        with open({str(pids)!r}, "w") as out:
+            out.write(str(os.getpid()))
+        time.sleep(600)
+    """)
+    run = exp.submit(ScriptRunConfig(src, "train.py"))
+    assert wait_until(lambda: len(read_pids(pids)) == 1)
+    run.complete(end_time=time.time())  # as on any Run: no TypeError, and no script left behind
+    assert run.get_status() in ("Completed", "Canceled")
+    assert wait_until(lambda: not any(pid_alive(pid) for pid in read_pids(pids)), timeout=10)
