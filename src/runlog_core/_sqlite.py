@@ -531,8 +531,11 @@ def _encode_columns(columns: list[Any], base: int) -> tuple[list[tuple[Any, ...]
 
 
 def _param_number(value: Any) -> float | None:
-    if type(value) in (int, float):
-        return value if not (type(value) is float and math.isnan(value)) else None
+    """The number a param compares as in filters (None when it is not one)."""
+    if type(value) is int:
+        return value if _values.INT64_MIN <= value <= _values.INT64_MAX else float(value)
+    if type(value) is float:
+        return None if math.isnan(value) else value
     return None
 
 

@@ -158,18 +158,24 @@ class Writer:
                 try:
                     self.store.write(batch)
                 except Exception as err:
-                    error = err
                     for series in batch.series:
                         series.id = None  # ids from a rolled-back transaction mean nothing
+                    if not _transient(err):
+                        # refused for what is in it, not because the store is busy or full: retrying
+                        # as is would block every later write, so write what can be written
+                        self._salvage(batch, err)
+                    else:
+                        error = err
+                if error is not None:
                     batch.heartbeats.clear()
                     excess = batch.count - self.max_pending
                     if excess > 0:
                         points = self._drop_oldest(points, excess)
                     self._pending_points = points
                     self._failures += 1
-                    self._warn_once(type(err).__name__,
+                    self._warn_once(type(error).__name__,
                                     f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
-                                    f"({err!r}); keeping {batch.count} points in memory and retrying")
+                                    f"({error!r}); keeping {batch.count} points in memory and retrying")
             if error is None:
                 self._pending = Batch()
                 self._pending_events = []
@@ -248,6 +254,32 @@ class Writer:
             elif kind == "call":
                 payload()
 
+    def _salvage(self, batch: Batch, error: BaseException) -> None:
+        """Write a refused batch piece by piece (a series' points, one param, one tag...), so one
+        value the store cannot take costs that value alone; warn once about what was dropped."""
+        pieces: list[tuple[str, Batch]] = []
+        for field in ("columns", "params", "tags", "artifacts", "ends", "heartbeats"):
+            for item in getattr(batch, field):
+                piece = Batch()
+                piece.series = batch.series  # creating a series twice is a no-op
+                getattr(piece, field).append(item)
+                piece.count = batch.count if field == "columns" else 0
+                label = item[0].name if field == "columns" else getattr(item, "name", None) or item[1]
+                pieces.append((f"{field[:-1] if field != 'columns' else 'points of'} {label!r}", piece))
+        dropped = []
+        for label, piece in pieces:
+            try:
+                self.store.write(piece)
+            except Exception as err:
+                for series in batch.series:
+                    series.id = None
+                dropped.append(f"{label} ({err!r})")
+        if dropped:
+            self._warn_once("salvage:" + type(error).__name__,
+                            f"runlog: the store {getattr(self.store, 'uri', '')} refused "
+                            f"{', '.join(dropped[:3])}{' and more' if len(dropped) > 3 else ''}; "
+                            "everything else in the batch was written")
+
     def _drop_oldest(self, entries: list[tuple[Any, ...]], excess: int) -> list[tuple[Any, ...]]:
         """Bound the memory a store that stays down can take: drop the oldest ``excess`` points."""
         kept = list(expand_entries(entries))[excess:]
@@ -302,6 +334,14 @@ class Writer:
         if error is not None:
             raise StoreError(f"runlog: the store {getattr(self.store, 'uri', '')} refused the write: {error!r}; "
                              "the data is kept in memory and retried") from error
+
+
+def _transient(error: BaseException) -> bool:
+    """A store error worth retrying as is: busy, locked, full, unreachable (not a refused value)."""
+    if isinstance(error, OSError):
+        return True
+    name = type(error).__name__
+    return name in ("OperationalError", "StoreError") or "Connection" in name or "Timeout" in name
 
 
 def get_writer(store: Any) -> Writer:

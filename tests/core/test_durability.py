@@ -357,3 +357,39 @@ def test_a_store_that_stays_down_takes_bounded_memory(store_dir: Path, monkeypat
     run.complete()
     values = [p.value for p in run.get_metric_history("x")]
     assert values == [0.0] + [float(i) for i in range(4001, 5001)]  # the newest kept, in order
+
+
+def test_a_value_the_store_refuses_costs_only_that_value(store_dir: Path) -> None:
+    """A refusal for what is in a batch (not a busy store) must not block every later write."""
+    exp = Experiment("poison", store=store_dir)
+    run = exp.start_logging()
+    run.log_params({"huge": 2**70, "lr": 0.1})  # an int beyond SQLite's range, as a param
+    for i in range(100):
+        run.log("x", float(i))
+    run.complete()
+    again = Run(exp, run.id)
+    assert again.get_params() == {"huge": 2**70, "lr": 0.1}
+    assert len(again.get_metric_history("x")) == 100 and again.get_status() == "Completed"
+
+    original = exp._store.write
+
+    def refuses_tags(batch):  # type: ignore[no-untyped-def]
+        if batch.tags:
+            raise sqlite3.IntegrityError("CHECK constraint failed: tags")
+        return original(batch)
+
+    exp._store.write = refuses_tags
+    try:
+        other = exp.start_logging()
+        with pytest.warns(RuntimeWarning, match=r"refused tag 'bad'.*everything else in the batch was written"):
+            other.tag("bad", "x")
+            other.log_metrics({"y": 1.0, "z": 2.0}, step=0)
+            other.log_params({"kept": True})
+            other.flush()
+        other.log("y", 3.0)
+        other.complete()
+    finally:
+        del exp._store.write
+    assert other.get_metrics() == {"y": [1.0, 3.0], "z": 2.0}
+    assert other.get_params() == {"kept": True} and other.get_tags() == {}
+    assert other.get_status() == "Completed"
