@@ -21,6 +21,7 @@ What the run records is listed in docs/submit.md.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import itertools
 import json
 import os
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -546,8 +547,10 @@ class ScriptRun(Run):
         if show_output:
             launch.pump.watch(sys.stdout)
         try:
-            while not launch.done.wait(0.2):
-                pass
+            with _ctrl_c_as_flag() as interrupted:
+                while not launch.done.wait(0.2):
+                    if interrupted.is_set():
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             launch.stop("canceled by Ctrl-C (KeyboardInterrupt) in the submitting process")
             launch.done.wait(_stop_grace() + 15.0)
@@ -588,6 +591,26 @@ class ScriptRun(Run):
         launch.stop(reason)
         if not launch.done.wait(_stop_grace() + 15.0):
             super()._end(CANCELED, reason)
+
+
+@contextlib.contextmanager
+def _ctrl_c_as_flag() -> Iterator[threading.Event]:
+    """While waiting in the main thread, Ctrl-C sets a flag instead of raising at a random spot.
+
+    A KeyboardInterrupt raised inside ``Event.wait`` can land between a lock's acquire and the
+    ``with`` block that releases it, leaving the lock held: the thread that must set the event
+    then blocks forever. The waiting loop checks the flag and raises KeyboardInterrupt itself.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag  # someone else's handler, or not the main thread: leave SIGINT alone
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _details_or_raise(run: Run, raise_on_error: bool, exit_code: int | None, tail: str) -> dict[str, Any]:
@@ -821,9 +844,12 @@ class SweepRun(Run):
             return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
         bar = _ProgressBar(sys.stderr) if show_output else None
         try:
-            while not self._done.wait(0.25):
-                if bar is not None:
-                    bar.draw(*self.progress())
+            with _ctrl_c_as_flag() as interrupted:
+                while not self._done.wait(0.25):
+                    if interrupted.is_set():
+                        raise KeyboardInterrupt
+                    if bar is not None:
+                        bar.draw(*self.progress())
         except KeyboardInterrupt:
             self._stop_launching("canceled by Ctrl-C (KeyboardInterrupt) in the submitting process")
             self._done.wait(_stop_grace() + 20.0)
