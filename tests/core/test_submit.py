@@ -110,8 +110,11 @@ if sys.argv[3] == "wait":
 def test_stopping_the_submitter_cancels_the_run(tmp_path: Path, how: str, signum: int | None) -> None:
     src = write_script(tmp_path / "src", "import time\nprint('running', flush=True)\ntime.sleep(600)\n")
     (tmp_path / "driver.py").write_text(DRIVER)
+    # a shell that starts this suite in the background makes it ignore SIGINT, and children inherit
+    # that: give the driver the default disposition, as a submitter in a terminal has
     driver = subprocess.Popen([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "store"), str(src), how],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(RUNLOG_STOP_GRACE="3"))
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env(RUNLOG_STOP_GRACE="3"),
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     run_id, pid = driver.stdout.readline().split()
     if signum is not None:
         assert driver.stdout.readline() == "running\n"  # streamed while it runs
