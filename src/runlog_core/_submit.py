@@ -548,9 +548,10 @@ class ScriptRun(Run):
             launch.pump.watch(sys.stdout)
         try:
             with _ctrl_c_as_flag() as interrupted:
-                while not launch.done.wait(0.2):
+                while not launch.done.is_set():  # no Event.wait: see _ctrl_c_as_flag
                     if interrupted.is_set():
                         raise KeyboardInterrupt
+                    time.sleep(0.05)
         except KeyboardInterrupt:
             launch.stop("canceled by Ctrl-C (KeyboardInterrupt) in the submitting process")
             launch.done.wait(_stop_grace() + 15.0)
@@ -597,9 +598,11 @@ class ScriptRun(Run):
 def _ctrl_c_as_flag() -> Iterator[threading.Event]:
     """While waiting in the main thread, Ctrl-C sets a flag instead of raising at a random spot.
 
-    A KeyboardInterrupt raised inside ``Event.wait`` can land between a lock's acquire and the
-    ``with`` block that releases it, leaving the lock held: the thread that must set the event
-    then blocks forever. The waiting loop checks the flag and raises KeyboardInterrupt itself.
+    The main thread waits by polling ``Event.is_set()`` and sleeping, never in ``Event.wait``:
+    a signal that arrives while ``Event.wait`` holds the event's lock either raises there
+    (KeyboardInterrupt, leaving the lock held) or runs a handler that waits on the same event
+    (SIGTERM ending the run), and either way the thread that must set the event blocks forever.
+    The waiting loop checks the flag and raises KeyboardInterrupt itself.
     """
     flag = threading.Event()
     if threading.current_thread() is not threading.main_thread() \
@@ -845,11 +848,12 @@ class SweepRun(Run):
         bar = _ProgressBar(sys.stderr) if show_output else None
         try:
             with _ctrl_c_as_flag() as interrupted:
-                while not self._done.wait(0.25):
+                while not self._done.is_set():  # no Event.wait: see _ctrl_c_as_flag
                     if interrupted.is_set():
                         raise KeyboardInterrupt
                     if bar is not None:
                         bar.draw(*self.progress())
+                    time.sleep(0.1)
         except KeyboardInterrupt:
             self._stop_launching("canceled by Ctrl-C (KeyboardInterrupt) in the submitting process")
             self._done.wait(_stop_grace() + 20.0)
