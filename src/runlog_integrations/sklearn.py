@@ -600,7 +600,7 @@ def _default_run() -> tuple[Run, bool]:
     if os.environ.get("RUNLOG_RUN_ID"):
         return Run.get_context(), False
     name = os.environ.get("RUNLOG_EXPERIMENT") or DEFAULT_EXPERIMENT
-    return Experiment(name).start_logging(), True
+    return Experiment(name).start_logging(outputs=None), True
 
 
 def log_search(fitted_search: Any, run: Run | None = None, max_child_runs: int | None = None) -> Run:
@@ -726,7 +726,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
         if self.experiment is None:
             return _default_run()
         experiment = Experiment(self.experiment) if isinstance(self.experiment, str) else self.experiment
-        return experiment.start_logging(name=type(self.search).__name__), True
+        return experiment.start_logging(name=type(self.search).__name__, outputs=None), True
 
     def fit(self, X: Any, y: Any = None, **params: Any) -> TrackedSearch:
         """Fit the wrapped search and log it.
@@ -840,7 +840,7 @@ def _autolog_estimator(original: Any, estimator: Any, args: tuple[Any, ...], kwa
         if os.environ.get("RUNLOG_RUN_ID") and not _autolog_experiment.get("explicit"):
             run = Run.get_context().child_run(name=type(estimator).__name__)
         else:
-            run = Experiment(experiment).start_logging(name=type(estimator).__name__)
+            run = Experiment(experiment).start_logging(name=type(estimator).__name__, outputs=None)
         run.set_tags({"estimator_class": f"{type(estimator).__module__}.{type(estimator).__qualname__}"})
         run.log_params({k: _plain(v) for k, v in estimator.get_params(deep=True).items()
                         if not isinstance(v, BaseEstimator)})

@@ -227,7 +227,7 @@ class RunlogCallback(TrainingCallback):
             experiment = os.environ.get("RUNLOG_EXPERIMENT") or DEFAULT_EXPERIMENT
         if isinstance(experiment, str):
             experiment = Experiment(experiment)
-        run = experiment.start_logging(name=self.run_name, tags=self.tags)
+        run = experiment.start_logging(name=self.run_name, tags=self.tags, outputs=None)
         self._owned = True
         return run
 
