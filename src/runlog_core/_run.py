@@ -138,14 +138,16 @@ class Run:
         return None if self._parent_id is None else Run(self.experiment, self._parent_id)
 
     @classmethod
-    def get_context(cls) -> Run:
+    def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
         """The run this process should log into.
 
         In a script started by ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
         set), the submitted run. Otherwise a run in the default store, in the experiment
         named by ``RUNLOG_EXPERIMENT`` (else the script's name), that ends when the
         interpreter exits: Completed, or Failed on an uncaught exception. Every call in a
-        process returns the same run.
+        process returns the same run. ``allow_offline`` and other arguments of Azure's
+        ``Run.get_context`` are accepted, so ported scripts run unchanged; runlog is always
+        "offline" in Azure's sense, and keeps everything.
         """
         return _lifecycle.get_context()
 
@@ -171,13 +173,15 @@ class Run:
                 and (t is float or (t is int and INT64_MIN <= value <= INT64_MAX))):
             if step is None:
                 step = series.next_step
+                if step > INT64_MAX:
+                    step = _values.auto_step(name, step)
             elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
                 step = _values.check_step(name, step)
             series.next_step = step + 1
             self._points.append((series.key, step, value, _time()))
             return
         series, value, new = self._prepare(name, value, description)
-        step = series.next_step if step is None else _values.check_step(name, step)
+        step = _values.auto_step(name, series.next_step) if step is None else _values.check_step(name, step)
         if new:
             self._add_series(series)
         series.next_step = step + 1
@@ -254,7 +258,7 @@ class Run:
                 series, value, is_new = self._prepare(name, value, None)
                 if is_new:
                     new.append(series)
-            staged.append((series, series.next_step if step is None else step, value))
+            staged.append((series, _values.auto_step(name, series.next_step) if step is None else step, value))
         for series in new:
             self._add_series(series)
         for series, at, _ in staged:
@@ -280,7 +284,7 @@ class Run:
             cells.append(_values.metric_value(name, item)[1])
         series = self._new_series(name, LIST, description)
         now = _time()
-        start = series.next_step
+        start = _values.auto_step(name, series.next_step, len(cells))
         key = series.key
         self._points.extend((key, start + i, cell, now) for i, cell in enumerate(cells))
         series.next_step = start + len(cells)
@@ -297,7 +301,7 @@ class Run:
             raise InvalidArgumentError("row", row, "at least one column=value")
         cells = {column: _values.row_value(f"{name}.{column}", value) for column, value in row.items()}
         series = self._new_series(name, ROW, description)
-        step = series.next_step
+        step = _values.auto_step(name, series.next_step)
         series.next_step = step + 1
         self._points.append((series.key, step, _values.dumps(cells), _time()))
 
@@ -321,7 +325,7 @@ class Run:
             length = len(converted)
             columns[column] = converted
         series = self._new_series(name, TABLE, description)
-        step = series.next_step
+        step = _values.auto_step(name, series.next_step)
         series.next_step = step + 1
         self._points.append((series.key, step, _values.dumps(columns), _time()))
 
@@ -342,7 +346,8 @@ class Run:
         data, extension = image_bytes(path=path, plot=plot, image=image)
         self._load()
         series = self._series.get(name)
-        at = (series.next_step if series is not None else 0) if step is None else _values.check_step(name, step)
+        at = (_values.auto_step(name, series.next_step) if series is not None else 0) if step is None \
+            else _values.check_step(name, step)
         if series is not None and series.kind != IMAGE:
             raise MetricKindError(name, series.kind, IMAGE)
         safe = _UNSAFE_IN_PATH.sub("_", name).strip("._") or "image"
@@ -623,13 +628,27 @@ class Run:
         self.flush()
         return self._store.get_series(self.id)
 
-    def get_metrics(self, name: str | None = None) -> Any:
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> Any:
         """Metrics as Azure returns them.
 
         A metric logged once gives its value; logged more than once, or with ``log_list``, a
         list; rows and tables a dict of columns; images their artifact names. With ``name``,
         just that metric (``KeyError`` when it was never logged); without, a dict of all.
+        With ``recursive=True``, ``{run_id: metrics}`` for this run and every descendant
+        (with ``name``, each run's ``{name: value}`` where it logged it). ``run_type`` and
+        ``populate`` are accepted for Azure compatibility and change nothing.
         """
+        if recursive:
+            result: dict[str, Any] = {}
+            pending: list[Run] = [self]
+            while pending:
+                run = pending.pop(0)
+                metrics = run.get_metrics()
+                result[run.id] = metrics if name is None else (
+                    {name: metrics[name]} if name in metrics else {})
+                pending.extend(run.get_children())
+            return result
         infos = self._series_infos()
         if name is not None:
             found = [info for info in infos if info.name == name]

@@ -78,6 +78,15 @@ def check_step(name: str, step: object) -> int:
     return value
 
 
+def auto_step(name: str, next_step: int, count: int = 1) -> int:
+    """``next_step`` if ``count`` points starting there stay in the int64 range; raise otherwise."""
+    if next_step + count - 1 > INT64_MAX:
+        raise InvalidArgumentError(
+            f"step of metric {name!r}", None,
+            "given explicitly here: the last step was the largest int64, so there is no next one")
+    return next_step
+
+
 def _as_float(value: object) -> float | None:
     try:
         return float(value)  # type: ignore[arg-type]

@@ -270,10 +270,26 @@ class Writer:
         for label, piece in pieces:
             try:
                 self.store.write(piece)
+                continue
             except Exception as err:
                 for series in batch.series:
                     series.id = None
-                dropped.append(f"{label} ({err!r})")
+                failure = err
+            if piece.columns:  # a series' points: keep every point that can be kept
+                series, first, steps, values, times = piece.columns[0]
+                for index in range(len(steps)):
+                    single = Batch()
+                    single.series = batch.series
+                    single.columns = [(series, first + index, [steps[index]], [values[index]], [times[index]])]
+                    single.count = batch.count
+                    try:
+                        self.store.write(single)
+                    except Exception as err:
+                        for known in batch.series:
+                            known.id = None
+                        dropped.append(f"point {steps[index]} of {series.name!r} ({err!r})")
+                continue
+            dropped.append(f"{label} ({failure!r})")
         if dropped:
             self._warn_once("salvage:" + type(error).__name__,
                             f"runlog: the store {getattr(self.store, 'uri', '')} refused "

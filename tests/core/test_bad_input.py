@@ -41,6 +41,8 @@ BAD_CALLS: list[tuple[str, Callable[[Run], Any], type[Exception], str]] = [
     ("str-step", lambda r: r.log("m", 1.0, step="3"), InvalidArgumentError, r"got str"),
     ("huge-step", lambda r: r.log("m", 1.0, step=2**63), InvalidArgumentError, r"64-bit"),
     ("bool-step", lambda r: r.log("m", 1.0, step=True), InvalidArgumentError, r"got bool"),
+    ("no-step-after-int64-max", lambda r: (r.log("m", 1.0, step=2**63 - 1), r.log("m", 2.0)), InvalidArgumentError,
+     r"largest int64"),
     ("str-after-number", lambda r: r.log("loss", "high"), MetricKindError, r"'loss' already holds number values"),
     ("metrics-not-dict", lambda r: r.log_metrics([("a", 1)]), InvalidArgumentError, r"metrics must be a dict"),
     ("metrics-bad-value", lambda r: r.log_metrics({"ok": 1.0, "bad": "x", "loss": "y"}), MetricKindError, r"'loss'"),
