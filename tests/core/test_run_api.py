@@ -289,3 +289,25 @@ def test_children_logged_after_the_fact_keep_their_real_times(store_dir: Path) -
     assert failed["status"] == "Failed" and failed["duration"] == 2.0 and failed["error"] == "2 of 5 folds failed"
     with pytest.raises(InvalidArgumentError, match="start_time must be seconds since the epoch"):
         parent.child_run(start_time="yesterday")
+
+
+def test_azure_compatible_arguments(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_STORE", str(store_dir))
+    monkeypatch.setenv("RUNLOG_EXPERIMENT", "ported")
+    import runlog_core._lifecycle as lifecycle
+
+    monkeypatch.setattr(lifecycle, "_context", None)
+    run = Run.get_context(allow_offline=False)  # what Azure scripts pass
+    assert Run.get_context() is run
+    run.log("mse", 3000.0)
+    child = run.child_run(name="fold 0")
+    child.log("mse", 2900.0)
+    grandchild = child.child_run()
+    grandchild.log("other", 1)
+    for r in (grandchild, child):
+        r.complete()
+    assert run.get_metrics(recursive=True) == {run.id: {"mse": 3000.0}, child.id: {"mse": 2900.0},
+                                               grandchild.id: {"other": 1}}
+    assert run.get_metrics("mse", recursive=True) == {run.id: {"mse": 3000.0}, child.id: {"mse": 2900.0},
+                                                      grandchild.id: {}}
+    run.complete()
