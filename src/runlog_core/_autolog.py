@@ -23,7 +23,7 @@ from typing import Any
 from ._guard import WarnOnce
 from .exceptions import InvalidArgumentError
 
-__all__ = ["FRAMEWORKS", "Patches", "autolog", "nested", "warn_once"]
+__all__ = ["FRAMEWORKS", "AutologTarget", "Patches", "autolog", "nested", "warn_once"]
 
 # framework name -> (module that must be importable, runlog module with its integration)
 FRAMEWORKS: dict[str, tuple[str, str]] = {
@@ -169,6 +169,24 @@ def autolog(frameworks: str | Iterable[str] | None = None, experiment: str | Non
 
 def default_experiment(config: dict[str, Any], fallback: str) -> str:
     return config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT") or fallback
+
+
+class AutologTarget:
+    """Where an integration's autolog runs go: the experiment ``autolog()`` named (else
+    ``RUNLOG_EXPERIMENT``, else the framework's default) or, inside a submitted run with no
+    experiment named, that submitted run."""
+
+    def __init__(self, fallback: str) -> None:
+        self.fallback = self.name = fallback
+        self.explicit = False
+
+    def configure(self, config: dict[str, Any]) -> None:
+        self.name = default_experiment(config, self.fallback)
+        self.explicit = bool(config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT"))
+
+    def experiment(self) -> str | None:
+        """The experiment name, or ``None`` for the submitted run (``Run.get_context()``)."""
+        return None if os.environ.get("RUNLOG_RUN_ID") and not self.explicit else self.name
 
 
 def selected(config: dict[str, Any], name: str) -> bool:

@@ -60,7 +60,7 @@ except ImportError as err:
 
 from runlog_core import Experiment, Run
 from runlog_core._guard import WarnOnce
-from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
+from runlog_core._autolog import AutologTarget, Patches, nested, selected, warn_once
 from runlog_core.hookspecs import hookimpl
 
 __all__ = ["TrackedSearch", "log_search"]
@@ -807,7 +807,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
 # -- autolog ----------------------------------------------------------------------------------
 
 _patches = Patches()
-_autolog_experiment: dict[str, Any] = {}
+_autolog_target = AutologTarget(DEFAULT_EXPERIMENT)
 
 
 @functools.lru_cache(maxsize=1)
@@ -834,10 +834,10 @@ def _fit_classes() -> tuple[type, ...]:
 
 
 def _autolog_estimator(original: Any, estimator: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    experiment = _autolog_experiment.get("name", DEFAULT_EXPERIMENT)
+    experiment = _autolog_target.experiment()
     run: Run | None = None
     try:
-        if os.environ.get("RUNLOG_RUN_ID") and not _autolog_experiment.get("explicit"):
+        if experiment is None:
             run = Run.get_context().child_run(name=type(estimator).__name__)
         else:
             run = Experiment(experiment).start_logging(name=type(estimator).__name__, outputs=None)
@@ -878,9 +878,7 @@ def _autolog_estimator(original: Any, estimator: Any, args: tuple[Any, ...], kwa
 
 
 def _autolog_search(original: Any, search: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    explicit = _autolog_experiment.get("explicit")
-    experiment = _autolog_experiment.get("name") if explicit or not os.environ.get("RUNLOG_RUN_ID") else None
-    TrackedSearch(search, experiment=experiment).fit(*args, **kwargs)
+    TrackedSearch(search, experiment=_autolog_target.experiment()).fit(*args, **kwargs)
     return search
 
 
@@ -904,7 +902,6 @@ def runlog_autolog(config: dict[str, Any]) -> None:
     if config.get("disable"):
         _patches.restore()
         return
-    _autolog_experiment["name"] = default_experiment(config, DEFAULT_EXPERIMENT)
-    _autolog_experiment["explicit"] = bool(config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT"))
+    _autolog_target.configure(config)
     for cls in _fit_classes():
         _patches.patch(cls, "fit", _wrap_fit)

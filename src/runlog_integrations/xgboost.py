@@ -38,7 +38,7 @@ except ImportError as err:
 
 from runlog_core import Experiment, Run
 from runlog_core._guard import WarnOnce
-from runlog_core._autolog import Patches, default_experiment, nested, selected, warn_once
+from runlog_core._autolog import AutologTarget, Patches, nested, selected, warn_once
 from runlog_core.hookspecs import hookimpl
 
 __all__ = ["RunlogCallback"]
@@ -382,7 +382,7 @@ class RunlogCallback(TrainingCallback):
 # -- autolog ----------------------------------------------------------------------------------
 
 _patches = Patches()
-_autolog_experiment: dict[str, Any] = {}
+_autolog_target = AutologTarget(DEFAULT_EXPERIMENT)
 # train() arguments worth keeping as params (the data, objectives and callbacks are not)
 _TRAIN_ARGS = ("num_boost_round", "early_stopping_rounds", "maximize", "verbose_eval")
 
@@ -401,10 +401,7 @@ def _wrap_train(original: Any) -> Any:
             bound = signature.bind(*args, **kwargs)
             callbacks = list(bound.arguments.get("callbacks") or [])
             if not any(isinstance(item, RunlogCallback) for item in callbacks):
-                experiment = _autolog_experiment.get("name", DEFAULT_EXPERIMENT)
-                if os.environ.get("RUNLOG_RUN_ID") and not _autolog_experiment.get("explicit"):
-                    experiment = None  # the submitted run
-                callback = RunlogCallback(experiment=experiment)
+                callback = RunlogCallback(experiment=_autolog_target.experiment())  # None: the submitted run
                 bound.apply_defaults()
                 callback._extra_params = {name: bound.arguments[name] for name in _TRAIN_ARGS
                                           if isinstance(bound.arguments.get(name), (int, float, bool))
@@ -440,8 +437,7 @@ def runlog_autolog(config: dict[str, Any]) -> None:
     if config.get("disable"):
         _patches.restore()
         return
-    _autolog_experiment["name"] = default_experiment(config, DEFAULT_EXPERIMENT)
-    _autolog_experiment["explicit"] = bool(config.get("experiment") or os.environ.get("RUNLOG_EXPERIMENT"))
+    _autolog_target.configure(config)
     import xgboost.sklearn
     import xgboost.training
 
