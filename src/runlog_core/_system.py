@@ -64,13 +64,9 @@ class _ProcSampler:
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2:].split()
-            parents.setdefault(int(fields[1]), []).append(int(entry))
+            fields = _stat_fields(int(entry))
+            if fields is not None:
+                parents.setdefault(int(fields[1]), []).append(int(entry))
         tree, todo = [], [self._pid]
         while todo:
             pid = todo.pop()
@@ -99,12 +95,9 @@ class _ProcSampler:
         rss = 0.0
         seconds: dict[int, float] = {}
         for pid in self._tree():
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as handle:
-                    stat = handle.read()
-            except OSError:
+            fields = _stat_fields(pid)
+            if fields is None:
                 continue
-            fields = stat[stat.rfind(b")") + 2:].split()
             if fields[0] in (b"Z", b"X"):  # exited, not yet reaped: no longer uses anything
                 continue
             seconds[pid] = (int(fields[11]) + int(fields[12])) / self._ticks  # utime + stime
@@ -119,6 +112,16 @@ class _ProcSampler:
         self._last_tree = (now, seconds)
         values["system/rss_mb"] = round(rss / _MB, 3)
         return values
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state first), or ``None`` if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    return stat[stat.rfind(b")") + 2:].split()
 
 
 class _PsutilSampler:
