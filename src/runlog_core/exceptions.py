@@ -8,6 +8,7 @@ handlers keep working.
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "InvalidMetricError",
@@ -115,6 +116,15 @@ class StoreVersionError(StoreError):
             f"store {path} has schema version {found}, newer than the {supported} this "
             "runlog understands; upgrade runlog (pip install -U runlog) to open it"
         )
+
+
+class ConfigError(RunlogError, ValueError):
+    """A ``RUNLOG_*`` environment variable holds a value runlog cannot use."""
+
+    def __init__(self, variable: str, value: str, accepted: str) -> None:
+        self.variable, self.value, self.accepted = variable, value, accepted
+        super().__init__(f"environment variable {variable}={value!r} is invalid: it must be {accepted}; "
+                         f"fix or unset {variable}")
 
 
 class FilterSyntaxError(RunlogError, ValueError):
