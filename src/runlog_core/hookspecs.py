@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from ._records import LoggedPoint
     from ._run import Run
-    from ._store import LoggedPoint, Store
+    from .store import Store
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -31,13 +32,15 @@ hookimpl = pluggy.HookimplMarker("runlog")
 
 @hookspec(firstresult=True)
 def runlog_open_store(uri: str) -> Store | None:
-    """Return a Store for ``uri``, or ``None`` to let another plugin try.
+    """Return a :class:`runlog_core.store.Store` for ``uri``, or ``None`` to let another plugin try.
 
     Called once per distinct store URI in a process, the first time it is used.
     ``uri`` is what the user passed as ``store=`` or ``RUNLOG_STORE`` (a folder
     path, ``sqlite:///file.db``, ``postgresql://...``), or the default ``runlog``
     folder. Stops at the first non-None result; the built-in SQLite store is
     registered with ``trylast=True`` so a plugin can take any URI from it.
+    :mod:`runlog_core.store` documents what a store must do; check one with
+    :mod:`runlog_core.testing.store_conformance`.
     """
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, search_runs
+from runlog_core._records import RunInfo
+from runlog_core._sqlite import SQLiteStore
 from runlog_core.exceptions import FilterSyntaxError
 
 
@@ -71,15 +73,19 @@ def test_order_by_sorts_with_missing_values_last(sweep: dict[str, str], store_di
 
 
 def test_a_run_killed_by_a_stale_heartbeat_is_searchable_as_killed(store_dir: Path) -> None:
-    exp = Experiment("stale", store=store_dir)
-    run = exp.start_logging(name="victim")
-    exp._store.write  # the same store object the writer uses
-    with exp._store.atomic() as conn:  # what a dead process leaves behind: an old heartbeat
-        conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time() - 3600, run.id))
-    run._writer.detach_live(run.id)
-    assert names(search_runs("status = 'Killed'", experiment=exp)) == ["victim"]
-    assert names(search_runs("status = 'Running'", experiment=exp)) == []
-    run.cancel()
+    store = SQLiteStore(store_dir / "runlog.db")
+    try:  # what a process that died while logging leaves behind: a Running run with an old heartbeat
+        experiment_id = store.get_or_create_experiment("stale")
+        now = time.time()
+        for run_id, name, heartbeat in (("deadbeef", "victim", now - 3600), ("a1ive", "alive", now)):
+            store.create_run(RunInfo(run_id, experiment_id, "stale", name, "Running", now - 7200,
+                                     heartbeat=heartbeat, heartbeat_timeout=60.0, pid=1, host="h"))
+        assert names(search_runs("status = 'Killed'", experiment="stale", store=store)) == ["victim"]
+        assert names(search_runs("status = 'Running'", experiment="stale", store=store)) == ["alive"]
+        killed = search_runs("status = killed and duration < 7000", store=store)
+        assert [run.id for run in killed] == ["deadbeef"]  # ended at its last heartbeat
+    finally:
+        store.close()
 
 
 MALFORMED = [
