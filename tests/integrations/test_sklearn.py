@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import math
+import os
 import pickle
+import subprocess
+import sys
+import textwrap
 import warnings
 from typing import Any
 
@@ -9,29 +13,36 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-import numpy as np  # noqa: E402
-from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris  # noqa: E402
-from sklearn.exceptions import FitFailedWarning  # noqa: E402
-from sklearn.experimental import enable_halving_search_cv  # noqa: E402,F401
-from sklearn.linear_model import LogisticRegression, Ridge  # noqa: E402
-from sklearn.model_selection import (  # noqa: E402
+import numpy as np
+from scipy.stats import loguniform
+from sklearn.base import clone, is_classifier, is_regressor
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.exceptions import FitFailedWarning
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import (
     GridSearchCV,
     HalvingGridSearchCV,
     HalvingRandomSearchCV,
     RandomizedSearchCV,
 )
-from sklearn.tree import DecisionTreeClassifier  # noqa: E402
-from scipy.stats import loguniform  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier
 
-import runlog_integrations.sklearn as tracked  # noqa: E402
-from runlog_core import Experiment, Run  # noqa: E402
-from runlog_integrations.sklearn import TrackedSearch, log_search  # noqa: E402
+import runlog_integrations.sklearn as tracked
+from runlog_core import Experiment, Run
+from runlog_core.exceptions import InvalidArgumentError
+from runlog_integrations.sklearn import TrackedSearch, _live, log_search
 
 
 @pytest.fixture(scope="module")
 def diabetes() -> tuple[Any, Any]:
     return load_diabetes(return_X_y=True)
+
+
+def parent_of(search: TrackedSearch) -> Run:
+    """The parent run of a fitted TrackedSearch (None only when the store failed)."""
+    assert search.run_ is not None
+    return search.run_
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -128,7 +139,7 @@ def test_grid_search_children_equal_cv_results_row_by_row(diabetes: Any) -> None
     grid = GridSearchCV(Ridge(), {"alpha": [0.01, 0.1, 1.0, 10.0], "fit_intercept": [True, False]},
                         cv=4, return_train_score=True)
     search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
-    parent = search.run_
+    parent = parent_of(search)
     assert parent.get_status() == "Completed"
     children = assert_children_match(parent, grid)
     assert {c.get_status() for c in children} == {"Completed"}
@@ -152,13 +163,13 @@ def test_grid_search_children_equal_cv_results_row_by_row(diabetes: Any) -> None
 
 
 def test_live_children_have_real_times_and_fold_times(diabetes: Any) -> None:
-    if not tracked._has_callback_api(GridSearchCV(Ridge(), {})):
+    if not _live.has_callback_api(GridSearchCV(Ridge(), {})):
         pytest.skip("this scikit-learn has no callback API for searches")
     grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3)
     search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
-    parent_details = search.run_.get_details()
+    parent_details = parent_of(search).get_details()
     spans = []
-    for child in sorted(search.run_.get_children(), key=lambda c: int(c.get_tags()["candidate_index"])):
+    for child in sorted(parent_of(search).get_children(), key=lambda c: int(c.get_tags()["candidate_index"])):
         details = child.get_details()
         assert details["startTimeUtc"] >= parent_details["startTimeUtc"]
         assert details["endTimeUtc"] <= parent_details["endTimeUtc"]
@@ -169,10 +180,10 @@ def test_live_children_have_real_times_and_fold_times(diabetes: Any) -> None:
 
 
 def test_post_hoc_when_no_callback_api(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tracked, "_has_callback_api", lambda search: False)
+    monkeypatch.setattr(_live, "has_callback_api", lambda search: False)
     grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=3)
     search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
-    assert_children_match(search.run_, grid)
+    assert_children_match(parent_of(search), grid)
     assert not hasattr(grid, "_skl_callbacks")
 
 
@@ -181,15 +192,15 @@ def test_multi_metric_with_refit_by_name() -> None:
     grid = GridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3]}, cv=3,
                         scoring={"acc": "accuracy", "f1": "f1"}, refit="f1")
     search = TrackedSearch(grid, experiment="cancer").fit(X, y)
-    children = assert_children_match(search.run_, grid)
+    children = assert_children_match(parent_of(search), grid)
     for child in children:
         assert {"mean_test_acc", "std_test_f1", "rank_test_f1"} <= set(child.get_metrics())
         assert len(child.get_metric_history("test_acc")) == 3
-    metrics = search.run_.get_metrics()
+    metrics = parent_of(search).get_metrics()
     assert metrics["best_score"] == pytest.approx(grid.best_score_)
     assert metrics["best_score"] == pytest.approx(grid.cv_results_["mean_test_f1"][grid.best_index_])
-    assert search.run_.get_params()["refit"] == "f1"
-    assert search.run_.get_params()["scoring.acc"] == "accuracy"
+    assert parent_of(search).get_params()["refit"] == "f1"
+    assert parent_of(search).get_params()["scoring.acc"] == "accuracy"
 
 
 def test_n_jobs_2_logs_from_this_process(diabetes: Any) -> None:
@@ -200,14 +211,14 @@ def test_n_jobs_2_logs_from_this_process(diabetes: Any) -> None:
                                 random_state=0)
     halving = HalvingRandomSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e2)}, n_candidates=4, cv=3,
                                     factor=2, min_resources=100, n_jobs=2, random_state=0)
-    live = tracked._has_callback_api(grid)
+    live = _live.has_callback_api(grid)
     for inner in (grid, random, halving):
         search = TrackedSearch(inner, experiment="diabetes").fit(*diabetes)
-        children = assert_children_match(search.run_, inner)
+        children = assert_children_match(parent_of(search), inner)
         assert {c.get_details()["pid"] for c in children} == {os.getpid()}
-        assert search.run_.get_status() == "Completed"
+        assert parent_of(search).get_status() == "Completed"
         if live:
-            assert_live_times(search.run_, inner, sequential=False)
+            assert_live_times(parent_of(search), inner, sequential=False)
 
 
 def test_failing_candidate_is_nan_and_failed(diabetes: Any) -> None:
@@ -216,14 +227,14 @@ def test_failing_candidate_is_nan_and_failed(diabetes: Any) -> None:
         warnings.simplefilter("ignore", FitFailedWarning)
         warnings.simplefilter("ignore", UserWarning)
         search = TrackedSearch(grid, experiment="diabetes").fit(*diabetes)
-    children = {c.get_params()["alpha"]: c for c in assert_children_match(search.run_, grid)}
+    children = {c.get_params()["alpha"]: c for c in assert_children_match(parent_of(search), grid)}
     bad = children[-1.0]
     assert bad.get_status() == "Failed"
     assert bad.get_tags()["fit_failed"] == "3/3 folds"
     assert math.isnan(bad.get_metrics()["mean_test_score"])
     assert all(math.isnan(p.value) for p in bad.get_metric_history("test_score"))
     assert children[1.0].get_status() == "Completed"
-    assert search.run_.get_status() == "Completed"
+    assert parent_of(search).get_status() == "Completed"
 
 
 def test_a_fit_that_raises_fails_the_parent_and_reraises_unchanged(diabetes: Any) -> None:
@@ -242,12 +253,12 @@ def test_a_fit_that_raises_fails_the_parent_and_reraises_unchanged(diabetes: Any
 def test_max_child_runs_keeps_the_best_ranked(diabetes: Any) -> None:
     grid = GridSearchCV(Ridge(), {"alpha": [0.001, 0.1, 10.0, 1000.0]}, cv=3)
     search = TrackedSearch(grid, experiment="diabetes", max_child_runs=2).fit(*diabetes)
-    children = assert_children_match(search.run_, grid, expect=2)
+    children = assert_children_match(parent_of(search), grid, expect=2)
     ranks = sorted(int(c.get_metrics()["rank_test_score"]) for c in children)
     assert ranks == [1, 2]
-    assert len(search.run_.get_metrics()["cv_results"]["rank_test_score"]) == 4
-    if tracked._has_callback_api(grid):  # built after fit, but with their folds' real times
-        assert_live_times(search.run_, grid, sequential=True)
+    assert len(parent_of(search).get_metrics()["cv_results"]["rank_test_score"]) == 4
+    if _live.has_callback_api(grid):  # built after fit, but with their folds' real times
+        assert_live_times(parent_of(search), grid, sequential=True)
 
 
 def test_randomized_and_halving_searches() -> None:
@@ -255,12 +266,12 @@ def test_randomized_and_halving_searches() -> None:
     random = RandomizedSearchCV(LogisticRegression(max_iter=300), {"C": [0.01, 0.1, 1.0, 10.0]}, n_iter=3,
                                 cv=3, random_state=0)
     search = TrackedSearch(random, experiment="iris").fit(X, y)
-    assert_children_match(search.run_, random)
-    assert search.run_.get_params()["n_iter"] == 3
+    assert_children_match(parent_of(search), random)
+    assert parent_of(search).get_params()["n_iter"] == 3
     halving = HalvingGridSearchCV(DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3, 4]}, cv=3,
                                   factor=2, min_resources=30, random_state=0)
     search = TrackedSearch(halving, experiment="iris").fit(X, y)
-    children = assert_children_match(search.run_, halving, expect=4)  # 7 rows: 4 + 2 + 1
+    children = assert_children_match(parent_of(search), halving, expect=4)  # 7 rows: 4 + 2 + 1
     assert {"iter", "n_resources"} <= set(children[0].get_metrics())
     best = [c for c in children if int(c.get_tags()["candidate_index"]) == halving.best_index_]
     assert len(best) == 1 and best[0].get_metrics()["iter"] == 2
@@ -268,7 +279,7 @@ def test_randomized_and_halving_searches() -> None:
 
 
 def test_randomized_search_children_are_live_with_real_times(diabetes: Any) -> None:
-    if not tracked._has_callback_api(RandomizedSearchCV(Ridge(), {})):
+    if not _live.has_callback_api(RandomizedSearchCV(Ridge(), {})):
         pytest.skip("this scikit-learn has no callback API for searches")
     np.random.seed(7)  # random_state=None draws from NumPy's global state: followed too
     random = RandomizedSearchCV(Ridge(), {"alpha": loguniform(1e-3, 1e2), "fit_intercept": [True, False]},
@@ -276,14 +287,16 @@ def test_randomized_search_children_are_live_with_real_times(diabetes: Any) -> N
     with Experiment("diabetes").start_logging() as parent:
         seen = _spy_fit(random, parent)
         TrackedSearch(random, run=parent).fit(*diabetes)
-    assert sorted(seen) == sorted((tracked.candidate_name(p), "Completed") for p in random.cv_results_["params"])
-    assert_children_match(parent, random)
+    # live: every child existed when the search's fit returned, Running until its scores are logged
+    assert sorted(seen) == sorted((tracked.candidate_name(p), "Running") for p in random.cv_results_["params"])
+    children = assert_children_match(parent, random)
+    assert {c.get_status() for c in children} == {"Completed"}
     assert_live_times(parent, random, sequential=True)
 
 
 def test_halving_random_search_children_are_live_one_per_candidate() -> None:
     X, y = load_iris(return_X_y=True)
-    if not tracked._has_callback_api(HalvingRandomSearchCV(DecisionTreeClassifier(), {})):
+    if not _live.has_callback_api(HalvingRandomSearchCV(DecisionTreeClassifier(), {})):
         pytest.skip("this scikit-learn has no callback API for searches")
     halving = HalvingRandomSearchCV(DecisionTreeClassifier(random_state=0),
                                     {"max_depth": [1, 2, 3, 4, 5, 6], "criterion": ["gini", "entropy"]},
@@ -314,11 +327,75 @@ def test_log_search_of_a_search_fitted_elsewhere(diabetes: Any) -> None:
     grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3, return_train_score=True).fit(*diabetes)
     with Experiment("later").start_logging() as run:
         assert log_search(grid, run=run) is run
+        assert run.get_status() == "Running"  # not its run: never ended by log_search
         assert_children_match(run, grid)
     alone = log_search(grid)
     assert alone.get_status() == "Completed" and alone.experiment.name == "sklearn"
-    with pytest.raises(TypeError, match="fitted_search"):
+    with pytest.raises(InvalidArgumentError, match="fitted_search") as caught:
         log_search(Ridge())
+    assert caught.value.argument == "fitted_search"
+
+
+@pytest.mark.parametrize("experiment", ["x", Experiment], ids=["name", "Experiment"])
+def test_log_search_into_an_experiment(diabetes: Any, experiment: Any) -> None:
+    grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3).fit(*diabetes)
+    parent = log_search(grid, experiment="x" if experiment == "x" else experiment("x"))
+    [stored] = Experiment("x").get_runs()  # read back from the store, not from the Run object
+    assert stored.id == parent.id and stored.get_status() == "Completed"
+    assert stored.name == "GridSearchCV"
+    assert stored.get_params()["best_params.alpha"] == grid.best_params_["alpha"]
+    assert stored.get_metrics()["best_score"] == pytest.approx(grid.best_score_)
+    children = assert_children_match(stored, grid, expect=3)
+    assert sorted(c.get_params()["alpha"] for c in children) == [0.1, 1.0, 10.0]
+    assert {c.get_status() for c in children} == {"Completed"}
+    assert Experiment("sklearn").get_runs() == []
+
+
+def test_the_parent_run_experiment_then_env_then_default(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def grid() -> Any:
+        return GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2)
+
+    TrackedSearch(grid()).fit(*diabetes)
+    monkeypatch.setenv("RUNLOG_EXPERIMENT", "from-env")
+    TrackedSearch(grid()).fit(*diabetes)
+    TrackedSearch(grid(), experiment="named").fit(*diabetes)  # experiment= wins over RUNLOG_EXPERIMENT
+    for name in ("sklearn", "from-env", "named"):
+        [run] = Experiment(name).get_runs()
+        assert run.get_status() == "Completed" and len(run.get_children()) == 2, name
+
+
+def test_under_runlog_submit_the_submitted_run_is_the_parent_and_stays_running(tmp_path: Any) -> None:
+    """RUNLOG_RUN_ID set (as runlog submit sets it): the search and autolog's estimator fits log
+    into the submitted run, even with experiment= given, and never end it."""
+    submitted = Experiment("submitted").start_logging()
+    script = textwrap.dedent("""
+        import runlog_core
+        from sklearn.datasets import load_diabetes
+        from sklearn.linear_model import Ridge
+        from sklearn.model_selection import GridSearchCV
+        from runlog_core import Run
+        from runlog_integrations.sklearn import TrackedSearch
+
+        X, y = load_diabetes(return_X_y=True)
+        search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2), experiment="elsewhere")
+        search.fit(X, y)
+        runlog_core.autolog(frameworks="sklearn")
+        Ridge(alpha=0.5).fit(X, y)
+        runlog_core.autolog(disable=True)
+        print(search.run_.id, search.run_.get_status())
+    """)
+    env = {**os.environ, "RUNLOG_RUN_ID": submitted.id, "RUNLOG_STORE": str(tmp_path / "runlog")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [submitted.id, "Running"]
+    stored = Run(Experiment("submitted"), submitted.id)
+    assert stored.get_params()["best_params.alpha"] in (0.1, 1.0)
+    children = {c.name: c for c in stored.get_children()}
+    assert set(children) == {"alpha=0.1", "alpha=1.0", "Ridge"}
+    assert children["Ridge"].get_params()["alpha"] == 0.5
+    assert children["Ridge"].get_status() == "Completed"
+    assert Experiment("elsewhere").get_runs() == []
+    submitted.complete()
 
 
 def test_meta_estimator_protocol(diabetes: Any) -> None:
@@ -342,11 +419,34 @@ def test_meta_estimator_protocol(diabetes: Any) -> None:
     assert is_classifier(TrackedSearch(GridSearchCV(LogisticRegression(), {"C": [1.0]})))
 
 
-def test_bad_arguments_raise_before_fitting(diabetes: Any) -> None:
-    with pytest.raises(TypeError, match="BaseSearchCV"):
-        TrackedSearch(Ridge()).fit(*diabetes)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="max_child_runs"):
-        TrackedSearch(GridSearchCV(Ridge(), {}), max_child_runs=-1).fit(*diabetes)
+@pytest.mark.parametrize(("kwargs", "argument"), [
+    ({"search": Ridge()}, "search"),
+    ({"max_child_runs": -1}, "max_child_runs"),
+    ({"max_child_runs": 1.5}, "max_child_runs"),
+    ({"experiment": 42}, "experiment"),
+    ({"run": "run-id"}, "run"),
+    ({"run": "both", "experiment": "x"}, "experiment"),
+], ids=["search", "negative-max", "float-max", "experiment", "run", "run-and-experiment"])
+def test_bad_arguments_raise_at_construction(kwargs: dict[str, Any], argument: str) -> None:
+    if kwargs.get("run") == "both":
+        kwargs["run"] = Experiment("elsewhere").start_logging()
+    kwargs.setdefault("search", GridSearchCV(Ridge(), {}))
+    with pytest.raises(InvalidArgumentError, match=argument) as caught:
+        TrackedSearch(**kwargs)
+    assert isinstance(caught.value, TypeError) and caught.value.argument == argument
+    assert Experiment("sklearn").get_runs() == []
+
+
+def test_bad_arguments_set_later_raise_before_fitting(diabetes: Any) -> None:
+    search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [1.0]}))
+    search.set_params(experiment=3.5)
+    with pytest.raises(InvalidArgumentError, match="experiment"):
+        search.fit(*diabetes)
+    grid = GridSearchCV(Ridge(), {"alpha": [1.0]}).fit(*diabetes)
+    with pytest.raises(InvalidArgumentError, match="experiment"):
+        log_search(grid, experiment=["x"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="max_child_runs"):
+        log_search(grid, max_child_runs=-2)
     assert Experiment("sklearn").get_runs() == []
 
 
