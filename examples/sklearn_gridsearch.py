@@ -32,6 +32,8 @@ def main() -> None:
     )
     search.fit(X_train, y_train)
     run = search.run_
+    if run is None:  # the store could not be opened: the fit went on and a warning says why
+        raise SystemExit("no run was recorded")
     test_mse = float(np.mean((search.predict(X_test) - y_test) ** 2))
     print(f"parent run {run.id}: best alpha {search.best_params_['alpha']:.2f}, "
           f"cv mse {-search.best_score_:.1f}, test mse {test_mse:.1f}, "
