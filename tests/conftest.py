@@ -22,3 +22,43 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def store_dir(tmp_path: Path) -> Path:
     """A folder for a store of the test's own (not yet created)."""
     return tmp_path / "store"
+
+
+@pytest.fixture
+def store(store_dir: Path):  # type: ignore[no-untyped-def]
+    """A fresh SQLite store (a real file in the test's folder), closed after the test."""
+    from runlog_core._plugins import close_store, open_store
+
+    opened = open_store(str(store_dir))
+    yield opened
+    close_store(opened)
+
+
+@pytest.fixture
+def experiment(store):  # type: ignore[no-untyped-def]
+    """An experiment named "test" in the ``store`` fixture."""
+    from runlog_core import Experiment
+
+    return Experiment("test", store=store)
+
+
+@pytest.fixture
+def run(experiment):  # type: ignore[no-untyped-def]
+    """A Running run of ``experiment``; completed after the test if it is still open."""
+    started = experiment.start_logging(outputs=None)
+    yield started
+    if not started._ended:
+        started.complete()
+
+
+@pytest.fixture
+def pm():  # type: ignore[no-untyped-def]
+    """The plugin manager; every plugin a test registers is unregistered after it."""
+    from runlog_core._plugins import get_plugin_manager
+
+    manager = get_plugin_manager()
+    before = {id(plugin) for plugin in manager.get_plugins()}
+    yield manager
+    for plugin in list(manager.get_plugins()):
+        if id(plugin) not in before:
+            manager.unregister(plugin)

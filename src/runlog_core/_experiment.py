@@ -6,8 +6,9 @@ import os
 import time
 from collections.abc import Mapping
 
-from . import _lifecycle, _values
-from ._plugins import open_store
+from . import _config, _lifecycle, _values
+from ._ops import RunStarted
+from ._plugins import close_store, open_store
 from ._records import RunInfo
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
@@ -78,6 +79,21 @@ class Experiment:
     def __hash__(self) -> int:
         return hash((self.id, id(self._store)))
 
+    def close(self) -> None:
+        """Release the store: runs this process started here and left open end Completed, everything
+        logged is committed, the writer thread ends and the store's connections close.
+
+        The experiment can still be used afterwards: the store opens again on demand.
+        """
+        _lifecycle.end_owned_in(self._store)
+        close_store(self._store)
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close()
+
     def start_logging(self, name: str | None = None, tags: Mapping[str, Any] | None = None,
                       snapshot_directory: str | os.PathLike[str] | None = None,
                       outputs: str | os.PathLike[str] | None = "outputs", capture_output: bool = False,
@@ -137,8 +153,7 @@ class Experiment:
         if start_time is not None and (isinstance(start_time, bool) or not isinstance(start_time, (int, float))):
             raise InvalidArgumentError("start_time", start_time, "seconds since the epoch (a float) or None")
         writer = get_writer(self._store)
-        timeout = _values_env_float("RUNLOG_HEARTBEAT_TIMEOUT", 20.0)
-        timeout = max(timeout, 2 * writer.heartbeat_interval)
+        timeout = max(_config.heartbeat_timeout(), 2 * writer.heartbeat_interval)
         if run_id is not None:
             existing = self._store.get_run(run_id) if isinstance(run_id, str) else None
             if existing is None or existing.experiment_id != self.id:
@@ -157,7 +172,7 @@ class Experiment:
             run = cls(self, info.id, _info=info, _fresh=True)
         writer.attach(run, live=True)
         run._owned = True
-        writer.ops.append(("started", run))
+        writer.queue(RunStarted(run))
         _lifecycle.own(run)
         if tags:
             run.set_tags(tags)
@@ -195,9 +210,3 @@ class Experiment:
         return [Run(self, info.id, _info=info) for info in infos]
 
 
-def _values_env_float(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        return default
-    return value if value > 0 else default

@@ -14,6 +14,8 @@ import os
 import sys
 import threading
 
+from . import _config
+
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
@@ -24,10 +26,12 @@ __all__ = ["forget", "get_context", "own"]
 _lock = threading.RLock()
 _owned: dict[str, Run] = {}
 _installed_pid: int | None = None
+_atexit_registered = False
 _uncaught: str | None = None
 _interrupted = False
 _traceback: Any = None
 _context: Run | None = None
+_context_pid = 0
 _previous_excepthook: Any = None
 _previous_sigterm: Any = None
 
@@ -45,14 +49,16 @@ def forget(run: Run) -> None:
 
 
 def _install() -> None:
-    global _installed_pid, _previous_excepthook, _previous_sigterm, _traceback
+    global _installed_pid, _previous_excepthook, _previous_sigterm, _traceback, _atexit_registered
     if _installed_pid == os.getpid():
         return
     with _lock:
         if _installed_pid == os.getpid():
             return
         _installed_pid = os.getpid()
-        atexit.register(_at_exit)
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(_at_exit)
         if _previous_excepthook is None:
             import traceback as _traceback
 
@@ -80,12 +86,23 @@ def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
     hook(exc_type, exc, tb)
 
 
-def _end_owned(status: str | None, error: str | None) -> list[str]:
-    """End the runs this process started and left open; returns what went wrong, if anything."""
-    from ._run import CANCELED, COMPLETED, FAILED
+def end_owned_in(store: Any) -> None:
+    """End the runs this process started in ``store`` and left open (the store is being closed)."""
+    if _installed_pid != os.getpid():
+        return
+    problems = _end_owned(None, None, store)
+    if problems:
+        import warnings
+
+        warnings.warn(f"runlog: closing {getattr(store, 'uri', store)}: {problems[0]}", RuntimeWarning, stacklevel=3)
+
+
+def _end_owned(status: str | None, error: str | None, store: Any = None) -> list[str]:
+    """End the runs this process started (in ``store``, or in any) and left open; returns what went wrong."""
+    from ._handle import CANCELED, COMPLETED, FAILED
 
     with _lock:
-        runs = list(_owned.values())
+        runs = [run for run in _owned.values() if store is None or run._store is store]
     # children first, so a parent never ends before its children
     runs.sort(key=lambda run: run._parent_id is None)
     problems = []
@@ -99,21 +116,26 @@ def _end_owned(status: str | None, error: str | None) -> list[str]:
 
 
 def _at_exit() -> None:
-    if _installed_pid != os.getpid():
-        return
     import warnings
 
+    from ._plugins import close_all
     from ._writer import all_writers
 
+    owner = _installed_pid == os.getpid()
     # at most one line on stderr, whatever the store does now (deleted, read-only, full)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        problems = _end_owned(None, None)
+        problems = _end_owned(None, None) if owner else []
+        # a forked child commits what it logged too (it never ends its parent's runs)
         for writer in all_writers():
             try:
-                writer.flush()
+                writer.close()
             except Exception as err:
                 problems.append(str(err))
+        try:
+            close_all()
+        except Exception as err:
+            problems.append(str(err))
     problems.extend(str(w.message) for w in caught if "runlog" in str(w.message))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -123,7 +145,7 @@ def _at_exit() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     import signal
 
-    from ._run import KILLED
+    from ._handle import KILLED
     from ._writer import flush_all
 
     _end_owned(KILLED, "terminated by SIGTERM")
@@ -142,17 +164,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def get_context() -> Run:
-    global _context
+    global _context, _context_pid
     with _lock:
-        if _context is not None and _context._writer._pid == os.getpid():
+        if _context is not None and _context_pid == os.getpid():
             return _context
         from ._experiment import Experiment
         from ._plugins import open_store
         from ._run import Run
 
-        run_id = os.environ.get("RUNLOG_RUN_ID")
+        run_id = _config.run_id()
         if run_id:
-            store = open_store(os.environ.get("RUNLOG_STORE") or None)
+            store = open_store(_config.store())
             info = store.get_run(run_id)
             if info is None:
                 from .exceptions import RunNotFoundError
@@ -169,9 +191,9 @@ def get_context() -> Run:
 
             logging.getLogger().addHandler(RecordHandler(lambda text: run._append_log(LOGGING_LOG, text)))
         else:
-            name = os.environ.get("RUNLOG_EXPERIMENT") or _script_name()
+            name = _config.experiment() or _script_name()
             run = Experiment(name).start_logging()
-        _context = run
+        _context, _context_pid = run, os.getpid()
         return run
 
 

@@ -7,6 +7,7 @@ import threading
 import warnings
 
 
+from . import _config
 from .exceptions import StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -20,7 +21,6 @@ _lock = threading.RLock()
 _pm: "pluggy.PluginManager | None" = None
 _entry_points_loaded = False
 _stores: dict[str, Any] = {}
-_warned: set[str] = set()
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -31,12 +31,10 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return pm
     with _lock:
         if _pm is None:
-            import pluggy  # imported here, not at import time, to keep `import runlog_core` light
-
-            from . import hookspecs
+            from . import _guarded_hooks, hookspecs
             from ._sqlite import SQLitePlugin
 
-            pm = pluggy.PluginManager("runlog")
+            pm = _guarded_hooks.GuardedPluginManager("runlog")
             pm.add_hookspecs(hookspecs)
             pm.register(SQLitePlugin(), name="runlog.sqlite")
             _pm = pm
@@ -62,28 +60,24 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 
 
 def register_plugin(plugin: object, name: str | None = None) -> str:
-    """Register a plugin object or module; returns the name it was registered under."""
+    """Register a plugin object or module; returns the name it was registered under.
+
+    Its hooks are called in pluggy's order (``tryfirst``/``trylast``, wrappers around the
+    rest); one that raises costs one warning per hook and plugin, never the other plugins'
+    calls or the training.
+    """
     registered = get_plugin_manager().register(plugin, name=name)
     return registered or ""
 
 
 def unregister_plugin(plugin: object | None = None, name: str | None = None) -> None:
+    """Unregister a plugin given as the object or by the name it was registered under."""
     get_plugin_manager().unregister(plugin=plugin, name=name)
 
 
-def call_hook(hook_name: str, /, **kwargs: Any) -> None:
-    """Call an event hook; a plugin's exception becomes one warning per hook and plugin."""
-    name = hook_name
-    hook = getattr(get_plugin_manager().hook, name)
-    for impl in hook.get_hookimpls():
-        try:
-            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
-        except Exception as err:
-            key = f"{name}:{impl.plugin_name}"
-            if key not in _warned:
-                _warned.add(key)
-                warnings.warn(f"runlog: plugin {impl.plugin_name!r} raised in {name}: {err!r}; "
-                              "its later errors in this hook are not shown", RuntimeWarning, stacklevel=2)
+def call_hook(hook_name: str, /, **kwargs: Any) -> Any:
+    """Call a hook through pluggy (its order, ``firstresult`` and wrappers); returns pluggy's result."""
+    return getattr(get_plugin_manager().hook, hook_name)(**kwargs)
 
 
 def has_hook_impls(name: str) -> bool:
@@ -95,7 +89,7 @@ def resolve_store_uri(store: str | os.PathLike[str] | None) -> str:
     from pathlib import Path
 
     if store is None:
-        store = os.environ.get("RUNLOG_STORE") or "runlog"
+        store = _config.store() or "runlog"
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
     if not isinstance(store, str):
@@ -129,6 +123,31 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
                                  "(for PostgreSQL: pip install 'runlog[postgres]')")
             _stores[key] = found
         return found
+
+
+def close_store(store: Any) -> None:
+    """Commit what is buffered for ``store``, end its writer thread and close its connections.
+
+    The next ``open_store`` of its URI opens it again.
+    """
+    from ._writer import close_writer
+
+    try:
+        close_writer(store)
+    finally:
+        with _lock:
+            for key, found in list(_stores.items()):
+                if found is store:
+                    del _stores[key]
+        store.close()
+
+
+def close_all() -> None:
+    """Close every store this process opened (at interpreter exit)."""
+    with _lock:
+        stores = list(_stores.values())
+    for store in stores:
+        close_store(store)
 
 
 def _forget_stores() -> None:

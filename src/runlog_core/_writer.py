@@ -1,85 +1,94 @@
 """The background writer: one per store and process.
 
-``Run.log`` appends a tuple of plain numbers to :attr:`Writer.points` and returns; nothing touches the
-disk on the caller's thread. A daemon thread wakes every ``RUNLOG_FLUSH_INTERVAL``
-seconds (1 s by default), takes everything buffered so far, commits it to the store in
-one transaction and then hands it to plugins. A failed commit keeps the batch in
-memory and retries on the next cycle, so a store that is briefly unavailable loses
-nothing. :meth:`Writer.flush` waits until everything appended before the call is
-committed.
+``Run.log`` hands a tuple of plain numbers to :meth:`Writer.add_point` (a bound ``list.append``:
+no lock, no I/O) and returns. Everything else is queued as an :mod:`~runlog_core._ops` record
+through :meth:`Writer.add_op`. A daemon thread wakes every ``RUNLOG_FLUSH_INTERVAL`` seconds
+(1 s by default), takes everything buffered so far, commits it to the store in one
+transaction and then calls the plugins' hooks. A failed commit keeps the batch in memory and
+retries on the next cycle; :meth:`Writer.flush` waits until everything handed over before the
+call is committed. The thread ends after a while with nothing to do and no live run, and
+starts again on the next event; :meth:`Writer.close` ends it at once.
+
+Threads: any number of threads may hand points over at once (``list.append`` is atomic);
+only the writer thread (or a caller of ``flush`` when there is none) drains the buffers,
+under ``_cycle_lock``. After ``os.fork`` the child keeps the same buffer objects, emptied, so
+the handles it inherited log into its own writer, which commits them from the child.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import warnings
 import weakref
-from collections import defaultdict
 
-from . import _plugins, _values
+from . import _config, _plugins, _values
+from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, Release, RunStarted, SetTags, StoreArtifact
 from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef, build_columns, expand_entries
 from .exceptions import StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
-    from ._run import Run
 
-__all__ = ["Writer", "get_writer", "flush_all"]
+    from ._run import Run
+    from .store import Store
+
+__all__ = ["Writer", "all_writers", "close_writer", "flush_all", "get_writer"]
 
 _writers: dict[int, Writer] = {}
 _writers_lock = threading.Lock()
 
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        value = float(os.environ.get(name, default))
-    except ValueError:
-        warnings.warn(f"runlog: {name}={os.environ[name]!r} is not a number; using {default}", stacklevel=2)
-        return default
-    return value if value > 0 else default
+# with no live run and nothing buffered for this long, the thread ends (it restarts on demand)
+IDLE_SECONDS = 10.0
 
 
 class Writer:
     """Buffers events for one store and commits them in batches on a background thread."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.interval = _env_float("RUNLOG_FLUSH_INTERVAL", 1.0)
-        self.heartbeat_interval = _env_float("RUNLOG_HEARTBEAT_INTERVAL", 5.0)
-        self.high_water = 200_000
+        self.interval = _config.flush_interval()
+        self.heartbeat_interval = _config.heartbeat_interval()
         # while the store refuses writes, points wait in memory up to this many; beyond, the oldest go
-        self.max_pending = int(_env_float("RUNLOG_MAX_BUFFERED_POINTS", 5_000_000))
+        self.max_pending = _config.max_buffered_points()
+        self.high_water = 200_000
+        self.idle_seconds = max(IDLE_SECONDS, 3 * self.interval)
         self.dropped = 0
-        self._reset()
-
-    def _reset(self) -> None:
-        self.points: list[tuple[Any, ...]] = []
-        self.ops: list[tuple[str, Any]] = []
+        # the buffers are never replaced, only emptied: handles keep these bound methods
+        self._points: list[tuple[Any, ...]] = []
+        self._ops: list[Op] = []
+        self.add_point = self._points.append
+        self.add_points = self._points.extend
+        self.add_op = self._ops.append
         self.series_by_key: dict[int, SeriesRef] = {}
-        self._pending = Batch()
-        self._pending_points: list[tuple[Any, ...]] = []
-        self._pending_events: list[tuple[str, Any]] = []
         # handles are held weakly (a listing of 10,000 runs must not pin them), except while
-        # a run has series of its own in flight: their points need the Run for the hooks
+        # a run has logged and not ended: its points need the Run for the hooks
         self._runs: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._writing: dict[str, Run] = {}
+        self._init_thread_state()
+
+    def _init_thread_state(self) -> None:
+        self._pending = Batch()
+        self._pending_points: list[tuple[Any, ...]] = []
+        self._pending_events: list[Op] = []
         self._live: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._wake = threading.Event()
         self._cycle_lock = threading.RLock()
-        self._done = threading.Condition(threading.RLock())
-        self._requested = 0
-        self._completed = 0
-        self._attempted = 0
-        self._failures = 0
+        self._done = threading.Condition(threading.Lock())
+        self._requested = self._completed = self._attempted = 0
         self._last_error: BaseException | None = None
         self._warned: set[str] = set()
         self._last_heartbeat = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pid = os.getpid()
+
+    def __repr__(self) -> str:
+        alive = self._thread is not None and self._thread.is_alive()
+        return f"<Writer {getattr(self.store, 'uri', '?')} thread={'alive' if alive else 'stopped'}>"
 
     # -- registration ------------------------------------------------------------------------
 
@@ -88,41 +97,56 @@ class Writer:
         self._runs[run.id] = run
         if live:
             self._live[run.id] = run
+            self.ensure_thread()
+
+    def register_series(self, series: SeriesRef, run: Run) -> None:
+        """Make ``series`` known under its key before its first point, and queue its creation."""
+        self.series_by_key[series.key] = series
+        self._writing[run.id] = run
+        self._ops.append(NewSeries(series))
         self.ensure_thread()
 
-    def register_series(self, series: SeriesRef) -> None:
-        """Make ``series`` known under its key, for the points that will name it."""
+    def known_series(self, series: SeriesRef) -> None:
+        """Make an existing series (read from the store) known under its key."""
         self.series_by_key[series.key] = series
 
-    def keep(self, run: Run) -> None:
-        """Hold ``run`` strongly until it ends: it logs, and its points will need it in the hooks."""
-        self._writing[run.id] = run
+    def queue(self, op: Op) -> None:
+        """Queue ``op`` and make sure a thread will write it."""
+        self._ops.append(op)
+        self.ensure_thread()
 
-    def detach_live(self, run_id: str) -> None:
-        self._live.pop(run_id, None)
-        self.ops.append(("call", lambda: self._writing.pop(run_id, None)))
+    def end(self, run: Run, status: str, end_time: float, error: str | None) -> None:
+        """Queue the end of ``run``; the writer lets go of it once that is written."""
+        self._live.pop(run.id, None)
+        self._ops.append(EndRun(run, status, end_time, error))
+        self._ops.append(Release(run.id))
+        self.ensure_thread()
 
     def live_runs(self) -> list[Run]:
         return list(self._live.values())
 
     def ensure_thread(self) -> None:
         if self._pid != os.getpid():
-            self._reset()
+            self._after_fork()
         thread = self._thread
-        if thread is not None and thread.is_alive():
+        if thread is not None and thread.is_alive() or self._stopped:
             return
         with self._cycle_lock:
             if self._thread is None or not self._thread.is_alive():
-                self._stopped = False
                 self._thread = threading.Thread(target=self._loop, name="runlog-writer", daemon=True)
                 self._thread.start()
 
     def wake(self) -> None:
         self._wake.set()
 
+    def _busy(self) -> bool:
+        return bool(self._points or self._ops or self._live or self._writing or self._pending
+                    or self._pending_points or self._pending_events)
+
     # -- the loop ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        idle_since: float | None = None
         while not self._stopped:
             self._wake.wait(self.interval)
             self._wake.clear()
@@ -130,19 +154,30 @@ class Writer:
                 self._cycle()
             except BaseException as err:  # never let the thread die silently
                 self._warn_once("cycle", f"runlog: the background writer hit {err!r}; retrying")
+            if self._busy():
+                idle_since = None
+                continue
+            now = time.monotonic()
+            if idle_since is None:
+                idle_since = now
+            elif now - idle_since >= self.idle_seconds:
+                with self._cycle_lock:
+                    if not self._busy():
+                        self._thread = None
+                        return
 
     def _cycle(self) -> None:
         with self._cycle_lock:
             with self._done:
                 requested = self._requested
-            # points first, then ops: a series' creation op is appended before its first point,
+            # points first, then ops: a series' creation op is queued before its first point,
             # so every point taken here has its series among the ops taken after it
-            count = len(self.points)
-            points = self.points[:count]
-            del self.points[:count]
-            count = len(self.ops)
-            ops = self.ops[:count]
-            del self.ops[:count]
+            count = len(self._points)
+            points = self._points[:count]
+            del self._points[:count]
+            count = len(self._ops)
+            ops = self._ops[:count]
+            del self._ops[:count]
             batch = self._pending
             events = self._pending_events
             if self._pending_points:
@@ -153,29 +188,7 @@ class Writer:
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
                 self._last_heartbeat = now
-            error: BaseException | None = None
-            if batch:
-                try:
-                    self.store.write(batch)
-                except Exception as err:
-                    for series in batch.series:
-                        series.id = None  # ids from a rolled-back transaction mean nothing
-                    if not _transient(err):
-                        # refused for what is in it, not because the store is busy or full: retrying
-                        # as is would block every later write, so write what can be written
-                        self._salvage(batch, err)
-                    else:
-                        error = err
-                if error is not None:
-                    batch.heartbeats.clear()
-                    excess = batch.count - self.max_pending
-                    if excess > 0:
-                        points = self._drop_oldest(points, excess)
-                    self._pending_points = points
-                    self._failures += 1
-                    self._warn_once(type(error).__name__,
-                                    f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
-                                    f"({error!r}); keeping {batch.count} points in memory and retrying")
+            error = self._write(batch, points) if batch else None
             if error is None:
                 self._pending = Batch()
                 self._pending_events = []
@@ -189,34 +202,60 @@ class Writer:
                     self._completed = max(self._completed, requested)
                 self._done.notify_all()
 
-    def _collect(self, ops: list[tuple[str, Any]], batch: Batch, events: list[tuple[str, Any]]) -> None:
+    def _write(self, batch: Batch, points: list[tuple[Any, ...]]) -> BaseException | None:
+        """Commit ``batch``; on a failure worth retrying keep it pending and return the error."""
+        try:
+            self.store.write(batch)
+            return None
+        except Exception as err:
+            for series in batch.series:
+                series.id = None  # ids from a rolled-back transaction mean nothing
+            if not _transient(err):
+                # refused for what is in it, not because the store is busy or full: retrying
+                # as is would block every later write, so write what can be written
+                from ._salvage import salvage
+
+                salvage(self.store, batch, err, self._warn_once)
+                return None
+            error = err
+        batch.heartbeats.clear()
+        excess = batch.count - self.max_pending
+        if excess > 0:
+            points = self._drop_oldest(points, excess)
+        self._pending_points = points
+        self._warn_once(type(error).__name__,
+                        f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
+                        f"({error!r}); keeping {batch.count} points in memory and retrying")
+        return error
+
+    def _collect(self, ops: list[Op], batch: Batch, events: list[Op]) -> None:
         logs: dict[tuple[str, str], list[str]] = {}
-        for kind, payload in ops:
-            if kind == "series":
-                batch.series.append(payload)
-            elif kind == "params":
-                run, params = payload
-                batch.params.extend((run.id, key, value) for key, value in params.items())
-                events.append(("params", payload))
-            elif kind == "tags":
-                batch.tags.extend(payload)
-            elif kind == "artifact":
-                run, info = payload
-                batch.artifacts.append(info)
-                events.append(("artifact", payload))
-            elif kind == "log":
-                run, name, text = payload
-                logs.setdefault((run.id, name), []).append(text)
-            elif kind == "end":
-                run, status, end_time, error = payload
-                batch.ends.append((run.id, status, end_time, error))
-                events.append(("end", payload))
-            elif kind == "started":
-                events.append(("started", payload))
-            elif kind == "call":
-                events.append(("call", payload))
+        for op in ops:
+            kind = type(op)
+            if kind is NewSeries:
+                batch.series.append(op.series)  # type: ignore[attr-defined]
+            elif kind is LogParams:
+                assert isinstance(op, LogParams)
+                batch.params.extend((op.run.id, key, value) for key, value in op.params.items())
+                events.append(op)
+            elif kind is SetTags:
+                assert isinstance(op, SetTags)
+                batch.tags.extend((op.run_id, key, value) for key, value in op.tags.items())
+            elif kind is StoreArtifact:
+                assert isinstance(op, StoreArtifact)
+                batch.artifacts.append(op.info)
+                events.append(op)
+            elif kind is AppendLog:
+                assert isinstance(op, AppendLog)
+                logs.setdefault((op.run.id, op.name), []).append(op.text)
+            elif kind is EndRun:
+                assert isinstance(op, EndRun)
+                batch.ends.append((op.run.id, op.status, op.time, op.error))
+                events.append(op)
+            else:  # RunStarted, Release: no data, just their place in the order of events
+                events.append(op)
+        artifacts = self.store.artifacts
         for (run_id, name), texts in logs.items():
-            artifacts = self.store.artifacts
             try:
                 size = artifacts.append_text(run_id, name, "".join(texts))
             except OSError as err:
@@ -224,77 +263,33 @@ class Writer:
                 continue
             batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
 
-    def _dispatch(self, points: list[tuple[Any, ...]], events: list[tuple[str, Any]]) -> None:
-        for kind, payload in events:
-            if kind == "started":
-                _plugins.call_hook("runlog_run_started", run=payload)
+    def _dispatch(self, points: list[tuple[Any, ...]], events: list[Op]) -> None:
+        call = _plugins.call_hook
+        for op in events:
+            if type(op) is RunStarted:
+                call("runlog_run_started", run=op.run)  # type: ignore[attr-defined]
         if points and _plugins.has_hook_impls("runlog_metrics_logged"):
-            by_run: dict[str, list[LoggedPoint]] = defaultdict(list)
+            by_run: dict[str, list[LoggedPoint]] = {}
             series_by_key = self.series_by_key
             for key, step, value, ts in expand_entries(points):
                 series = series_by_key[key]
                 if series.kind in _values.SCALAR_KINDS:
                     if series.kind == _values.BOOL:
                         value = bool(value)
-                    by_run[series.run_id].append(LoggedPoint(series.name, step, value, ts))
+                    by_run.setdefault(series.run_id, []).append(LoggedPoint(series.name, step, value, ts))
             for run_id, logged in by_run.items():
                 run = self._writing.get(run_id) or self._runs.get(run_id)
                 if run is not None:
-                    _plugins.call_hook("runlog_metrics_logged", run=run, points=logged)
-        for kind, payload in events:
-            if kind == "params":
-                run, params = payload
-                _plugins.call_hook("runlog_params_logged", run=run, params=params)
-            elif kind == "artifact":
-                run, info = payload
-                _plugins.call_hook("runlog_artifact_uploaded", run=run, name=info.name, uri=info.uri)
-            elif kind == "end":
-                run, status, _, _ = payload
-                _plugins.call_hook("runlog_run_ended", run=run, status=status)
-            elif kind == "call":
-                payload()
-
-    def _salvage(self, batch: Batch, error: BaseException) -> None:
-        """Write a refused batch piece by piece (a series' points, one param, one tag...), so one
-        value the store cannot take costs that value alone; warn once about what was dropped."""
-        pieces: list[tuple[str, Batch]] = []
-        for field in ("columns", "params", "tags", "artifacts", "ends", "heartbeats"):
-            for item in getattr(batch, field):
-                piece = Batch()
-                piece.series = batch.series  # creating a series twice is a no-op
-                getattr(piece, field).append(item)
-                piece.count = batch.count if field == "columns" else 0
-                label = item[0].name if field == "columns" else getattr(item, "name", None) or item[1]
-                pieces.append((f"{field[:-1] if field != 'columns' else 'points of'} {label!r}", piece))
-        dropped = []
-        for label, piece in pieces:
-            try:
-                self.store.write(piece)
-                continue
-            except Exception as err:
-                for series in batch.series:
-                    series.id = None
-                failure = err
-            if piece.columns:  # a series' points: keep every point that can be kept
-                series, first, steps, values, times = piece.columns[0]
-                for index in range(len(steps)):
-                    single = Batch()
-                    single.series = batch.series
-                    single.columns = [(series, first + index, [steps[index]], [values[index]], [times[index]])]
-                    single.count = batch.count
-                    try:
-                        self.store.write(single)
-                    except Exception as err:
-                        for known in batch.series:
-                            known.id = None
-                        dropped.append(f"point {steps[index]} of {series.name!r} ({err!r})")
-                continue
-            dropped.append(f"{label} ({failure!r})")
-        if dropped:
-            self._warn_once("salvage:" + type(error).__name__,
-                            f"runlog: the store {getattr(self.store, 'uri', '')} refused "
-                            f"{', '.join(dropped[:3])}{' and more' if len(dropped) > 3 else ''}; "
-                            "everything else in the batch was written")
+                    call("runlog_metrics_logged", run=run, points=logged)
+        for op in events:
+            if isinstance(op, LogParams):
+                call("runlog_params_logged", run=op.run, params=op.params)
+            elif isinstance(op, StoreArtifact):
+                call("runlog_artifact_uploaded", run=op.run, name=op.info.name, uri=op.info.uri)
+            elif isinstance(op, EndRun):
+                call("runlog_run_ended", run=op.run, status=op.status)
+            elif isinstance(op, Release):
+                self._writing.pop(op.run_id, None)
 
     def _drop_oldest(self, entries: list[tuple[Any, ...]], excess: int) -> list[tuple[Any, ...]]:
         """Bound the memory a store that stays down can take: drop the oldest ``excess`` points."""
@@ -310,19 +305,20 @@ class Writer:
             self._warned.add(key)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
 
-    # -- flushing ----------------------------------------------------------------------------
+    # -- flushing and closing ----------------------------------------------------------------
 
     def flush(self, timeout: float | None = None) -> None:
-        """Return once everything buffered before this call is committed.
+        """Return once everything handed over before this call is committed.
 
-        Raises :class:`StoreError` if the store refused the write (the data stays buffered
-        and is retried).
+        Raises:
+            StoreError: the store refused the write (the data stays buffered and is retried),
+                or ``timeout`` seconds passed first.
         """
         if self._pid != os.getpid():
-            self._reset()
+            self._after_fork()
         thread = self._thread
         if thread is None or not thread.is_alive() or thread is threading.current_thread():
-            # no thread (interpreter shutting down, or called from a hook): commit inline
+            # no thread (closed, idle, interpreter shutting down, or called from a hook): commit inline
             with self._done:
                 self._requested += 1
             self._cycle()
@@ -332,16 +328,20 @@ class Writer:
         with self._done:
             self._requested += 1
             target = self._requested
-            self._wake.set()
-            deadline = None if timeout is None else time.monotonic() + timeout
+        self._wake.set()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._done:
             while self._attempted < target:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise StoreError(f"runlog: flush did not finish within {timeout} s")
                 self._done.wait(0.05 if remaining is None else min(remaining, 0.05))
                 if not thread.is_alive():
-                    self._cycle()
+                    break
             failed = self._completed < target
+        if not thread.is_alive() and self._attempted < target:
+            self._cycle()
+            failed = self._last_error is not None
         if failed:
             self._raise_if_failed()
 
@@ -350,6 +350,31 @@ class Writer:
         if error is not None:
             raise StoreError(f"runlog: the store {getattr(self.store, 'uri', '')} refused the write: {error!r}; "
                              "the data is kept in memory and retried") from error
+
+    def close(self) -> None:
+        """Commit everything buffered, then end the thread. A later event starts a new one."""
+        try:
+            self.flush()
+        finally:
+            self._stopped = True
+            self._wake.set()
+            thread = self._thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+            self._thread = None
+            self._stopped = False
+
+    def _after_fork(self) -> None:
+        """In a forked child: the parent's buffered events are the parent's to write; the child
+        keeps its handles' series and its own (empty) buffers, and writes what it logs itself."""
+        del self._points[:]
+        del self._ops[:]
+        self._init_thread_state()
+        # series the parent had not committed yet: the child may log into them, so it creates
+        # them too (creating a series that exists is a no-op)
+        self._ops.extend(NewSeries(series) for series in self.series_by_key.values() if series.id is None)
+        if self._writing:
+            self.ensure_thread()
 
 
 def _transient(error: BaseException) -> bool:
@@ -360,7 +385,7 @@ def _transient(error: BaseException) -> bool:
     return name in ("OperationalError", "StoreError") or "Connection" in name or "Timeout" in name
 
 
-def get_writer(store: Any) -> Writer:
+def get_writer(store: Store) -> Writer:
     key = id(store)
     writer = _writers.get(key)
     if writer is None or writer.store is not store:
@@ -376,6 +401,14 @@ def all_writers() -> list[Writer]:
     return list(_writers.values())
 
 
+def close_writer(store: Store) -> None:
+    """Commit and stop the writer of ``store``, if it has one."""
+    with _writers_lock:
+        writer = _writers.pop(id(store), None)
+    if writer is not None and writer.store is store:
+        writer.close()
+
+
 def flush_all() -> None:
     for writer in all_writers():
         try:
@@ -386,10 +419,26 @@ def flush_all() -> None:
 
 
 def _after_fork_in_child() -> None:
-    # the parent's buffers belong to the parent, which writes them; the child starts empty
-    for writer in _writers.values():
-        writer._reset()
-    _writers.clear()
+    for writer in list(_writers.values()):
+        writer._after_fork()
+    # a child of multiprocessing leaves through os._exit, past atexit: commit its points before.
+    # multiprocessing clears its finalizers in the child, then runs its after-fork callbacks
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and _writers:
+        util.register_after_fork(_fork_marker, _finalize_in_child)
+
+
+class _ForkMarker:
+    """An object for multiprocessing's after-fork registry (it keeps its entries weakly)."""
+
+
+_fork_marker = _ForkMarker()
+
+
+def _finalize_in_child(_: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, flush_all, exitpriority=100)
 
 
 if hasattr(os, "register_at_fork"):

@@ -171,3 +171,97 @@ def test_a_store_plugin_can_take_over_a_uri(tmp_path: Path) -> None:
     assert opened == ["custom://team"]
     assert (tmp_path / "custom.db").exists()
     assert run.get_metrics() == {"x": 1}
+
+
+class _Ordered:
+    """A plugin that records when its runlog_run_ended implementation runs."""
+
+    def __init__(self, calls: list[str], label: str, fail: bool = False) -> None:
+        self.calls, self.label, self.fail = calls, label, fail
+
+    def _record(self, status: str) -> None:
+        self.calls.append(self.label)
+        if self.fail:
+            raise RuntimeError(f"{self.label} is broken")
+
+
+def _plain(calls: list[str], label: str, fail: bool = False, **opts: Any) -> object:
+    class Plain(_Ordered):
+        @hookimpl(**opts)
+        def runlog_run_ended(self, run: Any, status: str) -> None:
+            self._record(status)
+
+    return Plain(calls, label, fail)
+
+
+def _wrapper(calls: list[str], label: str, fail_before: bool = False, fail_after: bool = False) -> object:
+    class Wrapper(_Ordered):
+        @hookimpl(wrapper=True)
+        def runlog_run_ended(self, run: Any, status: str):  # type: ignore[no-untyped-def]
+            calls.append(f"{label}:before")
+            if fail_before:
+                raise RuntimeError("broken before")
+            result = yield
+            calls.append(f"{label}:after")
+            if fail_after:
+                raise RuntimeError("broken after")
+            return result
+
+    return Wrapper(calls, label)
+
+
+def _old_wrapper(calls: list[str], label: str) -> object:
+    class OldWrapper(_Ordered):
+        @hookimpl(hookwrapper=True)
+        def runlog_run_ended(self, run: Any, status: str):  # type: ignore[no-untyped-def]
+            calls.append(f"{label}:before")
+            outcome = yield
+            calls.append(f"{label}:after:{outcome.exception is None}")
+
+    return OldWrapper(calls, label)
+
+
+def test_hooks_follow_pluggys_order_tryfirst_trylast_and_wrappers(store_dir: Path, pm: Any) -> None:
+    calls: list[str] = []
+    pm.register(_plain(calls, "last", trylast=True), name="t-last")
+    pm.register(_plain(calls, "first", tryfirst=True), name="t-first")
+    pm.register(_plain(calls, "a"), name="t-a")
+    pm.register(_plain(calls, "b"), name="t-b")
+    pm.register(_wrapper(calls, "new"), name="t-new")
+    pm.register(_old_wrapper(calls, "old"), name="t-old")
+    with Experiment("order", store=store_dir).start_logging(outputs=None):
+        pass
+    # pluggy: wrappers around the rest, tryfirst first, then the latest registered, trylast last
+    assert calls == ["old:before", "new:before", "first", "b", "a", "last", "new:after", "old:after:True"]
+
+
+def test_a_raising_plugin_or_wrapper_costs_one_warning_and_the_others_still_run(store_dir: Path, pm: Any) -> None:
+    calls: list[str] = []
+    pm.register(_plain(calls, "ok1"), name="t-ok1")
+    pm.register(_plain(calls, "bad", fail=True, tryfirst=True), name="t-bad")
+    pm.register(_wrapper(calls, "w1", fail_before=True), name="t-w1")
+    pm.register(_wrapper(calls, "w2", fail_after=True), name="t-w2")
+    pm.register(_plain(calls, "ok2", trylast=True), name="t-ok2")
+    with pytest.warns(RuntimeWarning) as caught:
+        exp = Experiment("faults", store=store_dir)
+        for _ in range(3):
+            with exp.start_logging(outputs=None) as run:
+                run.log("x", 1.0)
+    assert calls.count("ok1") == 3 and calls.count("ok2") == 3 and calls.count("bad") == 3
+    assert calls.count("w2:after") == 3
+    messages = [str(w.message) for w in caught if "raised in runlog_run_ended" in str(w.message)]
+    assert sorted(m.split("'")[1] for m in messages) == ["t-bad", "t-w1", "t-w2"]
+    assert run.get_status() == "Completed" and run.get_metrics("x") == 1.0
+
+
+def test_a_raising_store_plugin_lets_the_next_one_open_the_store(store_dir: Path, pm: Any) -> None:
+    class Broken:
+        @hookimpl(tryfirst=True)
+        def runlog_open_store(self, uri: str) -> Any:
+            raise RuntimeError("cannot connect")
+
+    pm.register(Broken(), name="t-broken-store")
+    with pytest.warns(RuntimeWarning, match="t-broken-store"):
+        with Experiment("fallback", store=store_dir / "other").start_logging(outputs=None) as run:
+            run.log("x", 2.0)
+    assert run.get_metrics("x") == 2.0
