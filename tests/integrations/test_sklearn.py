@@ -323,6 +323,19 @@ def test_run_argument_is_the_parent_and_stays_running(diabetes: Any) -> None:
     assert parent.get_status() == "Completed"
 
 
+def test_clone_and_get_params_with_a_run_argument(diabetes: Any) -> None:
+    """A Run has an Azure-style get_params(): scikit-learn must not take it for an estimator."""
+    with Experiment("diabetes").start_logging() as parent:
+        search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2), run=parent)
+        params = search.get_params()
+        assert params["run"] is parent and params["search__cv"] == 2
+        assert not any(key.startswith("run__") for key in params)
+        copy = clone(search)
+        assert copy.run is parent and copy.search is not search.search
+        copy.fit(*diabetes)
+    assert len(Run(Experiment("diabetes"), parent.id).get_children()) == 2
+
+
 def test_log_search_of_a_search_fitted_elsewhere(diabetes: Any) -> None:
     grid = GridSearchCV(Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3, return_train_score=True).fit(*diabetes)
     with Experiment("later").start_logging() as run:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sklearn.base import BaseEstimator, MetaEstimatorMixin
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.model_selection._search import BaseSearchCV
 
 from runlog_core import Experiment, Run
@@ -274,6 +274,23 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
 
     def __sklearn_tags__(self) -> Any:
         return self.search.__sklearn_tags__()
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The params, with the search's as ``search__*`` when ``deep``.
+
+        ``run`` is never descended into: a Run has an Azure-style ``get_params()`` (its logged
+        params), which scikit-learn would otherwise take for an estimator's.
+        """
+        params: dict[str, Any] = super().get_params(deep=False)
+        if deep and hasattr(self.search, "get_params"):
+            params.update({f"search__{key}": value for key, value in self.search.get_params(deep=True).items()})
+        return params
+
+    def __sklearn_clone__(self) -> TrackedSearch:
+        """A copy with an unfitted clone of the search; ``run`` and ``experiment`` are shared, not copied."""
+        params = self.get_params(deep=False)
+        params["search"] = clone(params["search"])
+        return type(self)(**params)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__)
