@@ -20,11 +20,13 @@ logging failure becomes one warning per kind of failure.
 
 from __future__ import annotations
 
+import copy
 import functools
-import json
+import inspect
 import logging
 import os
 import tempfile
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,111 +38,22 @@ except ImportError as err:
         "runlog_integrations.xgboost needs XGBoost: pip install 'runlog[xgboost]'"
     ) from err
 
-from runlog_core import Experiment, Run
-from runlog_core._guard import WarnOnce
-from runlog_core._autolog import AutologTarget, Patches, nested, selected, warn_once
-from runlog_core.hookspecs import hookimpl
+from typing_extensions import override
 
-__all__ = ["RunlogCallback"]
+from runlog_core import Experiment, Run
+from runlog_core._autolog import Patches, nested, selected, warn_once
+from runlog_core._guard import WarnOnce
+from runlog_core._target import check_target, resolve_run
+from runlog_core.exceptions import InvalidArgumentError
+
+from ._xgboost_values import booster_params, first_booster, is_cv_pack, put_result, rank
+
+__all__ = ["RunlogCallback", "attach_autolog", "booster_params"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "xgboost"
 IMPORTANCE_TYPES = ("weight", "gain", "cover")
-
-try:  # typing.override is 3.12+
-    from typing import override
-except ImportError:  # pragma: no cover - Python < 3.12
-    try:
-        from typing_extensions import override
-    except ImportError:
-        def override(method: Any) -> Any:  # type: ignore[no-redef]
-            return method
-
-
-def _put(out: dict[str, float], name: str, value: Any) -> None:
-    """One evaluation result: a number, or under ``xgb.cv`` a (mean, std) pair as ``-mean``/``-std``."""
-    if isinstance(value, tuple):
-        out[f"{name}-mean"] = float(value[0])
-        out[f"{name}-std"] = float(value[1])
-    else:
-        out[name] = float(value)
-
-
-def _config_value(text: Any) -> Any:
-    """A config string as a number where it is one (float32 values shown as the user wrote them)."""
-    if not isinstance(text, str):
-        return text
-    try:
-        number = int(text)
-    except ValueError:
-        pass
-    else:
-        return number if -(2**63) <= number < 2**63 else text
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    # XGBoost stores float32: "0.300000012" is the user's 0.3
-    return float(f"{value:.7g}") if value == value and abs(value) != float("inf") else value
-
-
-def booster_params(config: str | Mapping[str, Any]) -> dict[str, Any]:
-    """The training parameters in a booster's saved config, flat: ``{"max_depth": 3, ...}``.
-
-    Takes the leaves of every ``*_param`` section except the model state ones
-    (``*_model_param``: tree counts, base score), plus ``eval_metric`` and ``booster``.
-    A name met twice with different values keeps its section as a prefix.
-    """
-    tree = json.loads(config) if isinstance(config, str) else config
-    found: dict[str, Any] = {}
-
-    def walk(node: Any, path: str) -> None:
-        if not isinstance(node, Mapping):
-            return
-        for key, value in node.items():
-            if isinstance(value, Mapping):
-                if key.endswith("_param") and not key.endswith("model_param"):
-                    for name, leaf in value.items():
-                        if isinstance(leaf, (Mapping, list)):
-                            continue
-                        converted = _config_value(leaf)
-                        if name in found and found[name] != converted:
-                            found[f"{key}.{name}"] = converted
-                        else:
-                            found.setdefault(name, converted)
-                else:
-                    walk(value, f"{path}.{key}")
-
-    learner = tree.get("learner", {}) if isinstance(tree, Mapping) else {}
-    walk(learner, "learner")
-    metrics = learner.get("metrics") if isinstance(learner, Mapping) else None
-    if isinstance(metrics, list) and metrics:
-        found["eval_metric"] = [m.get("name") for m in metrics if isinstance(m, Mapping)]
-    return found
-
-
-def _is_cv_pack(model: Any) -> bool:
-    return not isinstance(model, xgboost.Booster) and hasattr(model, "cvfolds")
-
-
-def _first_booster(model: Any) -> xgboost.Booster | None:
-    if isinstance(model, xgboost.Booster):
-        return model
-    folds = getattr(model, "cvfolds", None)
-    if folds:
-        return getattr(folds[0], "bst", None)
-    return None
-
-
-def _rank() -> int:
-    try:
-        from xgboost import collective
-
-        return int(collective.get_rank())
-    except Exception:  # not initialised, or an XGBoost without collective: a single process
-        return 0
-
 
 class RunlogCallback(TrainingCallback):
     """Record an XGBoost training into a runlog run.
@@ -148,14 +61,19 @@ class RunlogCallback(TrainingCallback):
     Args:
         run: log into this existing run; it is left Running when training ends.
         experiment: an experiment name or :class:`~runlog_core.Experiment`: each training
-            starts its own run there, ended Completed when training ends.
-            With neither ``run`` nor ``experiment``: the submitted run under ``runlog submit``,
-            else a new run per training in ``RUNLOG_EXPERIMENT`` or ``"xgboost"``.
+            starts its own run there, ended Completed when training ends, or Failed with the
+            traceback when it raised. Which run, in order: ``run``, the submitted run under
+            ``runlog submit``, a new run per training in ``experiment``, ``RUNLOG_EXPERIMENT``
+            or ``"xgboost"``.
         log_model: store the trained model as ``model/model.json`` (trimmed to the best
             iteration when early stopping ran).
         importance_types: the feature-importance types of the ``feature_importance`` table.
         run_name: the name of each run this callback starts.
         tags: tags set on each run this callback starts.
+
+    Raises:
+        InvalidArgumentError: ``run`` is not a Run, ``experiment`` not a name or an Experiment,
+            both are given, or ``log_model`` is not a bool.
 
     Example::
 
@@ -170,15 +88,11 @@ class RunlogCallback(TrainingCallback):
                  log_model: bool = False, importance_types: Iterable[str] = IMPORTANCE_TYPES,
                  run_name: str | None = None, tags: Mapping[str, Any] | None = None) -> None:
         super().__init__()
-        if run is not None and not isinstance(run, Run):
-            raise TypeError(f"run must be a runlog_core.Run or None, got {type(run).__name__}: {run!r}")
-        if experiment is not None and not isinstance(experiment, (str, Experiment)):
-            raise TypeError("experiment must be an experiment name, a runlog_core.Experiment or None, "
-                            f"got {type(experiment).__name__}: {experiment!r}")
+        check_target(run, experiment)
         if run is not None and experiment is not None:
-            raise ValueError("pass run= or experiment=, not both")
+            raise InvalidArgumentError("experiment", experiment, "None when run= is given (pass one of them)")
         if not isinstance(log_model, bool):
-            raise TypeError(f"log_model must be True or False, got {type(log_model).__name__}: {log_model!r}")
+            raise InvalidArgumentError("log_model", log_model, "True or False")
         self.run = run
         self.experiment = experiment
         self.log_model = log_model
@@ -192,22 +106,27 @@ class RunlogCallback(TrainingCallback):
         self._last_epoch: int | None = None
         self._warn = WarnOnce()
         self._extra_params: dict[str, Any] = {}  # autolog adds the train() arguments here
+        self._store: str | None = None  # the store of an Experiment given, once pickled
+        self._watch = Patches()
+        self._training = 0  # which training the watchers and finalizers belong to
 
-    # -- pickling: XGBClassifier objects are pickled (joblib, GridSearchCV); a run is not
+    # -- pickling: XGBClassifier objects are pickled (joblib, GridSearchCV); a run is not, and a
+    # given run pickles as its id (runlog_core.Run.__reduce__)
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_active"] = None
-        state["_owned"] = False
-        state["_history"] = None
+        if isinstance(self.experiment, Experiment):  # its open store stays here: keep what names it
+            state["experiment"], state["_store"] = self.experiment.name, self.experiment.store
+        state.update(_active=None, _owned=False, _history=None, _watch=Patches())
         return state
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> RunlogCallback:
-        # sklearn's clone() deep-copies constructor params; the run given must stay the same object
-        import copy
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> RunlogCallback:
+        # sklearn's clone() deep-copies constructor params; the run and experiment given stay the same objects
         new = copy.copy(self)
-        new.__dict__.update(self.__getstate__())
-        new._warn = WarnOnce()
+        new.__dict__.update(_active=None, _owned=False, _history=None, _watch=Patches(), _warn=WarnOnce(),
+                            _extra_params=dict(self._extra_params))
         if self.tags is not None:
             new.tags = dict(self.tags)
         return new
@@ -217,43 +136,66 @@ class RunlogCallback(TrainingCallback):
         """The run the current (or last) training logged into."""
         return self._active
 
-    def _open(self) -> Run | None:
-        if self.run is not None:
-            return self.run
-        if self.experiment is None and os.environ.get("RUNLOG_RUN_ID"):
-            return Run.get_context()
-        experiment = self.experiment
-        if experiment is None:
-            experiment = os.environ.get("RUNLOG_EXPERIMENT") or DEFAULT_EXPERIMENT
-        if isinstance(experiment, str):
-            experiment = Experiment(experiment)
-        run = experiment.start_logging(name=self.run_name, tags=self.tags, outputs=None)
-        self._owned = True
+    def _open(self) -> Run:
+        run, self._owned = resolve_run(run=self.run, experiment=self.experiment, default=DEFAULT_EXPERIMENT,
+                                       store=self._store, name=self.run_name, tags=self.tags)
         return run
+
+    def _watch_training(self, model: Any) -> None:
+        """Until after_training, see the exceptions of the booster's update and evaluation.
+
+        XGBoost tells callbacks nothing when training raises: the booster's ``update`` and
+        ``eval_set``/``eval`` are wrapped on the instance for the training's length, and a
+        finalizer of the booster ends the run Failed (without a traceback) should training
+        raise elsewhere, in another callback.
+        """
+        ref = weakref.ref(self)
+        for name in ("update", "eval_set", "eval"):
+            if callable(getattr(model, name, None)):
+                self._watch.patch(model, name, functools.partial(_Watched, ref, self._training))
+        weakref.finalize(model, _training_gone, ref, self._training)
+
+    def _training_failed(self, error: BaseException | None, training: int | None = None) -> None:
+        """Training raised ``error`` (``None``: unseen): our run ends Failed, with its traceback."""
+        if training is not None and training != self._training:
+            return
+        self._watch.restore()
+        run, owned = self._active, self._owned
+        if run is None or not owned:
+            return
+        self._active, self._owned = None, False
+        try:
+            if error is None:
+                run.fail("training ended without after_training (it raised)")
+            else:
+                run._end_for(error)
+        except Exception as err:
+            self._warn("end the run", err)
 
     @override
     def before_training(self, model: Any) -> Any:
-        if self._active is not None and self._owned:
-            # the previous training raised: after_training never ran for it
-            try:
-                self._active.fail("training ended without after_training (it raised)")
-            except Exception as err:
-                self._warn("end the previous run", err)
+        self._training_failed(None)  # the previous training raised unseen: after_training never ran
+        self._training += 1
         self._active, self._owned = None, False
         self._history = None
         self._first_epoch, self._last_epoch = None, None
-        if _rank() != 0:  # only one process of a distributed training writes the run
+        if rank() != 0:  # only one process of a distributed training writes the run
             return model
         try:
             self._active = self._open()
         except Exception as err:
             self._warn("start a run", err)
             return model
+        if self._owned:
+            try:
+                self._watch_training(model)
+            except Exception as err:
+                self._warn("watch the training for exceptions", err)
         try:
-            booster = _first_booster(model)
+            booster = first_booster(model)
             if booster is not None:
                 params = booster_params(booster.save_config())
-                if _is_cv_pack(model):
+                if is_cv_pack(model):
                     params["nfold"] = len(model.cvfolds)
                 params.update(self._extra_params)
                 self._active.log_params(params)
@@ -262,16 +204,15 @@ class RunlogCallback(TrainingCallback):
         return model
 
     def _log_epoch(self, epoch: int, evals_log: Mapping[str, Mapping[str, Any]], index: int = -1) -> None:
-        values: dict[str, float] = {}
+        values: dict[str, Any] = {}
         for data, metrics in evals_log.items():
             for metric, history in metrics.items():
                 if not history:
                     continue
                 if not -len(history) <= index < len(history):
                     continue
-                _put(values, f"{data}-{metric}", history[index])
-        if values:
-            assert self._active is not None
+                put_result(values, f"{data}-{metric}", history[index])
+        if values and self._active is not None:
             self._active.log_metrics(values, step=epoch)
 
     @override
@@ -300,6 +241,7 @@ class RunlogCallback(TrainingCallback):
 
     @override
     def after_training(self, model: Any) -> Any:
+        self._watch.restore()
         run = self._active
         if run is None:
             return model
@@ -310,7 +252,7 @@ class RunlogCallback(TrainingCallback):
         best_iteration: int | None = None
         try:
             summary: dict[str, Any] = {}
-            booster = _first_booster(model)
+            booster = first_booster(model)
             attr = booster.attr("best_iteration") if booster is not None else None
             if self._last_epoch is not None:
                 summary["stopped_iteration"] = self._last_epoch
@@ -327,7 +269,7 @@ class RunlogCallback(TrainingCallback):
                 for data, metrics in history.items():
                     for metric, values in metrics.items():
                         if 0 <= index < len(values):
-                            _put(summary, f"best_{data}-{metric}", values[index])
+                            put_result(summary, f"best_{data}-{metric}", values[index])
             if summary:
                 run.log_metrics(summary)
         except Exception as err:
@@ -351,7 +293,7 @@ class RunlogCallback(TrainingCallback):
         return model
 
     def _log_importance(self, run: Run, booster: xgboost.Booster) -> None:
-        columns: dict[str, dict[str, float]] = {}
+        columns: dict[str, Mapping[str, Any]] = {}
         for kind in self.importance_types:
             try:
                 columns[kind] = booster.get_score(importance_type=kind)
@@ -379,29 +321,65 @@ class RunlogCallback(TrainingCallback):
             run.upload_file("model/model.json", path)
 
 
+class _Watched:
+    """A booster method that reports its exception to the callback, then raises it unchanged.
+
+    It pickles as the booster's own method, so a booster pickled mid-training (a checkpoint
+    callback with ``as_pickle=True``) pickles as it would without runlog.
+    """
+
+    def __init__(self, ref: weakref.ref[RunlogCallback], training: int, original: Any) -> None:
+        self.ref, self.training, self.original = ref, training, original
+        functools.update_wrapper(self, original)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.original(*args, **kwargs)
+        except BaseException as error:
+            callback = self.ref()
+            if callback is not None:
+                callback._training_failed(error, self.training)
+            raise
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return getattr, (self.original.__self__, self.original.__name__)
+
+
+def _training_gone(ref: weakref.ref[RunlogCallback], training: int) -> None:
+    callback = ref()
+    if callback is not None:
+        callback._training_failed(None, training)
+
+
 # -- autolog ----------------------------------------------------------------------------------
 
-_patches = Patches()
-_autolog_target = AutologTarget(DEFAULT_EXPERIMENT)
+
+class _Autolog:
+    """What ``autolog()`` set: the patched ``train`` functions and the experiment of the runs."""
+
+    def __init__(self) -> None:
+        self.patches = Patches()
+        self.experiment: str | None = None
+
+
+_state = _Autolog()
 # train() arguments worth keeping as params (the data, objectives and callbacks are not)
 _TRAIN_ARGS = ("num_boost_round", "early_stopping_rounds", "maximize", "verbose_eval")
 
 
 def _wrap_train(original: Any) -> Any:
-    import inspect
-
     signature = inspect.signature(original)
 
     @functools.wraps(original)
     def train(*args: Any, **kwargs: Any) -> Any:
-        if nested.get() or not _patches:
+        if nested.get() or not _state.patches:
             return original(*args, **kwargs)
         callback: RunlogCallback | None = None
         try:
             bound = signature.bind(*args, **kwargs)
             callbacks = list(bound.arguments.get("callbacks") or [])
             if not any(isinstance(item, RunlogCallback) for item in callbacks):
-                callback = RunlogCallback(experiment=_autolog_target.experiment())  # None: the submitted run
+                callback = RunlogCallback(experiment=_state.experiment)
                 bound.apply_defaults()
                 callback._extra_params = {name: bound.arguments[name] for name in _TRAIN_ARGS
                                           if isinstance(bound.arguments.get(name), (int, float, bool))
@@ -415,13 +393,9 @@ def _wrap_train(original: Any) -> Any:
         token = nested.set(True)
         try:
             return original(*args, **kwargs)
-        except BaseException as err:
-            if callback is not None and callback._active is not None and callback._owned:
-                try:
-                    callback._active._end_for(err)
-                    callback._active, callback._owned = None, False
-                except Exception as log_err:
-                    warn_once("end the XGBoost run", log_err)
+        except BaseException as error:
+            if callback is not None:
+                callback._training_failed(error)
             raise
         finally:
             nested.reset(token)
@@ -429,18 +403,25 @@ def _wrap_train(original: Any) -> Any:
     return train
 
 
-@hookimpl
-def runlog_autolog(config: dict[str, Any]) -> None:
-    """Patch ``xgboost.train`` (also what the scikit-learn API calls), or put it back."""
+def attach_autolog(config: dict[str, Any]) -> None:
+    """Patch ``xgboost.train`` (also what the scikit-learn API calls), or put it back.
+
+    Called by runlog's ``runlog`` entry-point plugin when ``autolog()`` selects XGBoost.
+
+    Args:
+        config: ``autolog()``'s settings: ``frameworks`` (``None`` for all), ``experiment``
+            (the runs' experiment: the submitted run under ``runlog submit``, else this, else
+            ``RUNLOG_EXPERIMENT``, else ``"xgboost"``) and ``disable``.
+    """
     if not selected(config, "xgboost"):
         return
     if config.get("disable"):
-        _patches.restore()
+        _state.patches.restore()
         return
-    _autolog_target.configure(config)
+    _state.experiment = config.get("experiment")
     import xgboost.sklearn
     import xgboost.training
 
     for owner in (xgboost, xgboost.training, xgboost.sklearn):
         if getattr(owner, "train", None) is not None:
-            _patches.patch(owner, "train", _wrap_train)
+            _state.patches.patch(owner, "train", _wrap_train)
