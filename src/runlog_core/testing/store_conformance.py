@@ -1,0 +1,69 @@
+"""The store conformance suite: plain pytest tests that any :class:`runlog_core.store.Store` must pass.
+
+Use it from a test module of your store plugin::
+
+    import pytest
+    from runlog_core.testing.store_conformance import *  # noqa: F403
+
+    @pytest.fixture
+    def store_factory(tmp_path):
+        # a callable returning a fresh, empty store each time it is called
+        return lambda: MyStore(f"mystore://{tmp_path}/db")
+
+The tests write :class:`~runlog_core.store.Batch` objects as runlog's writer builds them and read
+everything back through the protocol: experiments, runs and their filters, points of every kind
+(with NaN, +/-inf, -0.0, int64 bounds, unicode, rows, tables, image names), their order across
+batches, params, tags, artifacts, run ends, heartbeats, search, an all-or-nothing refused batch,
+reads from other threads while writing, and ``close()``. Each test gets its own store through the
+``store`` fixture, which closes it afterwards. The suite takes a few seconds on SQLite.
+"""
+
+from __future__ import annotations
+
+from ._store_data import (
+    test_a_number_series_keeps_each_values_type_across_batches,
+    test_a_refused_batch_leaves_nothing_behind,
+    test_a_series_created_twice_is_one_series,
+    test_artifacts_are_listed_by_name_and_replaced,
+    test_params_of_every_type_read_back_equal_and_keep_their_first_value,
+    test_points_keep_their_logged_order_across_batches,
+    test_points_of_every_kind_read_back_as_python_values,
+    test_reads_from_other_threads_see_whole_batches_while_writing,
+    test_tags_are_overwritten_by_a_later_value,
+)
+from ._store_helpers import store
+from ._store_runs import (
+    test_a_run_is_found_by_id_prefix_or_name,
+    test_a_run_reads_back_as_created,
+    test_a_stale_heartbeat_reads_killed_and_a_new_one_revives_it,
+    test_close_can_be_called_twice,
+    test_experiments_are_created_once_and_listed,
+    test_list_runs_filters_by_experiment_status_tags_and_parent,
+    test_reattach_makes_an_ended_run_running_again,
+    test_run_ends_set_status_end_time_and_error,
+    test_search_runs_over_metrics_params_tags_and_attributes,
+    test_unknown_ids_read_as_nothing,
+)
+
+__all__ = [
+    "store",
+    "test_a_number_series_keeps_each_values_type_across_batches",
+    "test_a_refused_batch_leaves_nothing_behind",
+    "test_a_run_is_found_by_id_prefix_or_name",
+    "test_a_run_reads_back_as_created",
+    "test_a_series_created_twice_is_one_series",
+    "test_a_stale_heartbeat_reads_killed_and_a_new_one_revives_it",
+    "test_artifacts_are_listed_by_name_and_replaced",
+    "test_close_can_be_called_twice",
+    "test_experiments_are_created_once_and_listed",
+    "test_list_runs_filters_by_experiment_status_tags_and_parent",
+    "test_params_of_every_type_read_back_equal_and_keep_their_first_value",
+    "test_points_keep_their_logged_order_across_batches",
+    "test_points_of_every_kind_read_back_as_python_values",
+    "test_reads_from_other_threads_see_whole_batches_while_writing",
+    "test_reattach_makes_an_ended_run_running_again",
+    "test_run_ends_set_status_end_time_and_error",
+    "test_search_runs_over_metrics_params_tags_and_attributes",
+    "test_tags_are_overwritten_by_a_later_value",
+    "test_unknown_ids_read_as_nothing",
+]
