@@ -66,8 +66,8 @@ class OutputCapture:
         self._stdout = _Tee(sys.stdout, lambda text: sink(STD_LOG, text))
         self._stderr = _Tee(sys.stderr, lambda text: sink(STD_LOG, text))
         self._handler = RecordHandler(lambda text: sink(LOGGING_LOG, text))
-        sys.stdout = self._stdout  # type: ignore[assignment]
-        sys.stderr = self._stderr  # type: ignore[assignment]
+        sys.stdout = self._stdout
+        sys.stderr = self._stderr
         logging.getLogger().addHandler(self._handler)
 
     def stop(self) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .exceptions import InvalidArgumentError, RunlogError
+from . import _config
+from .exceptions import InvalidArgumentError, SnapshotTooLargeError
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -16,16 +18,6 @@ __all__ = ["SnapshotTooLargeError", "check_snapshot_size", "copy_snapshot", "sna
 
 ALWAYS_SKIPPED = {".git", "__pycache__", ".venv", "venv", ".mypy_cache", ".pytest_cache", "node_modules", "runlog",
                   ".ipynb_checkpoints", "outputs"}
-DEFAULT_MAX_BYTES = 300 * 1024 * 1024
-
-
-class SnapshotTooLargeError(RunlogError, ValueError):
-    def __init__(self, folder: str, size: int, limit: int) -> None:
-        self.folder, self.size, self.limit = folder, size, limit
-        super().__init__(
-            f"snapshot of {folder} would hold {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit; "
-            "list large files in .runlogignore (same syntax as .gitignore) or raise RUNLOG_SNAPSHOT_MAX_MB"
-        )
 
 
 def _translate(pattern: str) -> str:
@@ -127,17 +119,21 @@ def snapshot_files(folder: str | os.PathLike[str]) -> list[tuple[str, Path]]:
 
 
 def max_snapshot_bytes() -> int:
-    """The size cap: ``RUNLOG_SNAPSHOT_MAX_MB`` megabytes (MiB), 300 by default."""
-    raw = os.environ.get("RUNLOG_SNAPSHOT_MAX_MB")
-    try:
-        megabytes = float(raw) if raw else DEFAULT_MAX_BYTES / 1024 / 1024
-    except ValueError:
-        raise InvalidArgumentError("RUNLOG_SNAPSHOT_MAX_MB", raw, "a number of megabytes") from None
-    return int(megabytes * 1024 * 1024)
+    """The size cap: ``RUNLOG_SNAPSHOT_MAX_MB`` megabytes (MiB), 300 by default.
+
+    Raises:
+        ConfigError: ``RUNLOG_SNAPSHOT_MAX_MB`` is not a positive number.
+    """
+    return int(_config.snapshot_max_mb() * 1024 * 1024)
 
 
 def check_snapshot_size(folder: str | os.PathLike[str], files: list[tuple[str, Path]]) -> int:
-    """Return the total size of ``files``; raise :class:`SnapshotTooLargeError` above the cap."""
+    """Return the total size of ``files``.
+
+    Raises:
+        SnapshotTooLargeError: the total is over ``RUNLOG_SNAPSHOT_MAX_MB``.
+        ConfigError: ``RUNLOG_SNAPSHOT_MAX_MB`` is not a positive number.
+    """
     limit = max_snapshot_bytes()
     total = sum(path.stat().st_size for _, path in files)
     if total > limit:
@@ -147,8 +143,6 @@ def check_snapshot_size(folder: str | os.PathLike[str], files: list[tuple[str, P
 
 def copy_snapshot(files: list[tuple[str, Path]], destination: str | os.PathLike[str]) -> None:
     """Copy ``files`` (from :func:`snapshot_files`) under ``destination``, keeping their layout."""
-    import shutil
-
     root = Path(destination)
     for relative, path in files:
         target = root / relative

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
+
+from . import _config
 
 __all__ = ["register", "run_submit"]
 
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         namespace.script_args = [*(namespace.script_args or []), *tail]
         return namespace, extras
 
-    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+    parser.parse_known_args = parse_known_args
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -94,7 +95,7 @@ def run_submit(args: argparse.Namespace) -> int:
         config = ScriptRunConfig(source_directory=source, script=str(script), arguments=script_args,
                                  python=args.python)
         space = parse_sweep(args.sweep)
-        name = args.experiment or os.environ.get("RUNLOG_EXPERIMENT") or Path(config.script).stem
+        name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
         print(f"runlog submit: {err}", file=sys.stderr)

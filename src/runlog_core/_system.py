@@ -23,26 +23,29 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from . import _config
+from .exceptions import InvalidArgumentError
+
 if TYPE_CHECKING:
     from ._run import Run
 
 __all__ = ["SystemMonitor", "sample_once", "start_monitor"]
 
-DEFAULT_INTERVAL = 10.0
 _MB = 1024.0 * 1024.0
 
 
 def _interval(interval: float | None) -> float:
-    if interval is not None:
-        return max(0.05, float(interval))
-    raw = os.environ.get("RUNLOG_SYSTEM_INTERVAL")
-    try:
-        value = float(raw) if raw else DEFAULT_INTERVAL
-    except ValueError:
-        warnings.warn(f"runlog: RUNLOG_SYSTEM_INTERVAL={raw!r} is not a number; using {DEFAULT_INTERVAL}",
-                      RuntimeWarning, stacklevel=3)
-        value = DEFAULT_INTERVAL
-    return value if value > 0 else DEFAULT_INTERVAL
+    """``interval`` (at least 0.05 s), else ``RUNLOG_SYSTEM_INTERVAL`` (10 s).
+
+    Raises:
+        InvalidArgumentError: ``interval`` is not a positive number.
+        ConfigError: ``interval`` is ``None`` and ``RUNLOG_SYSTEM_INTERVAL`` is not a positive number.
+    """
+    if interval is None:
+        return _config.system_interval()
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 < interval < float("inf"):
+        raise InvalidArgumentError("interval", interval, "a positive number of seconds, or None")
+    return max(0.05, float(interval))
 
 
 class _ProcSampler:
@@ -272,8 +275,12 @@ def start_monitor(run: Run, interval: float | None = None, pid: int | None = Non
 
     Args:
         run: the run the ``system/*`` metrics go into.
-        interval: seconds between samples.
+        interval: seconds between samples; ``None`` reads ``RUNLOG_SYSTEM_INTERVAL``.
         pid: the process whose tree (it and its descendants) CPU and RSS are measured for;
             this process by default, the script's for a submitted run.
+
+    Raises:
+        InvalidArgumentError: ``interval`` is not a positive number.
+        ConfigError: ``interval`` is ``None`` and ``RUNLOG_SYSTEM_INTERVAL`` is not a positive number.
     """
     return SystemMonitor(run, _interval(interval), os.getpid() if pid is None else pid)

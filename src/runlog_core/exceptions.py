@@ -17,6 +17,8 @@ __all__ = [
     "ParamConflictError",
     "RunNotFoundError",
     "RunlogError",
+    "ScriptRunError",
+    "SnapshotTooLargeError",
     "StoreError",
     "StoreVersionError",
     "UnsafeArtifactNameError",
@@ -133,6 +135,38 @@ class FilterSyntaxError(RunlogError, ValueError):
     def __init__(self, text: str, position: int, message: str) -> None:
         self.text, self.position, self.message = text, position, message
         super().__init__(f"{message} at character {position + 1}:\n  {text}\n  {' ' * position}^")
+
+
+class ScriptRunError(RunlogError, RuntimeError):
+    """A submitted script did not complete: it failed or was killed.
+
+    Attributes:
+        run_id: the run's id.
+        status: ``"Failed"`` or ``"Killed"``.
+        exit_code: the script's exit code (negative: killed by that signal), or ``None``.
+        log_tail: the last lines the script printed.
+        error: the first line of the run's recorded error, or ``None``.
+    """
+
+    def __init__(self, run_id: str, status: str, exit_code: int | None, log_tail: str, error: str | None) -> None:
+        self.run_id, self.status, self.exit_code, self.log_tail = run_id, status, exit_code, log_tail
+        self.error = error
+        tail = log_tail.rstrip("\n")
+        super().__init__(
+            f"run {run_id} ended {status}: {error or 'no error recorded'}"
+            + (f"\n--- last lines of logs/std_log.txt ---\n{tail}" if tail else "")
+        )
+
+
+class SnapshotTooLargeError(RunlogError, ValueError):
+    """The files a source snapshot would keep add up to more than ``RUNLOG_SNAPSHOT_MAX_MB``."""
+
+    def __init__(self, folder: str, size: int, limit: int) -> None:
+        self.folder, self.size, self.limit = folder, size, limit
+        super().__init__(
+            f"snapshot of {folder} would hold {size / 2**20:.1f} MB, over the {limit / 2**20:g} MB limit; "
+            "list large files in .runlogignore (same syntax as .gitignore) or raise RUNLOG_SNAPSHOT_MAX_MB"
+        )
 
 
 def _short(value: object, limit: int = 80) -> str:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from runlog_core import Experiment, ScriptRunConfig
+from runlog_core.exceptions import ConfigError, InvalidArgumentError
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the /proc fallback and the tests are Linux's")
 
@@ -52,9 +54,9 @@ def test_monitor_system_logs_cpu_and_rss(sampler: str, tmp_path: Path, monkeypat
     assert all(0 <= v <= 100 for v in metrics["system/cpu_percent"])
     assert max(metrics["system/process_cpu_percent"]) > 40  # a busy core shows
     assert 0 < metrics["system/memory_used_percent"][-1] < 100
-    count = len(metrics["system/rss_mb"])
-    time.sleep(0.3)
-    assert len(run.get_metrics()["system/rss_mb"]) == count  # stopped with the run
+    # stopped with the run: its thread is gone, so no sample can come later
+    assert not any(thread.name == f"runlog-system-{run.id}" for thread in threading.enumerate())
+    assert len(run.get_metrics()["system/rss_mb"]) == len(metrics["system/rss_mb"])
 
 
 def test_submitted_run_measures_the_scripts_process_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,9 +83,23 @@ def test_interval_defaults_to_10_seconds(monkeypatch: pytest.MonkeyPatch) -> Non
     assert _interval(None) == 10.0
     monkeypatch.setenv("RUNLOG_SYSTEM_INTERVAL", "2.5")
     assert _interval(None) == 2.5
-    monkeypatch.setenv("RUNLOG_SYSTEM_INTERVAL", "soon")
-    with pytest.warns(RuntimeWarning, match="RUNLOG_SYSTEM_INTERVAL"):
-        assert _interval(None) == 10.0
+    assert _interval(0.01) == 0.05  # an explicit interval wins, down to a floor
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "inf"])
+def test_a_bad_interval_raises_when_the_monitor_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       value: str) -> None:
+    from runlog_core._system import start_monitor
+
+    monkeypatch.setenv("RUNLOG_SYSTEM_INTERVAL", value)
+    with Experiment("sys", store=tmp_path / "store").start_logging() as run:
+        with pytest.raises(ConfigError, match="RUNLOG_SYSTEM_INTERVAL") as caught:
+            start_monitor(run)
+        assert (caught.value.variable, caught.value.value) == ("RUNLOG_SYSTEM_INTERVAL", value)
+        with pytest.raises(InvalidArgumentError, match="interval"):
+            start_monitor(run, interval="soon")  # type: ignore[arg-type]
+    assert not any(thread.name == f"runlog-system-{run.id}" for thread in threading.enumerate())
+    assert run.get_metrics() == {}
 
 
 def test_importing_runlog_core_imports_neither_psutil_nor_pynvml() -> None:
@@ -92,6 +108,13 @@ def test_importing_runlog_core_imports_neither_psutil_nor_pynvml() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__import__("runlog_core").__file__).parents[1])})
     assert out.stdout.strip() == "[]"
+
+
+def _as_list(value: object) -> list[object]:
+    """A metric as get_metrics returns it (absent, one value, or a list) as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _gpu_count() -> int:
@@ -123,18 +146,31 @@ def test_gpu_series_appear_on_an_nvidia_machine(tmp_path: Path, monkeypatch: pyt
     held = None
     if torch is not None and torch.cuda.is_available():
         held = torch.empty(512 * 2**20, dtype=torch.uint8, device="cuda:0")  # 512 MB on GPU 0
-        deadline = time.monotonic() + 1.5
         x = torch.randn(2048, 2048, device="cuda:0")
-        while time.monotonic() < deadline:
-            x = x @ x
-            x = x / x.norm()
-        torch.cuda.synchronize()
-    else:
-        time.sleep(1.0)
+    names = ("utilization_percent", "memory_used_mb", "memory_percent")
+
+    def enough(metrics: dict[str, object]) -> bool:
+        if not all(len(_as_list(metrics.get(f"system/gpu{i}/{name}"))) >= 3 for i in range(count) for name in names):
+            return False
+        return held is None or (max(_as_list(metrics["system/gpu0/memory_used_mb"])) > 512  # type: ignore[type-var]
+                                and max(_as_list(metrics["system/gpu0/utilization_percent"])) > 0)  # type: ignore[type-var]
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # keep GPU 0 busy (if torch can) until the samples show it
+        if held is not None:
+            for _ in range(50):
+                x = x @ x
+                x = x / x.norm()
+            torch.cuda.synchronize()
+        else:
+            time.sleep(0.05)
+        run.flush()
+        if enough(run.get_metrics()):
+            break
     run.complete()
     metrics = run.get_metrics()
     for index in range(count):
-        for name in ("utilization_percent", "memory_used_mb", "memory_percent"):
+        for name in names:
             series = metrics[f"system/gpu{index}/{name}"]
             assert isinstance(series, list) and len(series) >= 3, (name, series)
     if held is not None:
