@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from _submit_helpers import pid_alive, read_pids, run_cli, wait_until, write_script
 
 from runlog_core import Experiment, ScriptRunConfig
 from runlog_core._submit import parse_sweep, sweep
-from runlog_core.exceptions import InvalidArgumentError
-
-from _submit_helpers import pid_alive, read_pids, run_cli, wait_until, write_script
+from runlog_core.exceptions import ConfigError, InvalidArgumentError
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process groups and /proc: Linux")
 
@@ -85,8 +83,7 @@ def test_cancel_stops_every_child_and_starts_no_more(tmp_path: Path, monkeypatch
     """)
     parent = sweep(Experiment("s", store=tmp_path / "store"), ScriptRunConfig(src, "train.py"),
                    {"x": ["1", "2", "3", "4", "5"]}, max_parallel=2)
-    assert wait_until(lambda: len(read_pids(pids)) == 2)
-    time.sleep(0.3)
+    assert wait_until(lambda: len(read_pids(pids)) == 2 and parent.progress()[1] == 2)  # both started and tracked
     parent.cancel()
     assert parent.get_status() == "Canceled"
     children = parent.get_children()
@@ -104,3 +101,12 @@ def test_parse_sweep_and_bad_input() -> None:
         sweep(Experiment("s"), ScriptRunConfig(write_script(Path("src"), ""), "train.py"), {"a": [1]}, max_parallel=0)
     with pytest.raises(InvalidArgumentError, match="space"):
         sweep(Experiment("s"), ScriptRunConfig("src", "train.py"), {"a": []})
+
+
+def test_a_bad_setting_is_refused_before_the_sweep_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_STOP_GRACE", "-1")
+    exp = Experiment("s", store=tmp_path / "store")
+    with pytest.raises(ConfigError, match="RUNLOG_STOP_GRACE") as caught:
+        sweep(exp, ScriptRunConfig(write_script(tmp_path / "src", ""), "train.py"), {"a": [1, 2]})
+    assert caught.value.value == "-1"
+    assert exp.get_runs(include_children=True) == []

@@ -1,0 +1,165 @@
+"""Where and how a submitted script runs: its environment, git state and packages, secrets hidden.
+
+:func:`child_environment` builds the script's environment (the submitter's, plus the
+config's variables and what ``Run.get_context()`` needs inside the script);
+:func:`record_environment` stores what a run keeps of it: queryable tags and the
+``environment/`` artifacts, with :func:`redact_environment` hiding secret values.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _config
+
+if TYPE_CHECKING:
+    from ._experiment import Experiment
+    from ._run import Run
+    from ._script_config import ScriptRunConfig
+
+__all__ = ["REDACTED", "SECRET_MARKERS", "child_environment", "git_info", "installed_packages",
+           "record_environment", "redact_environment"]
+
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
+REDACTED = "***"
+
+_PACKAGES_CODE = ("import importlib.metadata as m, json\n"
+                  "print(json.dumps(sorted({(d.metadata['Name'] or '?', d.version) for d in m.distributions()})))")
+
+
+def _is_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_MARKERS)
+
+
+def _redact_url(value: str) -> str:
+    """Hide the password in ``scheme://user:password@host/...``."""
+    if "://" not in value or "@" not in value:
+        return value
+    scheme, rest = value.split("://", 1)
+    userinfo, at, host = rest.partition("@")
+    if not at or "/" in userinfo or ":" not in userinfo:
+        return value
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
+
+
+def redact_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the values of secret-looking names (``*KEY*``, ``*TOKEN*``, ``*SECRET*``,
+    ``*PASSWORD*``...) replaced by ``***`` and passwords in URLs hidden, sorted by name."""
+    return {key: REDACTED if _is_secret(key) else _redact_url(value) for key, value in sorted(env.items())}
+
+
+def _git(folder: str, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "GIT_TERMINAL_PROMPT": "0"},
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_info(folder: str) -> dict[str, str]:
+    """The git remote, branch, commit and dirty flag of the repository holding ``folder`` (empty if none)."""
+    commit = _git(folder, "rev-parse", "HEAD")
+    if commit is None:
+        return {}
+    info = {"commit": commit}
+    branch = _git(folder, "rev-parse", "--abbrev-ref", "HEAD")
+    if branch:
+        info["branch"] = branch
+    remote = _git(folder, "config", "--get", "remote.origin.url")
+    if remote:
+        info["remote"] = _redact_url(remote)
+    status = _git(folder, "status", "--porcelain")
+    if status is not None:
+        info["dirty"] = "true" if status else "false"
+    return info
+
+
+def installed_packages(python: str) -> list[tuple[str, str]]:
+    """``(name, version)`` of every distribution ``python`` can import (ours, or the script's interpreter)."""
+    try:
+        same = os.path.samefile(python, sys.executable)
+    except OSError:
+        same = False
+    if same:
+        from importlib.metadata import distributions
+
+        return sorted({(d.metadata["Name"] or "?", d.version) for d in distributions()})
+    try:
+        done = subprocess.run([python, "-c", _PACKAGES_CODE], capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL)
+        return [(str(name), str(version)) for name, version in json.loads(done.stdout)]
+    except (OSError, subprocess.SubprocessError, ValueError, TypeError):
+        return []
+
+
+def _absolute_store_uri(uri: str) -> str:
+    """The store URI as the script (running in another folder) must see it."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        path = uri[len("sqlite:///"):]
+        return uri if os.path.isabs(path) else "sqlite:///" + os.path.abspath(path)
+    if uri.startswith("file://"):
+        return "file://" + os.path.abspath(uri[len("file://"):])
+    if "://" in uri:
+        return uri
+    return os.path.abspath(uri)
+
+
+def child_environment(experiment: Experiment, run: Run, config: ScriptRunConfig) -> dict[str, str]:
+    """The script's environment: ours, then ``config.environment_variables``, then the run's ``RUNLOG_*``."""
+    env = dict(os.environ)
+    env.update(config.environment_variables)
+    # the config's own value wins over ours, as it does for every other variable
+    artifacts = config.environment_variables.get("RUNLOG_ARTIFACTS") or _config.artifacts()
+    if artifacts and "://" not in artifacts:  # the script runs elsewhere: a relative folder meant "from here"
+        env["RUNLOG_ARTIFACTS"] = os.path.abspath(artifacts)
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else p
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
+    env.update({
+        "RUNLOG_RUN_ID": run.id,
+        "RUNLOG_STORE": _absolute_store_uri(experiment.store),
+        "RUNLOG_EXPERIMENT": experiment.name,
+        "RUNLOG_SOURCE_DIRECTORY": config.source_directory,
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def record_environment(run: Run, config: ScriptRunConfig, command: list[str], env: Mapping[str, str],
+                       workdir: Path, full: bool) -> None:
+    """Tags (queryable) and, when ``full``, ``environment/`` artifacts describing where and how the script ran."""
+    git = git_info(config.source_directory)
+    tags = {
+        "runlog.script": config.script,
+        "runlog.command": shlex.join(command),
+        "runlog.python": platform.python_version(),
+        "runlog.platform": platform.platform(),
+    }
+    tags.update({f"runlog.git.{key}": value for key, value in git.items()})
+    run.set_tags(tags)
+    if not full:
+        return
+    info = {
+        "command": command,
+        "source_directory": config.source_directory,
+        "working_directory": str(workdir),
+        "python": {"version": sys.version if config.python == sys.executable else None,
+                   "executable": config.python, "implementation": platform.python_implementation()},
+        "platform": platform.platform(), "machine": platform.machine(), "host": platform.node(),
+        "git": git,
+    }
+    run.upload_file("environment/info.json", json.dumps(info, indent=2).encode())
+    run.upload_file("environment/environment_variables.json", json.dumps(redact_environment(env), indent=2).encode())
+    packages = installed_packages(config.python)
+    run.upload_file("environment/packages.txt", "".join(f"{name}=={version}\n" for name, version in packages).encode())
