@@ -1,9 +1,13 @@
-"""Where artifact bytes live. The local artifact store keeps them under ``<root>/<run_id>/<name>``."""
+"""Where artifact bytes live. The local artifact store keeps them under ``<root>/<run_id>/<name>``.
+
+It implements :class:`runlog_core.store.ArtifactStore`, the contract an S3 or other artifact store keeps too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -43,6 +47,7 @@ class LocalArtifactStore:
         return target
 
     def uri(self, run_id: str, name: str) -> str:
+        """The artifact's ``file://`` URI."""
         return self.path(run_id, name).as_uri()
 
     def put_stream(self, run_id: str, name: str, stream: IO[bytes] | IO[str]) -> tuple[int, str]:
@@ -71,12 +76,12 @@ class LocalArtifactStore:
         return size, digest.hexdigest()
 
     def put_file(self, run_id: str, name: str, source: str | os.PathLike[str]) -> tuple[int, str]:
+        """Copy a local file into the artifact; returns ``(size, sha256)``."""
         with open(source, "rb") as stream:
             return self.put_stream(run_id, name, stream)
 
     def put_bytes(self, run_id: str, name: str, data: bytes) -> tuple[int, str]:
-        import io
-
+        """Store ``data``; returns ``(size, sha256)``."""
         return self.put_stream(run_id, name, io.BytesIO(data))
 
     def append_text(self, run_id: str, name: str, text: str) -> int:
@@ -88,12 +93,14 @@ class LocalArtifactStore:
             return out.tell()
 
     def open(self, run_id: str, name: str) -> BinaryIO:
+        """The artifact opened for reading; raises :class:`RunNotFoundError` when there is none."""
         target = self.path(run_id, name)
         if not target.is_file():
             raise RunNotFoundError("artifact", name)
         return open(target, "rb")
 
     def download(self, run_id: str, name: str, destination: str | os.PathLike[str]) -> Path:
+        """Copy the artifact to ``destination`` (its folder is created); returns its path."""
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
         with self.open(run_id, name) as source, open(destination, "wb") as out:
@@ -101,6 +108,7 @@ class LocalArtifactStore:
         return destination
 
     def digest(self, run_id: str, name: str) -> tuple[int, str]:
+        """``(size, sha256)`` of the stored artifact."""
         digest = hashlib.sha256()
         size = 0
         with self.open(run_id, name) as source:
@@ -108,4 +116,3 @@ class LocalArtifactStore:
                 digest.update(chunk)
                 size += len(chunk)
         return size, digest.hexdigest()
-

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 
+from ._experiment import Experiment
 from ._plugins import open_store
+from ._run import Run
 from ._search import parse_filter, parse_order_by
+from ._writer import get_writer
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
-    from ._experiment import Experiment
-    from ._run import Run
+
+    from .store import Store
 
 __all__ = ["search_runs"]
 
@@ -37,18 +40,11 @@ def search_runs(filter: str | None = None, order_by: list[str] | str | None = No
 
         best = search_runs("params.alpha >= 0.1", order_by=["metrics.mse"], experiment="diabetes")[0]
     """
-    from ._experiment import Experiment
-    from ._run import Run
-    from ._writer import get_writer
-
-    expression = parse_filter(filter) if filter is not None and filter.strip() else None
     if filter is not None and not isinstance(filter, str):
-        raise InvalidArgumentError("filter", filter, "a str")
+        raise InvalidArgumentError("filter", filter, 'a str such as "metrics.loss < 0.5", or None')
+    expression = parse_filter(filter) if filter is not None and filter.strip() else None
     orders = parse_order_by(order_by)
-    if isinstance(experiment, Experiment):
-        backend = experiment._store
-    else:
-        backend = open_store(store)
+    backend: Store = experiment._store if isinstance(experiment, Experiment) else open_store(store)
     experiment_id = None
     if isinstance(experiment, Experiment):
         experiment_id = experiment.id

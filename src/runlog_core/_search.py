@@ -1,4 +1,5 @@
-"""The run filter language, parsed into a small tree that a store compiles to parameterised SQL.
+"""The run filter language, parsed into a small tree of plain tuples; each store translates the tree
+into its own query language (the SQLite store in ``_sqlite_filter``). No SQL here.
 
 Grammar::
 
@@ -21,14 +22,9 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
-from .exceptions import FilterSyntaxError
+from .exceptions import FilterSyntaxError, InvalidArgumentError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Union
-
-    Expression = Union["Compare", "And", "Or"]
-
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 __all__ = ["And", "Compare", "Field", "Or", "parse_filter", "parse_order_by"]
 
 NAMESPACES = ("metrics", "params", "tags")
@@ -41,6 +37,8 @@ Field = namedtuple("Field", ["namespace", "key"])  # namespace: "metrics", "para
 Compare = namedtuple("Compare", ["field", "op", "value"])
 And = namedtuple("And", ["left", "right"])
 Or = namedtuple("Or", ["left", "right"])
+if TYPE_CHECKING:
+    Expression = Compare | And | Or
 
 _TOKEN = re.compile(
     r"""
@@ -211,8 +209,6 @@ class _Parser:
 def parse_filter(text: str) -> Expression:
     """Parse a filter; raises :class:`~runlog_core.exceptions.FilterSyntaxError` pointing at the bad character."""
     if not isinstance(text, str):
-        from .exceptions import InvalidArgumentError
-
         raise InvalidArgumentError("filter", text, "a str such as \"metrics.loss < 0.5 and params.lr >= 0.01\"")
     return _Parser(text).parse()
 
@@ -226,8 +222,6 @@ def parse_order_by(items: list[str] | str | None) -> list[tuple[Field, bool]]:
     result = []
     for item in items:
         if not isinstance(item, str):
-            from .exceptions import InvalidArgumentError
-
             raise InvalidArgumentError("order_by", item, "a list of str such as ['metrics.loss', 'start_time DESC']")
         text = item.strip()
         descending = False

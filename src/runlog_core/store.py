@@ -168,11 +168,14 @@ class Store(Protocol):
 
     Attributes:
         uri: the URI it was opened for, as shown to users (never with a password in it).
-        artifacts: where its files' bytes go.
     """
 
     uri: str
-    artifacts: ArtifactStore
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """Where this store's artifact bytes go."""
+        ...
 
     # -- experiments --------------------------------------------------------------------------
 
