@@ -27,7 +27,8 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(store_dir: Path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (a real file in the test's folder), closed after the test."""
-    from runlog_core._plugins import close_store, open_store
+    from runlog_core._plugins import open_store
+    from runlog_core._writer import close_store
 
     opened = open_store(str(store_dir))
     yield opened

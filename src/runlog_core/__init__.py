@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConfigError",
+    "ConflictingArgumentsError",
     "Experiment",
+    "FilterSyntaxError",
+    "InvalidArgumentError",
+    "InvalidMetricError",
+    "InvalidNameError",
     "LoggedPoint",
+    "MetricKindError",
     "MetricPoint",
+    "ParamConflictError",
     "Run",
+    "RunEndedError",
+    "RunNotFoundError",
     "RunlogError",
     "ScriptRunConfig",
+    "ScriptRunError",
+    "SnapshotTooLargeError",
+    "StoreError",
+    "StoreVersionError",
+    "UnsafeArtifactNameError",
     "autolog",
     "hookimpl",
     "register_plugin",
@@ -20,9 +35,26 @@ __all__ = [
 from ._experiment import Experiment
 from ._plugins import register_plugin, unregister_plugin
 from ._query import search_runs
-from ._run import Run
 from ._records import LoggedPoint, MetricPoint
-from .exceptions import RunlogError
+from ._run import Run
+from .exceptions import (
+    ConfigError,
+    ConflictingArgumentsError,
+    FilterSyntaxError,
+    InvalidArgumentError,
+    InvalidMetricError,
+    InvalidNameError,
+    MetricKindError,
+    ParamConflictError,
+    RunEndedError,
+    RunlogError,
+    RunNotFoundError,
+    ScriptRunError,
+    SnapshotTooLargeError,
+    StoreError,
+    StoreVersionError,
+    UnsafeArtifactNameError,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:

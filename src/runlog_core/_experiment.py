@@ -7,15 +7,17 @@ import time
 from collections.abc import Mapping
 
 from . import _config, _lifecycle, _values
+from ._handle import RUNNING
 from ._ops import RunStarted
-from ._plugins import close_store, open_store
+from ._plugins import open_store
 from ._records import RunInfo
+from ._run import Run
+from ._writer import close_store, get_writer
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
-    from ._run import Run
 
 __all__ = ["Experiment", "new_run_id"]
 
@@ -78,6 +80,13 @@ class Experiment:
 
     def __hash__(self) -> int:
         return hash((self.id, id(self._store)))
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.name, self.store))
+
+    def _handle(self, run_id: str, info: RunInfo | None = None) -> Run:
+        """A handle on the existing run ``run_id`` of this experiment."""
+        return Run(self, run_id, _info=info)
 
     def close(self) -> None:
         """Release the store: runs this process started here and left open end Completed, everything
@@ -142,9 +151,6 @@ class Experiment:
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
                run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None) -> Run:
         """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass)."""
-        from ._run import RUNNING, Run
-        from ._writer import get_writer
-
         cls = run_class or Run
         if name is not None:
             _values.check_name("name", name)
@@ -188,8 +194,6 @@ class Experiment:
                 have those values; a ``None`` value matches any).
             include_children: include child runs too.
         """
-        from ._run import Run
-
         if isinstance(tags, str):
             wanted: dict[str, str | None] | None = {tags: None}
         elif isinstance(tags, (list, tuple)):
@@ -202,11 +206,10 @@ class Experiment:
             raise InvalidArgumentError("tags", tags, "a tag name, a list of names or a dict")
         if status is not None and not isinstance(status, str):
             raise InvalidArgumentError("status", status, "a status name such as 'Completed'")
-        from ._writer import get_writer
-
         get_writer(self._store).flush()
         infos = self._store.list_runs(experiment_id=self.id, status=status, tags=wanted,
                                       include_children=include_children)
         return [Run(self, info.id, _info=info) for info in infos]
 
 
+_lifecycle.register_experiment_class(Experiment)

@@ -124,5 +124,5 @@ class GuardedPluginManager(pluggy.PluginManager):
                 else:
                     guarded = _guard_plain(impl.function, caller.name, impl.plugin_name)
                 guarded.__runlog_guarded__ = True  # type: ignore[attr-defined]
-                impl.function = guarded
+                impl.function = guarded  # type: ignore[misc]  # pluggy marks it Final; calls read it each time
         return registered

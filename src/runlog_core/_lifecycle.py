@@ -15,10 +15,16 @@ import sys
 import threading
 
 from . import _config
+from ._handle import CANCELED, COMPLETED, FAILED, KILLED
+from ._plugins import open_store
+from ._writer import all_writers, close_all, flush_all
+from .exceptions import RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
+
+    from ._experiment import Experiment
     from ._run import Run
 
 __all__ = ["forget", "get_context", "own"]
@@ -31,6 +37,9 @@ _uncaught: str | None = None
 _interrupted = False
 _traceback: Any = None
 _context: Run | None = None
+# set by runlog_core._experiment when it is imported: the context run needs an Experiment, and the
+# experiment module depends on this one (runs it starts are ended here), not the other way round
+_experiment_class: type[Experiment] | None = None
 _context_pid = 0
 _previous_excepthook: Any = None
 _previous_sigterm: Any = None
@@ -99,8 +108,6 @@ def end_owned_in(store: Any) -> None:
 
 def _end_owned(status: str | None, error: str | None, store: Any = None) -> list[str]:
     """End the runs this process started (in ``store``, or in any) and left open; returns what went wrong."""
-    from ._handle import CANCELED, COMPLETED, FAILED
-
     with _lock:
         runs = [run for run in _owned.values() if store is None or run._store is store]
     # children first, so a parent never ends before its children
@@ -117,9 +124,6 @@ def _end_owned(status: str | None, error: str | None, store: Any = None) -> list
 
 def _at_exit() -> None:
     import warnings
-
-    from ._plugins import close_all
-    from ._writer import all_writers
 
     owner = _installed_pid == os.getpid()
     # at most one line on stderr, whatever the store does now (deleted, read-only, full)
@@ -145,9 +149,6 @@ def _at_exit() -> None:
 def _on_sigterm(signum: int, frame: Any) -> None:
     import signal
 
-    from ._handle import KILLED
-    from ._writer import flush_all
-
     _end_owned(KILLED, "terminated by SIGTERM")
     try:
         flush_all()
@@ -163,25 +164,34 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
+def register_experiment_class(cls: type[Experiment]) -> None:
+    global _experiment_class
+    _experiment_class = cls
+
+
+def experiment_named(name: str) -> Experiment:
+    """``Experiment(name)`` in the default store (``Run("name", run_id)`` accepts a name)."""
+    if _experiment_class is None:
+        raise RuntimeError("runlog_core._experiment registers the Experiment class when it is imported")
+    return _experiment_class(name)
+
+
 def get_context() -> Run:
     global _context, _context_pid
     with _lock:
         if _context is not None and _context_pid == os.getpid():
             return _context
-        from ._experiment import Experiment
-        from ._plugins import open_store
-        from ._run import Run
-
+        if _experiment_class is None:
+            raise RuntimeError("runlog_core._experiment registers the Experiment class when it is imported")
+        Experiment = _experiment_class
         run_id = _config.run_id()
         if run_id:
             store = open_store(_config.store())
             info = store.get_run(run_id)
             if info is None:
-                from .exceptions import RunNotFoundError
-
                 raise RunNotFoundError("run", run_id, store.uri)
             experiment = Experiment(info.experiment_name, store=store)
-            run = Run(experiment, run_id, _info=info)
+            run = experiment._handle(run_id, info)
             run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
             _install()
             # the submitter captures stdout and stderr; Python logging records are only seen in here

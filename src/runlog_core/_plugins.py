@@ -125,29 +125,18 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
         return found
 
 
-def close_store(store: Any) -> None:
-    """Commit what is buffered for ``store``, end its writer thread and close its connections.
-
-    The next ``open_store`` of its URI opens it again.
-    """
-    from ._writer import close_writer
-
-    try:
-        close_writer(store)
-    finally:
-        with _lock:
-            for key, found in list(_stores.items()):
-                if found is store:
-                    del _stores[key]
-        store.close()
-
-
-def close_all() -> None:
-    """Close every store this process opened (at interpreter exit)."""
+def forget_store(store: Any) -> None:
+    """Drop ``store`` from the cache of open stores: the next ``open_store`` of its URI opens it again."""
     with _lock:
-        stores = list(_stores.values())
-    for store in stores:
-        close_store(store)
+        for key, found in list(_stores.items()):
+            if found is store:
+                del _stores[key]
+
+
+def open_stores() -> list[Any]:
+    """The stores this process opened and has not closed."""
+    with _lock:
+        return list(_stores.values())
 
 
 def _forget_stores() -> None:

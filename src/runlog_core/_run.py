@@ -55,11 +55,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
     def __init__(self, experiment: Experiment | str, run_id: str, *, _info: RunInfo | None = None,
                  _fresh: bool = False) -> None:
-        from ._experiment import Experiment
-
         if isinstance(experiment, str):
-            experiment = Experiment(experiment)
-        if not isinstance(experiment, Experiment):
+            experiment = _lifecycle.experiment_named(experiment)
+        if not hasattr(experiment, "_store") or not hasattr(experiment, "_start"):
             raise InvalidArgumentError("experiment", experiment, "an Experiment")
         if not isinstance(run_id, str):
             raise InvalidArgumentError("run_id", run_id, "a str")
@@ -117,7 +115,7 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
     def __reduce__(self) -> Any:
         # a handle pickles as what it names: unpickled elsewhere, it opens the same run there
-        return (_open_run, (self.experiment.name, self.experiment.store, self.id))
+        return (self.experiment._handle, (self.id,))
 
     @property
     def status(self) -> str:
@@ -171,8 +169,3 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
         return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
 
-
-def _open_run(experiment: str, store: str, run_id: str) -> Run:
-    from ._experiment import Experiment
-
-    return Run(Experiment(experiment, store=store), run_id)

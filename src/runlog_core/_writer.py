@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from ._run import Run
     from .store import Store
 
-__all__ = ["Writer", "all_writers", "close_writer", "flush_all", "get_writer"]
+__all__ = ["Writer", "all_writers", "close_all", "close_store", "close_writer", "flush_all", "get_writer"]
 
 _writers: dict[int, Writer] = {}
 _writers_lock = threading.Lock()
@@ -233,7 +233,8 @@ class Writer:
         for op in ops:
             kind = type(op)
             if kind is NewSeries:
-                batch.series.append(op.series)  # type: ignore[attr-defined]
+                assert isinstance(op, NewSeries)
+                batch.series.append(op.series)
             elif kind is LogParams:
                 assert isinstance(op, LogParams)
                 batch.params.extend((op.run.id, key, value) for key, value in op.params.items())
@@ -266,8 +267,8 @@ class Writer:
     def _dispatch(self, points: list[tuple[Any, ...]], events: list[Op]) -> None:
         call = _plugins.call_hook
         for op in events:
-            if type(op) is RunStarted:
-                call("runlog_run_started", run=op.run)  # type: ignore[attr-defined]
+            if isinstance(op, RunStarted):
+                call("runlog_run_started", run=op.run)
         if points and _plugins.has_hook_impls("runlog_metrics_logged"):
             by_run: dict[str, list[LoggedPoint]] = {}
             series_by_key = self.series_by_key
@@ -407,6 +408,24 @@ def close_writer(store: Store) -> None:
         writer = _writers.pop(id(store), None)
     if writer is not None and writer.store is store:
         writer.close()
+
+
+def close_store(store: Store) -> None:
+    """Commit what is buffered for ``store``, end its writer thread and close its connections.
+
+    The next ``open_store`` of its URI opens it again.
+    """
+    try:
+        close_writer(store)
+    finally:
+        _plugins.forget_store(store)
+        store.close()
+
+
+def close_all() -> None:
+    """Close every store this process opened (at interpreter exit)."""
+    for store in _plugins.open_stores():
+        close_store(store)
 
 
 def flush_all() -> None:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ConflictingArgumentsError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "InvalidMetricError",
     "InvalidNameError",
     "MetricKindError",
     "ParamConflictError",
+    "RunEndedError",
     "RunNotFoundError",
     "RunlogError",
     "ScriptRunError",
@@ -52,6 +54,14 @@ class InvalidMetricError(RunlogError, TypeError):
             f"metric {name!r}: value must be {accepted}, "
             f"got {type(value).__name__}: {_short(value)}"
         )
+
+
+class ConflictingArgumentsError(RunlogError, ValueError):
+    """Two arguments were given that exclude each other (``run=`` and ``experiment=``, say)."""
+
+    def __init__(self, first: str, second: str, hint: str = "") -> None:
+        self.first, self.second = first, second
+        super().__init__(f"give {first} or {second}, not both" + (f": {hint}" if hint else ""))
 
 
 class MetricKindError(RunlogError, TypeError):
@@ -103,6 +113,17 @@ class RunNotFoundError(RunlogError, LookupError):
         self.what, self.key = what, key
         where = f" in store {store}" if store else ""
         super().__init__(f"no {what} {key!r}{where}")
+
+
+class RunEndedError(RunlogError, RuntimeError):
+    """Something was logged into a run that has ended."""
+
+    def __init__(self, run_id: str, status: str) -> None:
+        self.run_id, self.status = run_id, status
+        super().__init__(
+            f"run {run_id} has ended ({status}) and takes no more values; continue it with "
+            f"experiment.start_logging(run_id={run_id!r}), or start a new run"
+        )
 
 
 class StoreError(RunlogError, RuntimeError):
