@@ -24,7 +24,8 @@ from lightning.pytorch import Trainer, seed_everything  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
 from runlog_core import Experiment, Run  # noqa: E402
-from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger  # noqa: E402
+from runlog_core.exceptions import InvalidArgumentError  # noqa: E402
+from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger, callbacks_factory  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _lk_lightning_models import HistoryModel, RankZeroLoggerCheck, RecordStores, TinyRegressor, loaders  # noqa: E402
@@ -232,12 +233,81 @@ def test_resume_from_checkpoint_continues_the_run() -> None:
     Trainer(max_epochs=4, logger=second, log_every_n_steps=1, **QUIET).fit(
         TinyRegressor(), train, val, ckpt_path=last)
     assert second.version == first.version
+    assert Experiment("lightning_logs").get_runs() == []  # no second run was started
     runs = Experiment("resume").get_runs()
     assert [r.id for r in runs] == [first.version]
     steps = _points(runs[0])
     assert steps["train_loss"] == list(range(32))  # earlier points kept, later ones continue
     assert steps["val_loss"] == [7, 15, 23, 31]
     assert runs[0].get_status() == "Completed"
+
+
+def test_resume_through_the_state_callback_keeps_the_checkpoint_folder() -> None:
+    """With the state callback in the Trainer from the start (the callbacks_factory entry point or
+    autolog), Lightning's own callback restore hands the run id over before ModelCheckpoint restores."""
+    train, val = loaders()
+    first = RunlogLogger(experiment_name="resume")
+    checkpoint = ModelCheckpoint(save_last=True)
+    Trainer(max_epochs=1, logger=first, callbacks=[*callbacks_factory(), checkpoint], log_every_n_steps=1,
+            **QUIET).fit(TinyRegressor(), train, val)
+    assert Path(checkpoint.last_model_path).parent == Path(first.log_dir) / "checkpoints"
+
+    second, again = RunlogLogger(), ModelCheckpoint(save_last=True)  # default experiment: the checkpoint's wins
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Trainer(max_epochs=2, logger=second, callbacks=[*callbacks_factory(), again], log_every_n_steps=1,
+                **QUIET).fit(TinyRegressor(), train, val, ckpt_path=checkpoint.last_model_path)
+    assert not [w for w in caught if "dirpath has changed" in str(w.message)]
+    assert second.version == first.version and second.name == "resume"
+    assert Path(again.last_model_path).parent == Path(first.log_dir) / "checkpoints"
+    run = Run(Experiment("resume"), first.version)
+    assert _points(run)["train_loss"] == list(range(16)) and run.get_status() == "Completed"
+    assert [r.id for r in Experiment("resume").get_runs()] == [first.version]
+    assert Experiment("lightning_logs").get_runs() == []
+
+
+def test_experiment_from_environment_and_explicit_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_EXPERIMENT", "from_env")
+    logger = RunlogLogger()
+    assert logger.name == "from_env"
+    logger.log_metrics({"a": 1.0}, step=0)
+    assert [p.value for p in _run(logger, "from_env").get_metric_history("a")] == [1.0]
+    named = RunlogLogger(experiment_name="explicit")
+    named.log_metrics({"a": 2.0}, step=0)
+    assert named.name == "explicit" and _run(named, "explicit").get_metrics("a") == 2.0
+
+
+def test_submitted_run_is_used_and_left_open(monkeypatch: pytest.MonkeyPatch) -> None:
+    submitted = Experiment("submitted").start_logging()
+    monkeypatch.setenv("RUNLOG_RUN_ID", submitted.id)
+    monkeypatch.setenv("RUNLOG_STORE", os.path.abspath("runlog"))
+    logger = RunlogLogger(experiment_name="ignored")
+    train, val = loaders()
+    Trainer(max_epochs=1, logger=logger, log_every_n_steps=1, **QUIET).fit(TinyRegressor(), train, val)
+    assert logger.version == submitted.id and logger.name == "submitted"
+    assert len(submitted.get_metric_history("train_loss")) == 8
+    assert submitted.get_status() == "Running"
+    assert Experiment("ignored").get_runs() == []
+    submitted.complete()
+
+
+@pytest.mark.parametrize("kwargs, argument", [
+    ({"run": "abc"}, "run"), ({"experiment_name": 3}, "experiment_name"), ({"log_model": "best"}, "log_model"),
+    ({"prefix": 1}, "prefix"), ({"run_id": 5}, "run_id"), ({"tags": ["a"]}, "tags"),
+], ids=["run", "experiment_name", "log_model", "prefix", "run_id", "tags"])
+def test_bad_arguments_raise_runlog_errors(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=argument) as caught:
+        RunlogLogger(**kwargs)
+    assert isinstance(caught.value, TypeError)
+
+
+def test_no_frame_reading_in_the_integration() -> None:
+    import runlog_integrations
+
+    folder = Path(runlog_integrations.__file__).parent
+    for path in [folder / "lightning.py", *folder.glob("_lightning_*.py")]:
+        text = path.read_text()
+        assert "_getframe" not in text and "currentframe" not in text, path
 
 
 def test_run_id_in_checkpoint_when_the_run_started_before_fit() -> None:
