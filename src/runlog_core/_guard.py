@@ -7,15 +7,16 @@ instead, which is how runlog's own tests catch them.
 
 from __future__ import annotations
 
-import os
 import warnings
+
+from . import _config
 
 __all__ = ["WarnOnce", "strict"]
 
 
 def strict() -> bool:
     """``RUNLOG_STRICT_INTEGRATIONS`` is set: integration failures raise instead of warning."""
-    return os.environ.get("RUNLOG_STRICT_INTEGRATIONS", "") not in ("", "0", "false", "False")
+    return _config.strict_integrations()
 
 
 class WarnOnce:

@@ -5,7 +5,8 @@ runlog calls hooks through pluggy, so its documented order holds (later-register
 the rest, ``firstresult``). pluggy itself stops a call at the first exception; a plugin's bug
 must instead cost one warning and leave the other plugins, the store and the training alone.
 So, as each plugin is registered, the functions of its hook implementations are replaced by
-guarded ones: a plain implementation that raises returns ``None``; a wrapper that raises before
+guarded ones: a plain implementation that raises returns ``None`` (except a store plugin's
+``RunlogError``, a store saying why it cannot open, which reaches the user); a wrapper that raises before
 its ``yield`` lets the call go on without it, and one that raises after gives back the result
 it was handed. ``KeyboardInterrupt`` and ``SystemExit`` are never swallowed.
 """
@@ -19,6 +20,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import pluggy
+
+from .exceptions import RunlogError
 
 __all__ = ["GuardedPluginManager"]
 
@@ -40,6 +43,11 @@ def _guard_plain(function: Callable[..., Any], hook: str, plugin: str) -> Callab
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
+        except RunlogError as err:
+            if hook == "runlog_open_store":  # a store that says why it cannot open (a newer schema...)
+                raise
+            _report(hook, plugin, err)
+            return None
         except Exception as err:
             _report(hook, plugin, err)
             return None
