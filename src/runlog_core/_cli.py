@@ -11,10 +11,14 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _values
-from .exceptions import RunlogError
+from .exceptions import RunlogError, StoreError
+
+if TYPE_CHECKING:
+    from ._run import Run
+    from .store import RunInfo, Store
 
 __all__ = ["main"]
 
@@ -60,26 +64,34 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: Text
         out.write("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
 
 
-def _store(args: argparse.Namespace) -> Any:
-    from ._plugins import open_store
+def _store(args: argparse.Namespace) -> Store:
+    """The store to read; a local store that does not exist is an error (looking never creates one)."""
+    from ._plugins import open_store, resolve_store_uri
+    from ._sqlite import store_exists
 
-    return open_store(args.store)
+    uri = resolve_store_uri(args.store)
+    if store_exists(uri) is False:
+        raise StoreError(f"no store at {uri}: nothing was logged there yet; "
+                         "give the store with --store or RUNLOG_STORE")
+    store: Store = open_store(uri)
+    return store
 
 
-def _resolve_run(store: Any, key: str) -> Any:
+def _resolve_run(store: Store, key: str) -> RunInfo:
     """A run's record from its id, a unique id prefix, or its name."""
     info = store.get_run(key)
     if info is not None:
         return info
     matches = store.find_run_ids(key)
-    if len(matches) == 1:
-        return store.get_run(matches[0])
+    found = store.get_run(matches[0]) if len(matches) == 1 else None
+    if found is not None:
+        return found
     if not matches:
         raise RunlogError(f"no run matches {key!r} in {store.uri}; see `runlog runs`")
     raise RunlogError(f"{key!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id")
 
 
-def _open_run(store: Any, key: str) -> Any:
+def _open_run(store: Store, key: str) -> Run:
     from ._experiment import Experiment
     from ._run import Run
 
@@ -87,18 +99,24 @@ def _open_run(store: Any, key: str) -> Any:
     return Run(Experiment(info.experiment_name, store=store), info.id, _info=info)
 
 
-def _latest_metrics(store: Any, run_id: str) -> dict[str, Any]:
+def _latest_metrics(store: Store, run_id: str) -> dict[str, Any]:
     return {s.name: s.last_value for s in store.get_series(run_id) if s.kind in _values.SCALAR_KINDS}
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ._query import search_runs
+    from ._search import parse_filter, parse_order_by
 
     store = _store(args)
-    runs = search_runs(args.filter, order_by=args.sort, experiment=args.experiment, store=store)
-    if not args.all:
-        runs = [run for run in runs if run._parent_id is None or args.filter]
-    infos = [store.get_run(run.id) for run in runs][: args.limit]
+    expression = parse_filter(args.filter) if args.filter else None
+    experiment_id = None
+    if args.experiment is not None:
+        experiment_id = store.get_experiment_id(args.experiment)
+        if experiment_id is None:
+            raise RunlogError(f"no experiment {args.experiment!r} in {store.uri}")
+    infos = store.search_runs(expression, parse_order_by(args.sort), experiment_id)
+    if not args.all and not args.filter:
+        infos = [info for info in infos if info.parent_id is None]
+    infos = infos[: args.limit]
     metric_names: list[str] = []
     latest = {}
     for info in infos:
@@ -120,8 +138,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     store = _store(args)
-    run = _open_run(store, args.run)
-    info = store.get_run(run.id)
+    info = _resolve_run(store, args.run)
     print(f"Run {info.id}  ({info.name})")
     fields = [
         ("experiment", info.experiment_name), ("status", info.status),
@@ -150,7 +167,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for s in series:
             rows.append([s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS
                          else ("(table)" if s.kind in (_values.ROW, _values.TABLE) else s.last_value),
-                         store.count_points(s.id) if hasattr(store, "count_points") else ""])
+                         store.count_points(s.id)])
         print_table(["name", "kind", "last step", "last value", "points"], rows)
     children = store.list_runs(parent_id=info.id)
     if children:
@@ -166,11 +183,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     store = _store(args)
     run = _open_run(store, args.run)
+    series = store.get_series(run.id)
     if args.name is None:
         rows = [[s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS else "",
-                 _when(s.last_time)] for s in store.get_series(run.id)]
+                 _when(s.last_time)] for s in series]
         print_table(["name", "kind", "last step", "last value", "time"], rows)
         return 0
+    if args.name not in {s.name for s in series}:
+        raise RunlogError(f"run {run.id} has no metric {args.name!r}; see `runlog metrics {run.id}`")
     value = run.get_metrics(args.name)
     if isinstance(value, dict):
         columns = list(value)
@@ -193,7 +213,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             for name in per_run:
                 if (prefix, name) not in keys:
                     keys.append((prefix, name))
-    rows = [["status", *[info.status for info in infos]]]
+    rows: list[list[Any]] = [["status", *[info.status for info in infos]]]
     for prefix, name in keys:
         source = params if prefix == "params." else metrics
         values = [source[info.id].get(name) for info in infos]
@@ -205,8 +225,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_files(args: argparse.Namespace) -> int:
     store = _store(args)
-    run = _open_run(store, args.run)
-    print_table(["name", "bytes", "sha256"], [[a.name, a.size, a.sha256[:16]] for a in store.get_artifacts(run.id)])
+    info = _resolve_run(store, args.run)
+    print_table(["name", "bytes", "sha256"], [[a.name, a.size, a.sha256[:16]] for a in store.get_artifacts(info.id)])
     return 0
 
 
@@ -237,7 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                          for p in run.get_metric_history(s.name)]
                 for s in store.get_series(run.id)
             }
-            json.dump(details, out, indent=2, default=str)
+            json.dump(_finite(details), out, indent=2, default=str, allow_nan=False)
             out.write("\n")
         else:
             writer = csv.writer(out)
@@ -250,6 +270,17 @@ def cmd_export(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and +/-inf as the strings "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -320,6 +351,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as err:  # a destination that cannot be written, a full disk
+        print(f"runlog: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from .hookspecs import hookimpl
 if TYPE_CHECKING:
     from ._search import Expression, Field
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLitePlugin", "SQLiteStore", "quote_identifier"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLitePlugin", "SQLiteStore", "quote_identifier", "store_exists"]
 
 _MIGRATIONS: Final = MIGRATIONS  # the name tests and older code use
 
@@ -320,18 +320,36 @@ class SQLitePlugin:
 
     @hookimpl(trylast=True)
     def runlog_open_store(self, uri: str) -> SQLiteStore | None:
-        if "://" in uri and not uri.startswith("sqlite://") and not uri.startswith("file://"):
+        found = _locate(uri)
+        if found is None:
             return None
-        artifacts = _local_root(_config.artifacts())
-        if uri.startswith("sqlite:///"):
-            db_path = Path(uri[len("sqlite:///"):])
-            if not uri.startswith("sqlite:////") and not db_path.is_absolute():
-                db_path = Path.cwd() / db_path
-            return SQLiteStore(db_path, artifacts or db_path.parent / "artifacts", uri=uri)
-        folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
-        if folder.suffix in (".db", ".sqlite", ".sqlite3") and not folder.is_dir():
-            return SQLiteStore(folder, artifacts, uri=str(folder))
-        return SQLiteStore(folder / "runlog.db", artifacts or folder / "artifacts", uri=str(folder.absolute()))
+        db_path, artifact_root, known_as = found
+        return SQLiteStore(db_path, artifact_root, uri=known_as)
+
+
+def store_exists(uri: str) -> bool | None:
+    """Whether the SQLite store that ``uri`` names has been created; ``None`` when it names no SQLite store.
+
+    Read-only commands ask first, so that looking never creates a store.
+    """
+    found = _locate(uri)
+    return None if found is None else found[0].is_file()
+
+
+def _locate(uri: str) -> tuple[Path, Path | None, str] | None:
+    """``(database file, artifact root or None for the default, uri)`` for a local store URI, else ``None``."""
+    if "://" in uri and not uri.startswith("sqlite://") and not uri.startswith("file://"):
+        return None
+    artifacts = _local_root(_config.artifacts())
+    if uri.startswith("sqlite:///"):
+        db_path = Path(uri[len("sqlite:///"):])
+        if not uri.startswith("sqlite:////") and not db_path.is_absolute():
+            db_path = Path.cwd() / db_path
+        return db_path, artifacts or db_path.parent / "artifacts", uri
+    folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if folder.suffix in (".db", ".sqlite", ".sqlite3") and not folder.is_dir():
+        return folder, artifacts, str(folder)
+    return folder / "runlog.db", artifacts or folder / "artifacts", str(folder.absolute())
 
 
 def _local_root(value: str | None) -> Path | None:
@@ -339,6 +357,6 @@ def _local_root(value: str | None) -> Path | None:
         return None
     if "://" in value and not value.startswith("file://"):
         warnings.warn(f"RUNLOG_ARTIFACTS={value!r} needs a plugin for that scheme; using the local folder",
-                      stacklevel=2)
+                      stacklevel=3)
         return None
     return Path(value[len("file://"):] if value.startswith("file://") else value)

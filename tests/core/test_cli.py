@@ -92,3 +92,35 @@ def test_export_compare_files_and_download(two_runs: tuple[str, str], tmp_path: 
 def test_an_unknown_run_exits_2_with_a_message(two_runs: tuple[str, str], tmp_path: Path) -> None:
     result = runlog("show", "zzzz", cwd=tmp_path, check=False)
     assert result.returncode == 2 and "no run matches 'zzzz'" in result.stderr
+
+
+def test_read_only_commands_never_create_a_store(tmp_path: Path) -> None:
+    for args in (["runs"], ["show", "abc"], ["--store", str(tmp_path / "nowhere"), "runs"],
+                 ["runs", "--store", "sqlite:///missing.db"]):
+        result = runlog(*args, cwd=tmp_path, check=False)
+        assert result.returncode == 2 and result.stderr.startswith("runlog: no store at "), result.stderr
+        assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "runlog").exists() and not (tmp_path / "nowhere").exists()
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_errors_are_one_line_without_a_traceback(two_runs: tuple[str, str], tmp_path: Path) -> None:
+    result = runlog("metrics", two_runs[0], "no such metric", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f"runlog: run {two_runs[0]} has no metric 'no such metric'; see `runlog metrics {two_runs[0]}`"]
+    result = runlog("runs", "-e", "nope", cwd=tmp_path, check=False)
+    assert result.returncode == 2 and "no experiment 'nope'" in result.stderr
+    (tmp_path / "a-file").write_text("")
+    result = runlog("export", two_runs[0], "-o", str(tmp_path / "a-file" / "out.csv"), cwd=tmp_path, check=False)
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_export_json_is_valid_json_with_nan_and_infinity(tmp_path: Path) -> None:
+    with Experiment("nan").start_logging() as run:
+        for value in (1.5, float("nan"), float("inf"), float("-inf")):
+            run.log("loss", value)
+        run.log_row("table", x=float("nan"), y=1)
+    text = runlog("export", run.id, "--format", "json", cwd=tmp_path).stdout
+    exported = json.loads(text, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert [p["value"] for p in exported["metrics"]["loss"]] == [1.5, "NaN", "Infinity", "-Infinity"]
+    assert exported["metrics"]["table"][0]["value"] == {"x": "NaN", "y": 1}
