@@ -125,6 +125,8 @@ class Experiment:
         """
         if not isinstance(capture_output, bool):
             raise InvalidArgumentError("capture_output", capture_output, "True or False")
+        if monitor_system:
+            _config.system_interval()  # a bad RUNLOG_SYSTEM_INTERVAL raises before the run exists
         run = self._start(name=name, tags=tags, parent=None, run_id=run_id)
         if outputs is not None:
             if not isinstance(outputs, (str, os.PathLike)):
