@@ -19,7 +19,7 @@ from lightning.pytorch import LightningModule, Trainer, seed_everything
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
-from runlog_integrations.lightning import RunlogLogger
+from runlog_integrations.lightning import RunlogLogger, callbacks_factory
 
 
 class Classifier(LightningModule):
@@ -82,7 +82,8 @@ def main() -> None:
     logger = RunlogLogger(experiment_name="lightning_classifier", tags={"example": "lightning"}, log_model=True)
     checkpoint = ModelCheckpoint(dirpath="lightning_classifier", monitor="val_loss", save_last=True)
     trainer = Trainer(max_epochs=args.epochs, logger=logger, log_every_n_steps=10, accelerator="cpu",
-                      callbacks=[checkpoint, EarlyStopping(monitor="val_loss", patience=3)],
+                      # callbacks_factory(): the run id travels in checkpoints, so --resume continues the run
+                      callbacks=[*callbacks_factory(), checkpoint, EarlyStopping(monitor="val_loss", patience=3)],
                       enable_model_summary=False)
     model = Classifier(hidden=[32, 16], optimizer={"name": "sgd", "momentum": 0.9})
     last = os.path.join("lightning_classifier", "last.ckpt")
