@@ -201,7 +201,7 @@ class LoggingMixin(RunState):
             series = self._new_series(name, ROW, description)
             step = _values.auto_step(name, series.next_step)
             series.next_step = step + 1
-            self._add((series.key, step, _values.dumps(cells), _time()))
+            self._add((series.key, step, cells, _time()))  # a new dict: the store encodes it
 
     def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str | None = None) -> None:
         """Log a table given as ``{"column": [values...]}``; the columns must have the same length."""
@@ -226,7 +226,7 @@ class LoggingMixin(RunState):
             series = self._new_series(name, TABLE, description)
             step = _values.auto_step(name, series.next_step)
             series.next_step = step + 1
-            self._add((series.key, step, _values.dumps(columns), _time()))
+            self._add((series.key, step, columns, _time()))
 
     def log_image(self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None,
                   description: str | None = None, image: Any = None, step: int | None = None) -> str:

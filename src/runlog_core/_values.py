@@ -6,7 +6,6 @@ duck typing (``.item()``, ``.shape``).
 
 from __future__ import annotations
 
-import math
 import re
 
 from .exceptions import (
@@ -313,29 +312,3 @@ def check_artifact_name(name: object) -> str:
         if ":" in segment:
             raise UnsafeArtifactNameError(name, "it contains ':'")
     return name
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading back
-
-def decode(kind: str, value: Any) -> Any:
-    """Undo the storage encoding of one value: NULL is NaN for numbers, 0/1 are bools, JSON for structures."""
-    if kind == NUMBER:
-        return math.nan if value is None else value
-    if kind == BOOL:
-        return bool(value)
-    if kind in (ROW, TABLE):
-        return loads(value)
-    if kind == LIST and value is None:
-        return math.nan
-    return value
-
-
-def decode_points(kind: str, rows: list[tuple[int, Any, float]]) -> list[tuple[int, Any, float]]:
-    if kind == NUMBER:
-        if any(value is None for _, value, _ in rows):
-            return [(s, math.nan if v is None else v, t) for s, v, t in rows]
-        return rows
-    if kind in (STR, IMAGE):
-        return rows
-    return [(s, decode(kind, v), t) for s, v, t in rows]
