@@ -1,20 +1,25 @@
-"""The SQLite store: schema versions, many first openers, file modes."""
+"""The SQLite store: schema versions, many first openers, file modes, closing, its errors and its codec.
+
+The store contract itself is checked by tests/core/test_store_conformance.py."""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
 from runlog_core import Experiment, Run
-from runlog_core._sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore
-from runlog_core.exceptions import StoreVersionError
+from runlog_core._sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore, quote_identifier
+from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
+from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
 
 
 def _make_v1_store(folder: Path) -> Path:
@@ -87,3 +92,93 @@ def test_runlog_store_environment_variable_picks_the_store(tmp_path: Path, monke
         run.log("a", 1)
     assert (tmp_path / "from-env" / "runlog.db").exists()
     assert not (tmp_path / "runlog").exists()
+
+
+def _sqlite_store(folder: Path) -> SQLiteStore:
+    return SQLiteStore(folder / "runlog.db", folder / "artifacts", uri=str(folder))
+
+
+def test_close_is_idempotent_and_a_new_store_reopens_the_file(store_dir: Path) -> None:
+    first = _sqlite_store(store_dir)
+    experiment_id = first.get_or_create_experiment("kept")
+    first.list_experiments()
+    reader = threading.Thread(target=first.list_experiments)  # a connection of another thread too
+    reader.start()
+    reader.join()
+    first.close()
+    first.close()
+    second = _sqlite_store(store_dir)
+    try:
+        assert second.list_experiments() == [(experiment_id, "kept")]
+        assert second.get_or_create_experiment("new") == experiment_id + 1  # writable: no lock left behind
+    finally:
+        second.close()
+
+
+def test_a_refused_value_is_named_and_nothing_of_its_batch_is_written(store_dir: Path) -> None:
+    store = _sqlite_store(store_dir)
+    try:
+        experiment_id = store.get_or_create_experiment("e")
+        store.create_run(RunInfo("r1", experiment_id, "e", "run", "Running", 1.0))
+        fine, huge = SeriesRef("r1", "fine", NUMBER), SeriesRef("r1", "huge", NUMBER)
+        batch = Batch()
+        batch.series.extend([fine, huge])
+        batch.columns.extend([(fine, 0, [0], [1.0], [1.0]), (huge, 1, [0, 1], [1, 2**64], [1.0, 1.0])])
+        batch.count = 3
+        with pytest.raises(InvalidMetricError, match="metric 'huge'.*int within the signed 64-bit range") as caught:
+            store.write(batch)
+        assert caught.value.name == "huge" and caught.value.value == 2**64
+        assert store.get_series("r1") == []
+    finally:
+        store.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(store_dir: Path) -> None:
+    store_dir.mkdir()
+    (store_dir / "runlog.db").write_bytes(b"not a database, just bytes " * 100)
+    with pytest.raises(StoreError, match="runlog.db"):
+        _sqlite_store(store_dir)
+
+
+def test_a_database_deleted_behind_the_stores_back_raises_store_errors(store_dir: Path) -> None:
+    store = _sqlite_store(store_dir)
+    store.close()
+    for name in os.listdir(store_dir):
+        if name.startswith("runlog.db"):
+            os.unlink(store_dir / name)
+    try:  # the next connection finds an empty file: no sqlite3 error reaches the caller
+        with pytest.raises(StoreError, match="no such table"):
+            store.get_run("r1")
+        batch = Batch()
+        batch.tags.append(("r1", "k", "v"))
+        with pytest.raises(StoreError):
+            store.write(batch)
+    finally:
+        store.close()
+
+
+def test_rows_written_as_json_text_by_older_runlog_read_back_as_dicts(store_dir: Path) -> None:
+    store = _sqlite_store(store_dir)
+    try:
+        experiment_id = store.get_or_create_experiment("e")
+        store.create_run(RunInfo("r1", experiment_id, "e", "run", "Running", 1.0))
+        row, table = SeriesRef("r1", "row", ROW), SeriesRef("r1", "table", TABLE)
+        batch = Batch()
+        batch.series.extend([row, table])
+        batch.columns.extend([(row, 0, [0, 1], ['{"x":1,"y":NaN}', {"x": 2, "y": None}], [1.0, 2.0]),
+                              (table, 2, [0], ['{"a":[1,2]}'], [3.0])])
+        batch.count = 3
+        store.write(batch)
+        assert row.id is not None and table.id is not None
+        points = store.get_points(row.id)
+        assert points[1] == (1, {"x": 2, "y": None}, 2.0) and math.isnan(points[0][1]["y"])
+        assert store.get_points(table.id) == [(0, {"a": [1, 2]}, 3.0)]
+        assert [info.last_value for info in store.get_series("r1")] == [{"x": 2, "y": None}, {"a": [1, 2]}]
+    finally:
+        store.close()
+
+
+def test_quote_identifier_doubles_quotes_and_refuses_nul() -> None:
+    assert quote_identifier('we"ird') == '"we""ird"'
+    with pytest.raises(InvalidNameError, match="NUL"):
+        quote_identifier("a\x00b")
