@@ -51,8 +51,8 @@ def test_runs_lists_runs_with_their_latest_metrics(two_runs: tuple[str, str], tm
 def test_runs_filter_and_sort(two_runs: tuple[str, str], tmp_path: Path) -> None:
     out = runlog("runs", "--filter", "metrics.mse < 3000", cwd=tmp_path).stdout
     assert two_runs[0] in out and two_runs[1] not in out
-    out = runlog("runs", "--sort", "metrics.mse DESC", cwd=tmp_path).stdout.splitlines()
-    assert two_runs[1] in out[2]
+    lines = runlog("runs", "--sort", "metrics.mse DESC", cwd=tmp_path).stdout.splitlines()
+    assert two_runs[1] in lines[2]
 
 
 def test_a_malformed_filter_exits_2_pointing_at_the_character(two_runs: tuple[str, str], tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, search_runs
+from runlog_core import Experiment, Run, search_runs
 from runlog_core._records import RunInfo
 from runlog_core._sqlite import SQLiteStore
 from runlog_core.exceptions import FilterSyntaxError
@@ -35,7 +35,7 @@ def sweep(store_dir: Path) -> dict[str, str]:
     return ids
 
 
-def names(runs: list) -> list[str]:  # type: ignore[type-arg]
+def names(runs: list[Run]) -> list[str]:
     return [run.name for run in runs]
 
 
