@@ -76,8 +76,14 @@ class RecordStores(Callback):
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         from runlog_core import _plugins, _writer
 
-        stores = [key for key in _plugins._stores if key.startswith(f"{os.getpid()}:")]
-        points = sum(len(w.points) for w in _writer.all_writers())
+        # core internals (issue 8 reshapes them): the stores this process opened, the points its writers hold
+        opened = getattr(_plugins, "open_stores", None)
+        if opened is not None:
+            stores = [str(getattr(store, "uri", store)) for store in opened()]
+        else:
+            stores = [key for key in _plugins._stores if key.startswith(f"{os.getpid()}:")]
+        points = sum(len(getattr(w, "_points", None) or getattr(w, "points", None) or ())
+                     for w in _writer.all_writers())
         with open(os.path.join(self.folder, f"rank{trainer.global_rank}.json"), "w") as f:
             json.dump({"stores": stores, "buffered_points": points,
                        "version": trainer.logger.version if trainer.global_rank == 0 else None}, f)

@@ -19,16 +19,16 @@ from typing import Any
 import pytest
 
 pytest.importorskip("lightning")
-import torch  # noqa: E402
-from lightning.pytorch import Trainer, seed_everything  # noqa: E402
-from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
+import torch
+from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import ModelCheckpoint
 
-from runlog_core import Experiment, Run  # noqa: E402
-from runlog_core.exceptions import InvalidArgumentError  # noqa: E402
-from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger, callbacks_factory  # noqa: E402
+from runlog_core import Experiment, Run
+from runlog_core.exceptions import InvalidArgumentError
+from runlog_integrations.lightning import PLRunlogLogger, RunlogLogger, callbacks_factory
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _lk_lightning_models import HistoryModel, RankZeroLoggerCheck, RecordStores, TinyRegressor, loaders  # noqa: E402
+from _lk_lightning_models import HistoryModel, RankZeroLoggerCheck, RecordStores, TinyRegressor, loaders
 
 QUIET = dict(enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
 
