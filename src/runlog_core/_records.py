@@ -1,6 +1,6 @@
 """The records the run API and the stores exchange, kept free of heavy imports.
 
-The ``Store`` protocol itself is in :mod:`runlog_core._store`.
+The ``Store`` protocol itself is in :mod:`runlog_core.store`.
 """
 
 from __future__ import annotations

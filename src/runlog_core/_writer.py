@@ -27,7 +27,7 @@ import weakref
 from . import _config, _plugins, _values
 from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, Release, RunStarted, SetTags, StoreArtifact
 from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef, build_columns, expand_entries
-from .exceptions import StoreError
+from .exceptions import StoreError, StoreVersionError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -379,11 +379,16 @@ class Writer:
 
 
 def _transient(error: BaseException) -> bool:
-    """A store error worth retrying as is: busy, locked, full, unreachable (not a refused value)."""
-    if isinstance(error, OSError):
+    """A store error worth retrying as is (busy, locked, full, unreachable), as the store contract says:
+    ``StoreError`` or ``OSError``. Anything else means the store refused something in the batch."""
+    if isinstance(error, StoreVersionError):
+        return False
+    if isinstance(error, (OSError, StoreError)):
         return True
+    # a plugin that lets its driver's error out (sqlite3/psycopg OperationalError, a connection or
+    # timeout error) is still busy or unreachable: dropping the batch as refused would lose it
     name = type(error).__name__
-    return name in ("OperationalError", "StoreError") or "Connection" in name or "Timeout" in name
+    return name == "OperationalError" or "Connection" in name or "Timeout" in name
 
 
 def get_writer(store: Store) -> Writer:
