@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -47,32 +48,42 @@ class Patches:
     ``patch(owner, name, make)`` replaces ``owner.name`` by ``make(original)``; ``restore()``
     puts back what ``owner.__dict__`` held (or deletes the attribute when it was inherited),
     so ``owner.name is original`` holds again. ``owner`` may be a class, a module or an instance.
+
+    Args:
+        weak: hold the owners weakly (instances patched for one training): an owner that is
+            garbage collected before ``restore()`` is skipped, and is never kept alive by its patch.
     """
 
     _MISSING = object()
 
-    def __init__(self) -> None:
-        self._saved: dict[tuple[int, str], tuple[Any, str, Any]] = {}
+    def __init__(self, weak: bool = False) -> None:
+        self._weak = weak
+        self._saved: dict[tuple[int, str], tuple[Callable[[], Any], str, Any]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._saved)
 
     def patch(self, owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         key = (id(owner), name)
-        if key in self._saved:
+        saved = self._saved.get(key)
+        if saved is not None and saved[0]() is owner:
             return
         raw = owner.__dict__.get(name, self._MISSING) if hasattr(owner, "__dict__") else self._MISSING
         original = getattr(owner, name)
         replacement = make(original)
         replacement.__runlog_original__ = original
-        self._saved[key] = (owner, name, raw)
+        self._saved[key] = (weakref.ref(owner) if self._weak else _Strong(owner), name, raw)
         setattr(owner, name, replacement)
 
     def original(self, owner: Any, name: str) -> Any:
         return getattr(owner, name).__runlog_original__
 
     def restore(self) -> None:
-        for owner, name, raw in reversed(list(self._saved.values())):
+        saved, self._saved = list(self._saved.values()), {}
+        for ref, name, raw in reversed(saved):
+            owner = ref()
+            if owner is None:
+                continue
             if raw is self._MISSING:
                 try:
                     delattr(owner, name)
@@ -80,7 +91,18 @@ class Patches:
                     pass
             else:
                 setattr(owner, name, raw)
-        self._saved.clear()
+
+
+class _Strong:
+    """A strong reference, called like a weak one."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+
+    def __call__(self) -> Any:
+        return self.target
 
 
 def _frameworks(frameworks: str | Iterable[str] | None) -> frozenset[str] | None:

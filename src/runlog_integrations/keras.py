@@ -98,7 +98,7 @@ class RunlogCallback(Callback):
         self.run: Run | None = run
         self._owned = False
         self._guard = WarnOnce()
-        self._patches = Patches()
+        self._patches = Patches(weak=True)
         self._fit_locals: dict[str, Any] = {}
         self._callbacks: list[Any] = []
         self._started_at = 0.0
@@ -114,7 +114,7 @@ class RunlogCallback(Callback):
         if isinstance(experiment, Experiment):  # its open store stays here: keep what names it
             state["_experiment"], state["_store"] = experiment.name, experiment.store
         # the model and the fit's callbacks are the user's to pickle; a given run pickles as its id
-        state.update(_model=None, params=None, run=self._given_run, _owned=False, _patches=Patches(),
+        state.update(_model=None, params=None, run=self._given_run, _owned=False, _patches=Patches(weak=True),
                      _fit_locals={}, _callbacks=[], _ended=True)
         return state
 

@@ -107,7 +107,7 @@ class RunlogCallback(TrainingCallback):
         self._warn = WarnOnce()
         self._extra_params: dict[str, Any] = {}  # autolog adds the train() arguments here
         self._store: str | None = None  # the store of an Experiment given, once pickled
-        self._watch = Patches()
+        self._watch = Patches(weak=True)
         self._training = 0  # which training the watchers and finalizers belong to
 
     # -- pickling: XGBClassifier objects are pickled (joblib, GridSearchCV); a run is not, and a
@@ -116,7 +116,7 @@ class RunlogCallback(TrainingCallback):
         state = self.__dict__.copy()
         if isinstance(self.experiment, Experiment):  # its open store stays here: keep what names it
             state["experiment"], state["_store"] = self.experiment.name, self.experiment.store
-        state.update(_active=None, _owned=False, _history=None, _watch=Patches())
+        state.update(_active=None, _owned=False, _history=None, _watch=Patches(weak=True))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -125,7 +125,7 @@ class RunlogCallback(TrainingCallback):
     def __deepcopy__(self, memo: dict[int, Any]) -> RunlogCallback:
         # sklearn's clone() deep-copies constructor params; the run and experiment given stay the same objects
         new = copy.copy(self)
-        new.__dict__.update(_active=None, _owned=False, _history=None, _watch=Patches(), _warn=WarnOnce(),
+        new.__dict__.update(_active=None, _owned=False, _history=None, _watch=Patches(weak=True), _warn=WarnOnce(),
                             _extra_params=dict(self._extra_params))
         if self.tags is not None:
             new.tags = dict(self.tags)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import errno
 import gc
+import pickle
 import sqlite3
 import subprocess
 import sys
+import time
 import warnings
 from typing import Any
 
 import pytest
 
 pytest.importorskip("keras")
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
+from _kx_submitted import runs_outside, submitted_run
 
-from runlog_core import Experiment, Run  # noqa: E402
-from runlog_integrations.keras import RunlogCallback  # noqa: E402
+from runlog_core import Experiment, Run
+from runlog_core.exceptions import InvalidArgumentError
+from runlog_integrations.keras import RunlogCallback
 
 
 def _data(n: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +63,18 @@ def test_fit_logs_params_epochs_and_summary() -> None:
     run.download_file("model_summary.txt", "summary.txt")
     assert "Trainable params: 49" in open("summary.txt").read()
     assert run.get_status() == "Completed"
+
+
+def test_batch_size_read_from_the_installed_keras_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras hands callbacks no batch size: it is read from ``fit``'s frame. This runs against the
+    installed release, strictly (the guard raises), so a Keras that moves it fails here."""
+    monkeypatch.setenv("RUNLOG_STRICT_INTEGRATIONS", "1")
+    x, y = _data()
+    for batch_size in (8, 16):
+        callback = RunlogCallback()
+        _model().fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[callback])
+        assert callback.run.get_params()["batch_size"] == batch_size, keras.__version__
+        assert callback.run.get_params()["steps_per_epoch"] == 64 // batch_size
 
 
 def test_batch_size_from_keras_default_and_from_a_data_loader() -> None:
@@ -118,21 +134,63 @@ def test_log_model_uploads_checkpoints_and_final_model() -> None:
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
-def test_failed_fit_ends_run_failed_and_exception_propagates() -> None:
+@pytest.mark.parametrize("where", ["callback", "train_step"])
+def test_failed_fit_ends_run_failed_with_traceback_and_exception_propagates(where: str) -> None:
     x, y = _data()
+    error = ValueError(f"boom in the {where} at epoch 1")
+    armed: list[bool] = [False]
 
     class Boom(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            armed[0] = epoch == 1
+
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if epoch == 1:
-                raise ValueError("boom at epoch 1")
+            if where == "callback" and epoch == 1:
+                raise error
+
+    def loss(y_true: Any, y_pred: Any) -> Any:  # runs inside Keras's train step
+        if where == "train_step" and armed[0]:
+            raise error
+        return keras.losses.binary_crossentropy(y_true, y_pred)
+
+    model = _model()
+    model.compile(optimizer="adam", loss=loss)
+    callback = RunlogCallback()
+    with pytest.raises(ValueError) as caught:
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[callback, Boom()])
+    assert caught.value is error  # the very same exception object
+    run = Experiment("keras").get_runs()[0]  # no gc needed: the run ended as the exception passed
+    assert run.get_status() == "Failed"
+    assert "Traceback" in run.get_details()["error"] and str(error) in run.get_details()["error"]
+    assert _steps(run)["loss"] == ([0, 1] if where == "callback" else [0])
+    assert "evaluate" not in vars(model) and not hasattr(model.train_function, "__runlog_original__")
+
+
+def test_fit_raising_where_unwatched_still_ends_the_run_failed() -> None:
+    class Data(keras.utils.PyDataset):  # the data pipeline fails in the second epoch
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            self.calls += 1
+            if self.calls > 3:
+                raise OSError("data source went away")
+            x, y = _data(16)
+            return x, y
 
     callback = RunlogCallback()
-    with pytest.raises(ValueError, match="boom at epoch 1"):
-        _model().fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[callback, Boom()])
-    gc.collect()
-    run = Run(Experiment("keras"), callback.run.id) if callback.run else Experiment("keras").get_runs()[0]
+    with pytest.raises(OSError, match="went away"):
+        _model().fit(Data(), epochs=3, verbose=0, callbacks=[callback])
+    run = Experiment("keras").get_runs()[0]
+    deadline = time.monotonic() + 60
+    while run.get_status() == "Running" and time.monotonic() < deadline:
+        gc.collect()  # fit's frame goes with the traceback: the callback list's finalizer ends the run
+        time.sleep(0.05)
     assert run.get_status() == "Failed"
-    assert _steps(run)["loss"] == [0, 1]
 
 
 def test_two_fits_make_two_runs_without_carry_over() -> None:
@@ -201,6 +259,49 @@ def test_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda *a, **k: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")))
     with pytest.raises(sqlite3.OperationalError):
         _model().fit(*_data(), epochs=1, verbose=0, callbacks=[RunlogCallback()])
+
+
+def test_bad_arguments_raise_runlog_errors_at_construction() -> None:
+    for kwargs, argument in (({"run": "abc"}, "run"), ({"experiment": 3}, "experiment"),
+                             ({"log_every_n_batches": 0}, "log_every_n_batches"),
+                             ({"log_every_n_batches": 1.5}, "log_every_n_batches"), ({"log_model": "yes"}, "log_model")):
+        with pytest.raises(InvalidArgumentError, match=argument) as caught:
+            RunlogCallback(**kwargs)  # type: ignore[arg-type]
+        assert caught.value.argument == argument and isinstance(caught.value, TypeError)
+
+
+def test_callback_pickles_before_and_after_a_fit_without_model_or_run() -> None:
+    callback = RunlogCallback(experiment=Experiment("keras-pickle"), log_every_n_batches=2)
+    before = pickle.loads(pickle.dumps(callback))
+    model = _model()
+    model.fit(*_data(), epochs=1, verbose=0, callbacks=[callback])
+    data = pickle.dumps(callback)
+    assert b"keras.src" not in data  # the model stays out
+    after = pickle.loads(data)
+    assert after.run is None and after._every == 2
+    model.fit(*_data(), epochs=1, verbose=0, callbacks=[after])
+    model.fit(*_data(), epochs=1, verbose=0, callbacks=[before])
+    runs = Experiment("keras-pickle").get_runs()
+    assert [run.get_status() for run in runs] == ["Completed"] * 3
+
+
+@pytest.mark.parametrize("attach", ["by hand", "autolog"])
+def test_submitted_run_gets_the_fit(attach: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runlog_core
+
+    with submitted_run(monkeypatch) as submitted:
+        if attach == "autolog":
+            runlog_core.autolog(frameworks="keras", experiment="named-but-submitted")
+            try:
+                _model().fit(*_data(), batch_size=16, epochs=2, verbose=0)
+            finally:
+                runlog_core.autolog(frameworks="keras", disable=True)
+        else:
+            _model().fit(*_data(), batch_size=16, epochs=2, verbose=0, callbacks=[RunlogCallback()])
+        assert submitted.get_status() == "Running"  # the submitter ends it, not the callback
+        assert _steps(submitted)["loss"] == [0, 1]
+        assert submitted.get_params()["batch_size"] == 16
+        assert runs_outside(submitted) == []
 
 
 def test_never_imports_tensorflow() -> None:

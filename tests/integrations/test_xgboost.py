@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import gc
 import json
 import pickle
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,11 @@ import pytest
 xgb = pytest.importorskip("xgboost")
 pytest.importorskip("sklearn")
 
+from _kx_submitted import runs_outside, submitted_run  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_diabetes  # noqa: E402
 
 from runlog_core import Experiment, Run  # noqa: E402
+from runlog_core.exceptions import InvalidArgumentError  # noqa: E402
 from runlog_integrations.xgboost import RunlogCallback, booster_params  # noqa: E402
 
 PARAMS = {"eta": 0.3, "max_depth": 3, "eval_metric": ["rmse", "mae"], "nthread": 1, "seed": 0}
@@ -182,8 +186,97 @@ def test_after_iteration_returns_false_and_after_training_returns_the_model(diab
     assert silent.after_iteration(booster, 0, {}) is False
 
 
-def test_bad_arguments_raise_at_construction() -> None:
-    with pytest.raises(TypeError, match="run must be"):
+def test_bad_arguments_raise_runlog_errors_at_construction() -> None:
+    with pytest.raises(InvalidArgumentError, match="run must be") as caught:
         RunlogCallback(run="abc")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="log_model"):
+    assert isinstance(caught.value, TypeError) and caught.value.argument == "run"
+    with pytest.raises(InvalidArgumentError, match="experiment must be"):
+        RunlogCallback(experiment=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="log_model") as caught:
         RunlogCallback(log_model="yes")  # type: ignore[arg-type]
+    assert caught.value.value == "yes"
+    with Experiment("xgb").start_logging() as run, pytest.raises(InvalidArgumentError, match="experiment"):
+        RunlogCallback(run=run, experiment="xgb")
+
+
+def _raising_objective(error: BaseException, at: int) -> Any:
+    calls: list[int] = []
+
+    def objective(predt: Any, data: Any) -> Any:
+        calls.append(1)
+        if len(calls) == at:
+            raise error
+        return predt - data.get_label(), predt * 0 + 1.0
+
+    return objective
+
+
+def test_training_that_raises_ends_its_run_failed_with_the_traceback(diabetes: Any) -> None:
+    error = RuntimeError("objective failed at round 3")
+    callback = RunlogCallback(experiment="xgb")
+    seen: list[Any] = []
+    probe = xgb.callback.EarlyStopping(rounds=100)  # any callback: records the booster it was given
+    probe.before_training = lambda model: seen.append(model) or model  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError) as caught:
+        xgb.train(PARAMS, diabetes[0], 10, evals=[(diabetes[1], "valid")], verbose_eval=False,
+                  obj=_raising_objective(error, 3), callbacks=[probe, callback])
+    assert caught.value is error  # the very same exception, not wrapped
+    run = callback.active_run or Experiment("xgb").get_runs()[0]
+    assert Run(Experiment("xgb"), run.id).get_status() == "Failed"
+    details = run.get_details()
+    assert "Traceback" in details["error"] and "objective failed at round 3" in details["error"]
+    assert len(run.get_metric_history("valid-rmse")) == 2  # the rounds before the failure
+    assert not {"update", "eval_set", "eval"} & set(vars(seen[0]))  # the booster is as XGBoost made it
+
+
+def test_failure_runlog_cannot_see_still_ends_the_run_failed(diabetes: Any) -> None:
+    class Raising(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if epoch == 1:
+                raise KeyError("another callback failed")
+            return False
+
+    callback = RunlogCallback(experiment="xgb")
+    with pytest.raises(KeyError):
+        _train(*diabetes, [callback, Raising()], rounds=5, early_stopping_rounds=None)
+    run = Experiment("xgb").get_runs()[0]
+    deadline = time.monotonic() + 60
+    while run.get_status() == "Running" and time.monotonic() < deadline:
+        gc.collect()  # the booster goes with the traceback: its finalizer ends the run
+        time.sleep(0.05)
+    assert run.get_status() == "Failed"
+    _train(*diabetes, [callback], rounds=2, early_stopping_rounds=None)  # the callback is usable again
+    assert [r.get_status() for r in Experiment("xgb").get_runs()] == ["Completed", "Failed"]
+
+
+def test_booster_pickled_mid_training_pickles_as_without_runlog(diabetes: Any, tmp_path: Path) -> None:
+    (tmp_path / "ckpt").mkdir()
+    checkpoint = xgb.callback.TrainingCheckPoint(tmp_path / "ckpt", as_pickle=True, interval=1)
+    booster, _ = _train(*diabetes, [RunlogCallback(experiment="xgb"), checkpoint], rounds=3,
+                        early_stopping_rounds=None)
+    saved = sorted((tmp_path / "ckpt").iterdir())
+    assert saved, "the checkpoint callback pickled the booster"
+    with open(saved[-1], "rb") as file:
+        restored = pickle.load(file)
+    assert restored.num_boosted_rounds() == booster.num_boosted_rounds() == 3
+    assert Experiment("xgb").get_runs()[0].get_status() == "Completed"
+
+
+def test_callback_pickles_before_and_after_training_without_the_run(diabetes: Any) -> None:
+    callback = RunlogCallback(experiment=Experiment("xgb"), run_name="r", tags={"t": "1"})
+    copy = pickle.loads(pickle.dumps(callback))
+    _train(*diabetes, [callback], rounds=2, early_stopping_rounds=None)
+    after = pickle.loads(pickle.dumps(callback))
+    assert after.active_run is None and copy.experiment == after.experiment == "xgb"
+    _train(*diabetes, [after], rounds=2, early_stopping_rounds=None)
+    runs = Experiment("xgb").get_runs()
+    assert len(runs) == 2 and {r.name for r in runs} == {"r"} and runs[0].get_tags()["t"] == "1"
+
+
+def test_submitted_run_is_logged_into_and_left_running(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with submitted_run(monkeypatch) as submitted:
+        _train(*diabetes, [RunlogCallback(experiment="ignored-under-submit")], rounds=4, early_stopping_rounds=None)
+        assert submitted.get_status() == "Running"
+        assert len(submitted.get_metric_history("valid-rmse")) == 4
+        assert submitted.get_params()["max_depth"] == 3
+        assert runs_outside(submitted) == []
