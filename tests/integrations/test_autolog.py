@@ -106,7 +106,7 @@ def test_user_exceptions_propagate_unchanged(diabetes: Any) -> None:
     X, y = diabetes
     with pytest.raises(Exception) as plain_sk:
         Ridge(alpha=-1.0).fit(X, y)
-    with pytest.raises(xgb.core.XGBoostError) as plain_xgb:
+    with pytest.raises(xgb.core.XGBoostError):
         xgb.train({"objective": "no-such-objective"}, xgb.DMatrix(X, y), 2)
     runlog_core.autolog(frameworks=["sklearn", "xgboost"], experiment="auto")
     with pytest.raises(type(plain_sk.value)) as caught_sk:
@@ -152,7 +152,7 @@ def test_bad_arguments() -> None:
     with pytest.raises(InvalidArgumentError, match="frameworks"):
         runlog_core.autolog(frameworks=["tensorflow"])
     with pytest.raises(InvalidArgumentError, match="disable"):
-        runlog_core.autolog(disable="yes")  # type: ignore[arg-type]
+        runlog_core.autolog(disable="yes")
 
 
 def test_lightning_trainer_gets_a_logger_unless_logger_false() -> None:
@@ -198,7 +198,33 @@ def test_keras_fit_gets_the_callback() -> None:
 
 def test_import_runlog_core_and_autolog_module_load_no_framework() -> None:
     code = ("import sys, runlog_core; from runlog_core import _autolog; "
-            "bad = [m for m in ('sklearn', 'xgboost', 'numpy', 'torch', 'keras', 'lightning') if m in sys.modules]; "
+            "bad = [m for m in ('sklearn', 'xgboost', 'numpy', 'torch', 'keras', 'lightning', 'runlog_integrations') "
+            "if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_builtin_integrations_are_entry_point_plugins_of_the_runlog_group() -> None:
+    from importlib.metadata import entry_points
+
+    from runlog_core._plugins import get_plugin_manager
+
+    names = {entry_point.name for entry_point in entry_points(group="runlog")}
+    assert {"runlog.sklearn", "runlog.xgboost", "runlog.lightning", "runlog.keras"} <= names
+    pm = get_plugin_manager()
+    assert all(pm.get_plugin(name) is not None for name in names)
+
+
+def test_xgboost_autolog_logs_into_the_submitted_run(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _kx_submitted import runs_outside, submitted_run
+
+    X, y = diabetes
+    with submitted_run(monkeypatch) as submitted:
+        runlog_core.autolog(frameworks="xgboost", experiment="named-but-submitted")
+        dtrain = xgb.DMatrix(X, y)
+        xgb.train({"max_depth": 2, "nthread": 1}, dtrain, 3, evals=[(dtrain, "train")], verbose_eval=False)
+        assert submitted.get_status() == "Running"
+        assert len(submitted.get_metric_history("train-rmse")) == 3
+        assert submitted.get_params()["num_boost_round"] == 3
+        assert runs_outside(submitted) == []

@@ -39,6 +39,11 @@ def _model(seed: int = 0) -> keras.Model:
     return model
 
 
+def _active(callback: RunlogCallback) -> Run:
+    assert callback.run is not None, "the callback started no run"
+    return callback.run
+
+
 def _steps(run: Run) -> dict[str, list[int]]:
     return {name: [p.step for p in run.get_metric_history(name)] for name in run.get_metrics()}
 
@@ -47,7 +52,7 @@ def test_fit_logs_params_epochs_and_summary() -> None:
     x, y = _data()
     callback = RunlogCallback(experiment="keras-test")
     history = _model().fit(x, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0, callbacks=[callback])
-    run = Run(Experiment("keras-test"), callback.run.id)
+    run = Run(Experiment("keras-test"), _active(callback).id)
     params = run.get_params()
     assert {k: params[k] for k in ("batch_size", "epochs", "steps_per_epoch", "optimizer_name", "loss",
                                    "trainable_params", "total_params", "validation_split")} == {
@@ -73,8 +78,8 @@ def test_batch_size_read_from_the_installed_keras_fit(monkeypatch: pytest.Monkey
     for batch_size in (8, 16):
         callback = RunlogCallback()
         _model().fit(x, y, batch_size=batch_size, epochs=1, verbose=0, callbacks=[callback])
-        assert callback.run.get_params()["batch_size"] == batch_size, keras.__version__
-        assert callback.run.get_params()["steps_per_epoch"] == 64 // batch_size
+        assert _active(callback).get_params()["batch_size"] == batch_size, keras.__version__
+        assert _active(callback).get_params()["steps_per_epoch"] == 64 // batch_size
 
 
 def test_batch_size_from_keras_default_and_from_a_data_loader() -> None:
@@ -84,12 +89,12 @@ def test_batch_size_from_keras_default_and_from_a_data_loader() -> None:
     x, y = _data()
     callback = RunlogCallback()
     _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])  # Keras's default batch size
-    assert callback.run.get_params()["batch_size"] == 32
-    assert callback.run.experiment.name == "keras"
+    assert _active(callback).get_params()["batch_size"] == 32
+    assert _active(callback).experiment.name == "keras"
     loader = DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=8)
     _model().fit(loader, epochs=1, verbose=0, callbacks=[callback])
-    assert callback.run.get_params()["batch_size"] == 8
-    assert callback.run.get_params()["steps_per_epoch"] == 8
+    assert _active(callback).get_params()["batch_size"] == 8
+    assert _active(callback).get_params()["steps_per_epoch"] == 8
 
 
 def test_per_batch_logging_is_keras_running_average() -> None:
@@ -98,7 +103,7 @@ def test_per_batch_logging_is_keras_running_average() -> None:
     probe = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: seen.append(logs["loss"]))
     callback = RunlogCallback(log_every_n_batches=2)
     _model().fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback, probe])
-    history = callback.run.get_metric_history("batch/loss")
+    history = _active(callback).get_metric_history("batch/loss")
     assert [p.step for p in history] == [0, 2, 4, 6]  # global batch index, across epochs
     assert [p.value for p in history] == pytest.approx(seen[::2])
 
@@ -108,7 +113,7 @@ def test_early_stopping_outcome() -> None:
     callback = RunlogCallback()
     stop = keras.callbacks.EarlyStopping(monitor="loss", patience=1, min_delta=10.0, restore_best_weights=True)
     _model().fit(x, y, batch_size=16, epochs=10, verbose=0, callbacks=[callback, stop])
-    run = callback.run
+    run = _active(callback)
     assert run.get_params()["early_stopping.patience"] == 1
     assert run.get_params()["early_stopping.monitor"] == "loss"
     metrics = run.get_metrics()
@@ -126,10 +131,10 @@ def test_log_model_uploads_checkpoints_and_final_model() -> None:
     callback = RunlogCallback(log_model=True)
     model = _model()
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[checkpoint, callback])
-    names = callback.run.get_file_names()
+    names = _active(callback).get_file_names()
     assert names == ["checkpoints/epoch01.weights.h5", "checkpoints/epoch02.weights.h5", "model/model.keras",
                      "model_summary.txt"]
-    callback.run.download_file("model/model.keras", "back.keras")
+    _active(callback).download_file("model/model.keras", "back.keras")
     restored = keras.models.load_model("back.keras")
     np.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
 
@@ -198,9 +203,9 @@ def test_two_fits_make_two_runs_without_carry_over() -> None:
     callback = RunlogCallback(log_every_n_batches=1)
     model = _model()
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[callback])
-    first = callback.run
+    first = _active(callback)
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[callback])
-    second = callback.run
+    second = _active(callback)
     assert first.id != second.id
     assert len(Experiment("keras").get_runs()) == 2
     assert first.get_params()["batch_size"] == 16 and second.get_params()["batch_size"] == 32
@@ -266,7 +271,7 @@ def test_bad_arguments_raise_runlog_errors_at_construction() -> None:
                              ({"log_every_n_batches": 0}, "log_every_n_batches"),
                              ({"log_every_n_batches": 1.5}, "log_every_n_batches"), ({"log_model": "yes"}, "log_model")):
         with pytest.raises(InvalidArgumentError, match=argument) as caught:
-            RunlogCallback(**kwargs)  # type: ignore[arg-type]
+            RunlogCallback(**kwargs)
         assert caught.value.argument == argument and isinstance(caught.value, TypeError)
 
 

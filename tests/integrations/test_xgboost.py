@@ -29,8 +29,14 @@ def diabetes() -> tuple[Any, Any]:
     return xgb.DMatrix(X[:300], y[:300]), xgb.DMatrix(X[300:], y[300:])
 
 
-def _train(dtrain: Any, dvalid: Any, callbacks: list[Any] | None, rounds: int = 200,
+def _active(callback: RunlogCallback) -> Run:
+    assert callback.active_run is not None, "the callback started no run"
+    return callback.active_run
+
+
+def _train(data: tuple[Any, Any], callbacks: list[Any] | None, rounds: int = 200,
            early_stopping_rounds: int | None = 5) -> tuple[Any, dict[str, Any]]:
+    dtrain, dvalid = data
     history: dict[str, Any] = {}
     booster = xgb.train(PARAMS, dtrain, rounds, evals=[(dtrain, "train"), (dvalid, "valid")],
                         early_stopping_rounds=early_stopping_rounds, callbacks=callbacks,
@@ -40,8 +46,8 @@ def _train(dtrain: Any, dvalid: Any, callbacks: list[Any] | None, rounds: int = 
 
 def test_train_with_early_stopping_logs_every_iteration_and_the_best(diabetes: Any) -> None:
     callback = RunlogCallback(experiment="xgb")
-    booster, history = _train(*diabetes, [callback])
-    run = Run(Experiment("xgb"), callback.active_run.id)
+    booster, history = _train(diabetes, [callback])
+    run = Run(Experiment("xgb"), _active(callback).id)
 
     assert run.get_status() == "Completed"
     rounds = booster.num_boosted_rounds()
@@ -61,8 +67,8 @@ def test_train_with_early_stopping_logs_every_iteration_and_the_best(diabetes: A
 
 def test_params_come_from_the_saved_config_with_defaults(diabetes: Any) -> None:
     callback = RunlogCallback(experiment="xgb")
-    _train(*diabetes, [callback], rounds=3, early_stopping_rounds=None)
-    params = callback.active_run.get_params()
+    _train(diabetes, [callback], rounds=3, early_stopping_rounds=None)
+    params = _active(callback).get_params()
     assert params["eta"] == 0.3  # float32 0.300000012 shown as given
     assert params["max_depth"] == 3
     assert params["eval_metric"] == ["rmse", "mae"]
@@ -78,8 +84,8 @@ def test_booster_params_keeps_both_values_of_a_clashing_name() -> None:
 
 def test_feature_importance_table_and_no_best_without_early_stopping(diabetes: Any) -> None:
     callback = RunlogCallback(experiment="xgb")
-    booster, _ = _train(*diabetes, [callback], rounds=10, early_stopping_rounds=None)
-    metrics = callback.active_run.get_metrics()
+    booster, _ = _train(diabetes, [callback], rounds=10, early_stopping_rounds=None)
+    metrics = _active(callback).get_metrics()
     assert "best_iteration" not in metrics
     assert metrics["stopped_iteration"] == 9
     table = metrics["feature_importance"]
@@ -91,8 +97,8 @@ def test_feature_importance_table_and_no_best_without_early_stopping(diabetes: A
 
 def test_log_model_saves_json_trimmed_to_the_best_iteration(diabetes: Any, tmp_path: Path) -> None:
     callback = RunlogCallback(experiment="xgb", log_model=True)
-    booster, _ = _train(*diabetes, [callback])
-    run = callback.active_run
+    booster, _ = _train(diabetes, [callback])
+    run = _active(callback)
     assert "model/model.json" in run.get_file_names()
     path = run.download_file("model/model.json", tmp_path / "model.json")
     json.loads(Path(path).read_text())  # JSON, not UBJ
@@ -107,7 +113,7 @@ def test_cv_logs_mean_and_std(diabetes: Any) -> None:
     callback = RunlogCallback(experiment="xgb")
     frame = xgb.cv({"eta": 0.3, "max_depth": 3, "nthread": 1}, diabetes[0], 30, nfold=3, seed=0,
                    early_stopping_rounds=3, callbacks=[callback])
-    run = callback.active_run
+    run = _active(callback)
     metrics = run.get_metrics()
     assert run.get_status() == "Completed"
     assert run.get_params()["nfold"] == 3
@@ -126,13 +132,13 @@ def test_sklearn_api_classifier_one_run_per_fit() -> None:
     model = xgb.XGBClassifier(n_estimators=50, max_depth=2, early_stopping_rounds=3, n_jobs=1,
                               eval_metric="logloss", callbacks=[callback])
     model.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])], verbose=False)
-    first = callback.active_run
+    first = _active(callback)
     assert first.get_params()["max_depth"] == 2
     history = model.evals_result()["validation_0"]["logloss"]
     assert [p.value for p in first.get_metric_history("validation_0-logloss")] == pytest.approx(history)
     assert first.get_metrics()["best_iteration"] == model.best_iteration
     model.fit(X[:400], y[:400], eval_set=[(X[400:], y[400:])], verbose=False)
-    assert callback.active_run.id != first.id
+    assert _active(callback).id != first.id
     runs = Experiment("xgb-sk").get_runs()
     assert [r.get_status() for r in runs] == ["Completed", "Completed"]
     pickle.loads(pickle.dumps(model))  # the model (holding the callback) still pickles
@@ -140,7 +146,7 @@ def test_sklearn_api_classifier_one_run_per_fit() -> None:
 
 def test_run_argument_is_logged_into_and_left_running(diabetes: Any) -> None:
     with Experiment("xgb").start_logging() as run:
-        _train(*diabetes, [RunlogCallback(run=run)], rounds=5, early_stopping_rounds=None)
+        _train(diabetes, [RunlogCallback(run=run)], rounds=5, early_stopping_rounds=None)
         assert run.get_status() == "Running"
         assert len(run.get_metric_history("valid-rmse")) == 5
     assert run.get_status() == "Completed"
@@ -149,14 +155,14 @@ def test_run_argument_is_logged_into_and_left_running(diabetes: Any) -> None:
 def test_early_stopping_placed_first_still_logs_the_last_iteration(diabetes: Any) -> None:
     callback = RunlogCallback(experiment="xgb")
     stop = xgb.callback.EarlyStopping(rounds=5, data_name="valid", metric_name="rmse")
-    booster, history = _train(*diabetes, [stop, callback], early_stopping_rounds=None)
-    points = callback.active_run.get_metric_history("valid-rmse")
+    booster, history = _train(diabetes, [stop, callback], early_stopping_rounds=None)
+    points = _active(callback).get_metric_history("valid-rmse")
     assert [p.value for p in points] == pytest.approx(history["valid"]["rmse"])
 
 
 def test_a_failing_store_leaves_boosting_identical_and_warns_once_per_kind(
         diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    baseline, base_history = _train(*diabetes, None)
+    baseline, base_history = _train(diabetes, None)
     experiment = Experiment("xgb")
 
     def refuse(batch: Any) -> None:
@@ -167,7 +173,7 @@ def test_a_failing_store_leaves_boosting_identical_and_warns_once_per_kind(
     callback = RunlogCallback(experiment=experiment, log_model=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        booster, history = _train(*diabetes, [callback])
+        booster, history = _train(diabetes, [callback])
     assert history == base_history
     assert booster.save_raw("json") == baseline.save_raw("json")
     messages = [str(w.message) for w in caught if "runlog" in str(w.message)]
@@ -216,7 +222,12 @@ def test_training_that_raises_ends_its_run_failed_with_the_traceback(diabetes: A
     callback = RunlogCallback(experiment="xgb")
     seen: list[Any] = []
     probe = xgb.callback.EarlyStopping(rounds=100)  # any callback: records the booster it was given
-    probe.before_training = lambda model: seen.append(model) or model  # type: ignore[method-assign]
+
+    def record(model: Any) -> Any:
+        seen.append(model)
+        return model
+
+    probe.before_training = record
     with pytest.raises(RuntimeError) as caught:
         xgb.train(PARAMS, diabetes[0], 10, evals=[(diabetes[1], "valid")], verbose_eval=False,
                   obj=_raising_objective(error, 3), callbacks=[probe, callback])
@@ -230,7 +241,7 @@ def test_training_that_raises_ends_its_run_failed_with_the_traceback(diabetes: A
 
 
 def test_failure_runlog_cannot_see_still_ends_the_run_failed(diabetes: Any) -> None:
-    class Raising(xgb.callback.TrainingCallback):
+    class Raising(xgb.callback.TrainingCallback):  # type: ignore[name-defined]
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             if epoch == 1:
                 raise KeyError("another callback failed")
@@ -238,21 +249,21 @@ def test_failure_runlog_cannot_see_still_ends_the_run_failed(diabetes: Any) -> N
 
     callback = RunlogCallback(experiment="xgb")
     with pytest.raises(KeyError):
-        _train(*diabetes, [callback, Raising()], rounds=5, early_stopping_rounds=None)
+        _train(diabetes, [callback, Raising()], rounds=5, early_stopping_rounds=None)
     run = Experiment("xgb").get_runs()[0]
     deadline = time.monotonic() + 60
     while run.get_status() == "Running" and time.monotonic() < deadline:
         gc.collect()  # the booster goes with the traceback: its finalizer ends the run
         time.sleep(0.05)
     assert run.get_status() == "Failed"
-    _train(*diabetes, [callback], rounds=2, early_stopping_rounds=None)  # the callback is usable again
+    _train(diabetes, [callback], rounds=2, early_stopping_rounds=None)  # the callback is usable again
     assert [r.get_status() for r in Experiment("xgb").get_runs()] == ["Completed", "Failed"]
 
 
 def test_booster_pickled_mid_training_pickles_as_without_runlog(diabetes: Any, tmp_path: Path) -> None:
     (tmp_path / "ckpt").mkdir()
     checkpoint = xgb.callback.TrainingCheckPoint(tmp_path / "ckpt", as_pickle=True, interval=1)
-    booster, _ = _train(*diabetes, [RunlogCallback(experiment="xgb"), checkpoint], rounds=3,
+    booster, _ = _train(diabetes, [RunlogCallback(experiment="xgb"), checkpoint], rounds=3,
                         early_stopping_rounds=None)
     saved = sorted((tmp_path / "ckpt").iterdir())
     assert saved, "the checkpoint callback pickled the booster"
@@ -265,17 +276,17 @@ def test_booster_pickled_mid_training_pickles_as_without_runlog(diabetes: Any, t
 def test_callback_pickles_before_and_after_training_without_the_run(diabetes: Any) -> None:
     callback = RunlogCallback(experiment=Experiment("xgb"), run_name="r", tags={"t": "1"})
     copy = pickle.loads(pickle.dumps(callback))
-    _train(*diabetes, [callback], rounds=2, early_stopping_rounds=None)
+    _train(diabetes, [callback], rounds=2, early_stopping_rounds=None)
     after = pickle.loads(pickle.dumps(callback))
     assert after.active_run is None and copy.experiment == after.experiment == "xgb"
-    _train(*diabetes, [after], rounds=2, early_stopping_rounds=None)
+    _train(diabetes, [after], rounds=2, early_stopping_rounds=None)
     runs = Experiment("xgb").get_runs()
     assert len(runs) == 2 and {r.name for r in runs} == {"r"} and runs[0].get_tags()["t"] == "1"
 
 
 def test_submitted_run_is_logged_into_and_left_running(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with submitted_run(monkeypatch) as submitted:
-        _train(*diabetes, [RunlogCallback(experiment="ignored-under-submit")], rounds=4, early_stopping_rounds=None)
+        _train(diabetes, [RunlogCallback(experiment="ignored-under-submit")], rounds=4, early_stopping_rounds=None)
         assert submitted.get_status() == "Running"
         assert len(submitted.get_metric_history("valid-rmse")) == 4
         assert submitted.get_params()["max_depth"] == 3
