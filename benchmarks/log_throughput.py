@@ -59,8 +59,9 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 try:
@@ -651,8 +652,8 @@ def main() -> int:
     raw_empty = raw_empty_bytes()
     runlog_empty = runlog_empty_bytes()
     for w in workloads:
-        for bench in (lambda: bench_list(w, repeats), lambda: bench_raw(w, repeats, raw_empty),
-                      lambda: bench_runlog(w, repeats, runlog_empty)):
+        for bench in (lambda w=w: bench_list(w, repeats), lambda w=w: bench_raw(w, repeats, raw_empty),
+                      lambda w=w: bench_runlog(w, repeats, runlog_empty)):
             result = bench()
             results.append(result)
             print(f"  {w.key} {result.system:<24} caller {fmt(result.caller_us()):>8} us/pt   "

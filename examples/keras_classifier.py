@@ -12,11 +12,11 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from runlog_core import Experiment  # noqa: E402
-from runlog_integrations.keras import RunlogCallback  # noqa: E402
+from runlog_core import Experiment
+from runlog_integrations.keras import RunlogCallback
 
 
 def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,14 +2,16 @@
 # (Copyright (c) Microsoft, MIT license). The only change: `from azureml.core.run import Run`
 # became `from runlog_core import Run`.
 
+import os
+
+import mylib
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import train_test_split
+
 from runlog_core import Run
-import os
-import numpy as np
-import mylib
+
 # sklearn.externals.joblib is removed in 0.23
 try:
     from sklearn.externals import joblib
@@ -41,10 +43,10 @@ for alpha in alphas:
     run.log('alpha', alpha)
     run.log('mse', mse)
 
-    model_file_name = 'ridge_{0:.2f}.pkl'.format(alpha)
+    model_file_name = f'ridge_{alpha:.2f}.pkl'
     # save model in the outputs folder so it automatically get uploaded
     with open(model_file_name, "wb") as file:
         joblib.dump(value=reg, filename=os.path.join('./outputs/',
                                                      model_file_name))
 
-    print('alpha is {0:.2f}, and mse is {1:0.2f}'.format(alpha, mse))
+    print(f'alpha is {alpha:.2f}, and mse is {mse:0.2f}')

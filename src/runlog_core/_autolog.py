@@ -20,11 +20,10 @@ import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _config
 from ._guard import WarnOnce
 from .exceptions import InvalidArgumentError
 
-__all__ = ["ALIASES", "FRAMEWORKS", "AutologTarget", "Patches", "autolog", "nested", "selected", "warn_once"]
+__all__ = ["ALIASES", "FRAMEWORKS", "Patches", "autolog", "nested", "selected", "warn_once"]
 
 # the framework names autolog() takes; each names a plugin's framework, not a module of runlog
 FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "sklearn", "xgboost")
@@ -169,23 +168,3 @@ def selected(config: dict[str, Any], name: str) -> bool:
 # -- kept for integrations not yet on runlog_core._target.resolve_run; removed once none uses them
 
 
-def default_experiment(config: dict[str, Any], fallback: str) -> str:
-    return config.get("experiment") or _config.experiment() or fallback
-
-
-class AutologTarget:
-    """Where an integration's autolog runs go: the experiment ``autolog()`` named (else
-    ``RUNLOG_EXPERIMENT``, else the framework's default) or, inside a submitted run with no
-    experiment named, that submitted run."""
-
-    def __init__(self, fallback: str) -> None:
-        self.fallback = self.name = fallback
-        self.explicit = False
-
-    def configure(self, config: dict[str, Any]) -> None:
-        self.name = default_experiment(config, self.fallback)
-        self.explicit = bool(config.get("experiment") or _config.experiment())
-
-    def experiment(self) -> str | None:
-        """The experiment name, or ``None`` for the submitted run (``Run.get_context()``)."""
-        return None if _config.run_id() and not self.explicit else self.name

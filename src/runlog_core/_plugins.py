@@ -6,19 +6,19 @@ import os
 import threading
 import warnings
 
-
 from . import _config
 from .exceptions import StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
+
     import pluggy
 
 __all__ = ["get_plugin_manager", "open_store", "register_plugin", "resolve_store_uri", "unregister_plugin"]
 
 _lock = threading.RLock()
-_pm: "pluggy.PluginManager | None" = None
+_pm: pluggy.PluginManager | None = None
 _entry_points_loaded = False
 _stores: dict[str, Any] = {}
 

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run
-from runlog_core import _writer
+from runlog_core import Experiment, Run, _writer
 from runlog_core.exceptions import RunEndedError
 
 
