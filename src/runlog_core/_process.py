@@ -16,13 +16,16 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 from ._capture import STD_LOG
+from ._handle import ENDED_STATUSES, FAILED, KILLED
+from .exceptions import ScriptRunError
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -230,3 +233,37 @@ def wait_interruptibly(done: threading.Event, interval: float, tick: Callable[[]
             if tick is not None:
                 tick()
             time.sleep(interval)
+
+
+def details_or_raise(run: Run, raise_on_error: bool, exit_code: int | None, tail: str) -> dict[str, Any]:
+    """``run.get_details()`` plus ``exitCode``; raises :class:`ScriptRunError` if it failed or was killed."""
+    details = run.get_details()
+    details["exitCode"] = exit_code
+    if raise_on_error and details["status"] in (FAILED, KILLED):
+        raise ScriptRunError(run.id, details["status"], exit_code, tail, (details.get("error") or "").split("\n")[0])
+    return details
+
+
+def wait_for_completion(run: Run, show_output: bool = False, raise_on_error: bool = True,
+                        poll_interval: float = 0.5) -> dict[str, Any]:
+    """Wait for any run (even one started by another process) to end, following its log.
+
+    Polls the store; with ``show_output``, prints ``logs/std_log.txt`` as it grows.
+
+    Raises:
+        ScriptRunError: the run ended Failed or Killed (with ``raise_on_error``).
+    """
+    offset = 0
+    while True:
+        status = run.get_status()
+        if show_output:
+            offset = copy_log(run, sys.stdout, offset)
+        if status in ENDED_STATUSES:
+            break
+        time.sleep(poll_interval)
+    if show_output:
+        run.flush()
+        copy_log(run, sys.stdout, offset)
+    code = run.get_tags().get("runlog.exit_code")
+    exit_code = int(code) if code and code.lstrip("-").isdigit() else None
+    return details_or_raise(run, raise_on_error, exit_code, read_log_tail(run))

@@ -165,7 +165,7 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
             wait_post_processing: accepted for Azure compatibility; there is nothing to wait for.
             raise_on_error: raise :class:`ScriptRunError` if the run ends Failed or Killed.
         """
-        from ._submit import wait_for_completion
+        from ._process import wait_for_completion  # not at import: it needs subprocess and signal
 
         return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
 

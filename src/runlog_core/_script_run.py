@@ -29,19 +29,19 @@ from . import _config
 from ._environment import child_environment, record_environment
 from ._process import (
     OutputPump,
-    copy_log,
     describe_exit,
-    read_log_tail,
+    details_or_raise,
     reap_group,
     signal_group,
     start_process,
+    wait_for_completion,
     wait_interruptibly,
 )
-from ._run import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, Run
+from ._run import CANCELED, COMPLETED, FAILED, KILLED, Run
 from ._script_config import ScriptRunConfig
 from ._snapshot import check_snapshot_size, copy_snapshot, snapshot_files, upload_snapshot
 from ._system import SystemMonitor, start_monitor
-from .exceptions import InvalidArgumentError, ScriptRunError
+from .exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -246,40 +246,6 @@ class ScriptRun(Run):
         launch.stop(reason)
         if not launch.wait_done():
             super()._end(CANCELED, reason)
-
-
-def details_or_raise(run: Run, raise_on_error: bool, exit_code: int | None, tail: str) -> dict[str, Any]:
-    """``run.get_details()`` plus ``exitCode``; raises :class:`ScriptRunError` if it failed or was killed."""
-    details = run.get_details()
-    details["exitCode"] = exit_code
-    if raise_on_error and details["status"] in (FAILED, KILLED):
-        raise ScriptRunError(run.id, details["status"], exit_code, tail, (details.get("error") or "").split("\n")[0])
-    return details
-
-
-def wait_for_completion(run: Run, show_output: bool = False, raise_on_error: bool = True,
-                        poll_interval: float = 0.5) -> dict[str, Any]:
-    """Wait for any run (even one started by another process) to end, following its log.
-
-    Polls the store; with ``show_output``, prints ``logs/std_log.txt`` as it grows.
-
-    Raises:
-        ScriptRunError: the run ended Failed or Killed (with ``raise_on_error``).
-    """
-    offset = 0
-    while True:
-        status = run.get_status()
-        if show_output:
-            offset = copy_log(run, sys.stdout, offset)
-        if status in ENDED_STATUSES:
-            break
-        time.sleep(poll_interval)
-    if show_output:
-        run.flush()
-        copy_log(run, sys.stdout, offset)
-    code = run.get_tags().get("runlog.exit_code")
-    exit_code = int(code) if code and code.lstrip("-").isdigit() else None
-    return details_or_raise(run, raise_on_error, exit_code, read_log_tail(run))
 
 
 def prepare_snapshot(config: ScriptRunConfig) -> Files:

@@ -13,14 +13,13 @@ import os
 from collections.abc import Mapping
 
 from . import _config
+from ._experiment import Experiment
+from ._run import Run
 from .exceptions import InvalidArgumentError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
-
-    from ._experiment import Experiment
-    from ._run import Run
 
 __all__ = ["check_target", "resolve_run"]
 
@@ -31,9 +30,6 @@ def check_target(run: Any, experiment: Any, argument: str = "experiment") -> Non
     Raises:
         InvalidArgumentError: ``run`` is not a Run, or ``experiment`` is not a name or an Experiment.
     """
-    from ._experiment import Experiment
-    from ._run import Run
-
     if run is not None and not isinstance(run, Run):
         raise InvalidArgumentError("run", run, "a runlog_core.Run or None")
     if experiment is not None and not isinstance(experiment, (str, Experiment)):
@@ -57,9 +53,6 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
         ``(run, owned)``: ``owned`` is True when the run was started here; the integration
         then ends it with the training's outcome.
     """
-    from ._experiment import Experiment
-    from ._run import Run
-
     check_target(run, experiment)
     if run is not None:
         return run, False
