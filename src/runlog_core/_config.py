@@ -26,6 +26,7 @@ __all__ = [
     "source_directory",
     "stop_grace",
     "store",
+    "store_timeout",
     "strict_integrations",
     "sync",
     "system_interval",
@@ -48,6 +49,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_SYSTEM_INTERVAL": "seconds between system-metric samples",
     "RUNLOG_STOP_GRACE": "seconds between SIGTERM and SIGKILL when a submitted script is stopped",
     "RUNLOG_KEEP_WORKDIR": "1: keep a submitted script's working copy after it ends",
+    "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -165,6 +167,11 @@ def system_interval() -> float:
 def stop_grace() -> float:
     """``RUNLOG_STOP_GRACE``: seconds between SIGTERM and SIGKILL for a stopped script (10)."""
     return _number("RUNLOG_STOP_GRACE", 10.0, zero_ok=True)
+
+
+def store_timeout() -> float:
+    """``RUNLOG_STORE_TIMEOUT``: seconds an API call waits for a locked store before ``StoreError`` (10)."""
+    return _number("RUNLOG_STORE_TIMEOUT", 10.0)
 
 
 def keep_workdir() -> bool:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ._experiment import Experiment
-    from ._records import SeriesRef
+    from ._records import RunInfo, SeriesRef
     from ._writer import Writer
     from .store import Store
 
@@ -45,9 +45,12 @@ class RunState:
     # log_metrics' fast path: names of an all-numeric dict -> (series keys, series)
     _bulk: dict[tuple[str, ...], tuple[tuple[int, ...], tuple[SeriesRef, ...]]]
     _params: dict[str, Any]
+    _tags: dict[str, str]  # set through this handle (to rebuild a deleted store)
+    _start_info: RunInfo | None
     _lock: threading.RLock
     _loaded: bool
     _ended: bool
+    _ending: bool
     _end_status: str | None
     _owned: bool
     _capture: Any
@@ -64,4 +67,7 @@ class RunState:
         raise NotImplementedError
 
     def _put(self, name: str, write: Callable[[], tuple[int, str]]) -> Any:
+        raise NotImplementedError
+
+    def _upload_outputs(self, path: Path) -> list[str]:
         raise NotImplementedError

@@ -11,6 +11,7 @@ from collections import namedtuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 __all__ = ["BULK", "ArtifactInfo", "Batch", "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
@@ -135,7 +136,8 @@ class Batch:
 
     def __init__(self) -> None:
         self.series: list[SeriesRef] = []
-        self.columns: list[tuple[SeriesRef, int, list[int], list[Any], list[float]]] = []
+        # steps, values and times: lists, or packed arrays for a batch that waited (see _pending)
+        self.columns: list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]] = []
         self.count = 0
         self.params: list[tuple[str, str, Any]] = []
         self.tags: list[tuple[str, str, str]] = []
@@ -149,7 +151,7 @@ class Batch:
 
 
 def build_columns(entries: list[tuple[Any, ...]], series_by_key: dict[int, SeriesRef]
-                  ) -> tuple[list[tuple[SeriesRef, int, list[int], list[Any], list[float]]], int]:
+                  ) -> tuple[list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]], int]:
     """Group buffered entries by series, keeping each series' order; returns ``(columns, count)``."""
     columns: dict[int, tuple[int, list[int], list[Any], list[float]]] = {}
     index = 0

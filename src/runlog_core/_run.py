@@ -76,9 +76,12 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
         self._series = {}
         self._bulk = {}
         self._params = {}
+        self._tags = {}
+        self._start_info = info
         self._lock = threading.RLock()
         self._loaded = _fresh
         self._ended = False
+        self._ending = False
         self._end_status = None
         self._owned = False
         self._capture = None

@@ -50,18 +50,19 @@ class EndingMixin(RunState):
         if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, (int, float))):
             raise InvalidArgumentError("end_time", end_time, "seconds since the epoch (a float) or None")
         with self._lock:
-            already = self._ended
+            already = self._ended or self._ending
             if already and not force:
                 return
-            self._ended, self._end_status = True, status
+            self._ending = True
         self._stop_capture()
         outputs = self._outputs
         if not already and outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
-            try:
-                self.upload_folder("outputs", outputs)  # type: ignore[attr-defined]
+            try:  # while the run is still open: every safe file goes, each unsafe name is skipped
+                self._upload_outputs(outputs)
             except Exception as err:  # the run's end must be recorded even if the copy fails
                 warnings.warn(f"runlog: could not upload {outputs}: {err!r}", RuntimeWarning, stacklevel=3)
         with self._lock:
+            self._ended, self._end_status = True, status
             # later values go through the checks, which refuse them: the fast paths know no series
             self._series = {}
             self._bulk = {}

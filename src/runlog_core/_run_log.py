@@ -77,11 +77,9 @@ class LoggingMixin(RunState):
             if description is not None and not isinstance(description, str):
                 raise InvalidArgumentError("description", description, "a str or None")
             return self._add_series(SeriesRef(self.id, name, kind, description)), stored
-        if series.kind != kind:
-            if series.kind == NUMBER and kind == BOOL:
-                stored = int(stored)  # documented: a bool logged to a number series counts as 0/1
-            else:
-                raise MetricKindError(name, series.kind, kind)
+        if series.kind != kind and not (series.kind == NUMBER and kind == BOOL):
+            # a bool in a number series is a number that reads back as the bool it was
+            raise MetricKindError(name, series.kind, kind)
         return series, stored
 
     def _add_series(self, series: SeriesRef) -> SeriesRef:
@@ -146,7 +144,7 @@ class LoggingMixin(RunState):
             kind, stored = _values.metric_value(name, value)
             if found is not None and found.kind != kind:
                 if found.kind == NUMBER and kind == BOOL:
-                    stored, kind = int(stored), NUMBER
+                    kind = NUMBER  # reads back as the bool it was
                 else:
                     raise MetricKindError(name, found.kind, kind)
             staged.append((name, stored, kind))
@@ -300,4 +298,5 @@ class LoggingMixin(RunState):
         for key, value in tags.items():
             _values.check_name("tag name", key)
             rows[key] = "" if value is None else str(value)
+        self._tags.update(rows)
         self._writer.queue(SetTags(self.id, rows))

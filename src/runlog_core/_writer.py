@@ -9,6 +9,14 @@ retries on the next cycle; :meth:`Writer.flush` waits until everything handed ov
 call is committed. The thread ends after a while with nothing to do and no live run, and
 starts again on the next event; :meth:`Writer.close` ends it at once.
 
+Bounds: a transaction takes at most ``MAX_ENTRIES_PER_COMMIT`` entries, and cycles start on a
+fixed cadence (at once while a backlog remains), so commits come at least every interval at any
+logging rate. The writer thread waits at most about one interval for another process's lock;
+what it could not write waits packed in :class:`~runlog_core._pending.PendingBatches` (about
+20 bytes a point, at most ``RUNLOG_MAX_BUFFERED_POINTS``), with one warning once writes have
+failed for ``RUNLOG_STORE_TIMEOUT``. A store deleted under live runs is recreated
+(:mod:`~runlog_core._recovery`).
+
 Threads: any number of threads may hand points over at once (``list.append`` is atomic);
 only the writer thread (or a caller of ``flush`` when there is none) drains the buffers,
 under ``_cycle_lock``. After ``os.fork`` the child keeps the same buffer objects, emptied, so
@@ -24,10 +32,12 @@ import time
 import warnings
 import weakref
 
-from . import _config, _plugins, _values
-from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, Release, RunStarted, SetTags, StoreArtifact
-from ._records import ArtifactInfo, Batch, LoggedPoint, SeriesRef, build_columns, expand_entries
-from .exceptions import StoreError, StoreVersionError
+from . import _config, _plugins
+from ._dispatch import dispatch
+from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
+from ._pending import PendingBatches
+from ._records import ArtifactInfo, Batch, SeriesRef, build_columns
+from .exceptions import StoreBusyError, StoreError, StoreVersionError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -43,6 +53,9 @@ _writers_lock = threading.Lock()
 
 # with no live run and nothing buffered for this long, the thread ends (it restarts on demand)
 IDLE_SECONDS = 10.0
+# one transaction takes at most this many buffered entries: a commit at least every interval,
+# however fast points come (issue 9: 1M points a second made commits 3 s apart)
+MAX_ENTRIES_PER_COMMIT = 100_000
 
 
 class Writer:
@@ -52,11 +65,13 @@ class Writer:
         self.store = store
         self.interval = _config.flush_interval()
         self.heartbeat_interval = _config.heartbeat_interval()
+        self.store_timeout = _config.store_timeout()
         # while the store refuses writes, points wait in memory up to this many; beyond, the oldest go
         self.max_pending = _config.max_buffered_points()
         self.high_water = 200_000
         self.idle_seconds = max(IDLE_SECONDS, 3 * self.interval)
         self.dropped = 0
+        self.commits = 0
         # the buffers are never replaced, only emptied: handles keep these bound methods
         self._points: list[tuple[Any, ...]] = []
         self._ops: list[Op] = []
@@ -71,15 +86,16 @@ class Writer:
         self._init_thread_state()
 
     def _init_thread_state(self) -> None:
-        self._pending = Batch()
-        self._pending_points: list[tuple[Any, ...]] = []
-        self._pending_events: list[Op] = []
+        self._pending = PendingBatches(self.max_pending)
         self._live: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._wake = threading.Event()
         self._cycle_lock = threading.RLock()
         self._done = threading.Condition(threading.Lock())
-        self._requested = self._completed = self._attempted = 0
+        self._requested = self._attempted = 0
+        # entries taken from the buffer so far, and how many of them are committed
+        self._taken = self._durable = 0
         self._last_error: BaseException | None = None
+        self._failing_since: float | None = None
         self._warned: set[str] = set()
         self._last_heartbeat = 0.0
         self._thread: threading.Thread | None = None
@@ -117,6 +133,8 @@ class Writer:
 
     def end(self, run: Run, status: str, end_time: float, error: str | None) -> None:
         """Queue the end of ``run``; the writer lets go of it once that is written."""
+        from ._ops import Release
+
         self._live.pop(run.id, None)
         self._ops.append(EndRun(run, status, end_time, error))
         self._ops.append(Release(run.id))
@@ -133,25 +151,31 @@ class Writer:
             return
         with self._cycle_lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="runlog-writer", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._loop, name="runlog-writer", daemon=True)
+                # the store waits this long for another process's lock on this thread: what it
+                # cannot write stays pending, so the buffer stays bounded and training never waits
+                thread.runlog_busy_timeout = max(0.2, min(1.0, self.interval))  # type: ignore[attr-defined]
+                self._thread = thread
+                thread.start()
 
     def wake(self) -> None:
         self._wake.set()
 
     def _busy(self) -> bool:
-        return bool(self._points or self._ops or self._live or self._writing or self._pending
-                    or self._pending_points or self._pending_events)
+        return bool(self._points or self._ops or self._live or self._writing or self._pending)
 
     # -- the loop ----------------------------------------------------------------------------
 
     def _loop(self) -> None:
         idle_since: float | None = None
+        next_cycle = time.monotonic()
         while not self._stopped:
-            self._wake.wait(self.interval)
+            self._wake.wait(max(0.0, next_cycle - time.monotonic()))
             self._wake.clear()
+            next_cycle = time.monotonic() + self.interval
             try:
-                self._cycle()
+                if self._cycle():
+                    next_cycle = time.monotonic()  # a backlog: the next transaction at once
             except BaseException as err:  # never let the thread die silently
                 self._warn_once("cycle", f"runlog: the background writer hit {err!r}; retrying")
             if self._busy():
@@ -166,46 +190,78 @@ class Writer:
                         self._thread = None
                         return
 
-    def _cycle(self) -> None:
+    def _cycle(self) -> bool:
+        """Write what waits, then one bounded batch of what was handed over; returns whether a
+        backlog remains (more than one transaction's worth was buffered)."""
         with self._cycle_lock:
             with self._done:
                 requested = self._requested
             # points first, then ops: a series' creation op is queued before its first point,
             # so every point taken here has its series among the ops taken after it
-            count = len(self._points)
+            count = min(len(self._points), MAX_ENTRIES_PER_COMMIT)
             points = self._points[:count]
             del self._points[:count]
-            count = len(self._ops)
-            ops = self._ops[:count]
-            del self._ops[:count]
-            batch = self._pending
-            events = self._pending_events
-            if self._pending_points:
-                points = self._pending_points + points
+            self._taken += count
+            ops = self._ops[:len(self._ops)]
+            del self._ops[:len(ops)]
+            batch, events = Batch(), list[Op]()
             self._collect(ops, batch, events)
             batch.columns, batch.count = build_columns(points, self.series_by_key)
             now = time.time()
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
                 self._last_heartbeat = now
-            error = self._write(batch, points) if batch else None
-            if error is None:
-                self._pending = Batch()
-                self._pending_events = []
-                self._pending_points = []
-                if batch or events:
-                    self._dispatch(points, events)
-            self._last_error = error
+            error = self._write_pending()
+            if error is None and batch:
+                error = self._write(batch, points, events)
+            elif error is None and events:
+                dispatch(batch, points, events, self.series_by_key, self._find_run, self._release)
+            elif error is not None and (batch or events):
+                self._keep(batch, events)
+            self._after_attempt(error)
             with self._done:
                 self._attempted = max(self._attempted, requested)
-                if error is None:
-                    self._completed = max(self._completed, requested)
+                if error is None and not self._pending:
+                    self._durable = self._taken
                 self._done.notify_all()
+            return len(self._points) > MAX_ENTRIES_PER_COMMIT // 2
 
-    def _write(self, batch: Batch, points: list[tuple[Any, ...]]) -> BaseException | None:
-        """Commit ``batch``; on a failure worth retrying keep it pending and return the error."""
+    def _write_pending(self) -> BaseException | None:
+        """Write the batches that wait, oldest first; stop at the first the store refuses."""
+        while self._pending:
+            batch, events = self._pending.take()
+            error = self._commit(batch)
+            if error is not None:
+                self._pending.put_back(batch, events)
+                return error
+            dispatch(batch, None, events, self.series_by_key, self._find_run, self._release)
+        return None
+
+    def _write(self, batch: Batch, points: list[tuple[Any, ...]], events: list[Op]) -> BaseException | None:
+        """Commit ``batch``, then call the hooks; on a failure worth retrying keep it pending."""
+        error = self._commit(batch)
+        if error is not None:
+            self._keep(batch, events)
+            return error
+        dispatch(batch, points, events, self.series_by_key, self._find_run, self._release)
+        return None
+
+    def _keep(self, batch: Batch, events: list[Op]) -> None:
+        dropped = self._pending.add(batch, events)
+        if dropped:
+            self.dropped += dropped
+            self._warn_once("dropped", f"runlog: the store {getattr(self.store, 'uri', '')} has refused writes "
+                            f"for long enough that more than {self.max_pending} points waited; dropping the "
+                            "oldest (RUNLOG_MAX_BUFFERED_POINTS sets the limit; Writer.dropped counts them)")
+
+    def _commit(self, batch: Batch) -> BaseException | None:
+        """One transaction; ``None`` when written (or salvaged), else the error worth retrying."""
+        verify = getattr(self.store, "verify", None)
+        if verify is not None and not verify():
+            self._recover(batch)
         try:
             self.store.write(batch)
+            self.commits += 1
             return None
         except Exception as err:
             for series in batch.series:
@@ -217,16 +273,48 @@ class Writer:
 
                 salvage(self.store, batch, err, self._warn_once)
                 return None
-            error = err
-        batch.heartbeats.clear()
-        excess = batch.count - self.max_pending
-        if excess > 0:
-            points = self._drop_oldest(points, excess)
-        self._pending_points = points
-        self._warn_once(type(error).__name__,
-                        f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
-                        f"({error!r}); keeping {batch.count} points in memory and retrying")
-        return error
+            # kept for flush() to raise: without its traceback, whose frames would pin this
+            # cycle's buffered points in memory for as long as the store refuses
+            return err.with_traceback(None)
+
+    def _recover(self, batch: Batch) -> None:
+        """The database file was deleted or replaced under us: recreate it and our runs in it."""
+        from ._recovery import recreate_store
+
+        runs = {**{run.id: run for run in self._live.values()}, **self._writing}
+        self._warn_once("deleted", f"runlog: the store {getattr(self.store, 'uri', '')} was deleted while runs "
+                        "were logging into it; recreating it at the same place with this process's "
+                        f"{len(runs)} running run(s); what the deleted files held is gone")
+        again, ops = recreate_store(self.store, runs.values(), list(self.series_by_key.values()))
+        known = {id(series) for series in batch.series}
+        batch.series[:0] = [series for series in again if id(series) not in known]
+        extra = Batch()
+        self._collect(ops, extra, [])
+        batch.params[:0] = extra.params
+        batch.tags[:0] = extra.tags
+        batch.heartbeats = list(self._live.keys())
+
+    def _after_attempt(self, error: BaseException | None) -> None:
+        self._last_error = error
+        if error is None:
+            self._failing_since = None
+            return
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        busy = isinstance(error, StoreBusyError) or "locked" in str(error) or "busy" in str(error)
+        if busy and now - self._failing_since < self.store_timeout:
+            return  # another process's transaction: normal for a while
+        kind = "busy" if busy else type(error).__name__
+        self._warn_once(kind, f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
+                        f"({error}); keeping {self._pending.points} points in memory (at most "
+                        f"{self.max_pending}, RUNLOG_MAX_BUFFERED_POINTS) and retrying")
+
+    def _find_run(self, run_id: str) -> Run | None:
+        return self._writing.get(run_id) or self._runs.get(run_id)
+
+    def _release(self, run_id: str) -> None:
+        self._writing.pop(run_id, None)
 
     def _collect(self, ops: list[Op], batch: Batch, events: list[Op]) -> None:
         logs: dict[tuple[str, str], list[str]] = {}
@@ -264,43 +352,6 @@ class Writer:
                 continue
             batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
 
-    def _dispatch(self, points: list[tuple[Any, ...]], events: list[Op]) -> None:
-        call = _plugins.call_hook
-        for op in events:
-            if isinstance(op, RunStarted):
-                call("runlog_run_started", run=op.run)
-        if points and _plugins.has_hook_impls("runlog_metrics_logged"):
-            by_run: dict[str, list[LoggedPoint]] = {}
-            series_by_key = self.series_by_key
-            for key, step, value, ts in expand_entries(points):
-                series = series_by_key[key]
-                if series.kind in _values.SCALAR_KINDS:
-                    if series.kind == _values.BOOL:
-                        value = bool(value)
-                    by_run.setdefault(series.run_id, []).append(LoggedPoint(series.name, step, value, ts))
-            for run_id, logged in by_run.items():
-                run = self._writing.get(run_id) or self._runs.get(run_id)
-                if run is not None:
-                    call("runlog_metrics_logged", run=run, points=logged)
-        for op in events:
-            if isinstance(op, LogParams):
-                call("runlog_params_logged", run=op.run, params=op.params)
-            elif isinstance(op, StoreArtifact):
-                call("runlog_artifact_uploaded", run=op.run, name=op.info.name, uri=op.info.uri)
-            elif isinstance(op, EndRun):
-                call("runlog_run_ended", run=op.run, status=op.status)
-            elif isinstance(op, Release):
-                self._writing.pop(op.run_id, None)
-
-    def _drop_oldest(self, entries: list[tuple[Any, ...]], excess: int) -> list[tuple[Any, ...]]:
-        """Bound the memory a store that stays down can take: drop the oldest ``excess`` points."""
-        kept = list(expand_entries(entries))[excess:]
-        self.dropped += excess
-        self._warn_once("dropped", f"runlog: the store {getattr(self.store, 'uri', '')} has refused writes for "
-                        f"long enough that more than {self.max_pending} points waited; dropping the oldest "
-                        "(RUNLOG_MAX_BUFFERED_POINTS sets the limit; Writer.dropped counts them)")
-        return kept
-
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
             self._warned.add(key)
@@ -311,46 +362,45 @@ class Writer:
     def flush(self, timeout: float | None = None) -> None:
         """Return once everything handed over before this call is committed.
 
+        Waits while the store is busy, at most ``timeout`` seconds (default
+        ``RUNLOG_STORE_TIMEOUT``); the data stays buffered and is retried either way.
+
         Raises:
-            StoreError: the store refused the write (the data stays buffered and is retried),
-                or ``timeout`` seconds passed first.
+            StoreError: the store refused the writes for that long (:class:`StoreBusyError`
+                when another process held its lock, naming it when that is knowable).
         """
         if self._pid != os.getpid():
             self._after_fork()
-        thread = self._thread
-        if thread is None or not thread.is_alive() or thread is threading.current_thread():
-            # no thread (closed, idle, interpreter shutting down, or called from a hook): commit inline
-            with self._done:
-                self._requested += 1
-            self._cycle()
-            if self._last_error is not None:
-                self._raise_if_failed()
-            return
+        deadline = time.monotonic() + (self.store_timeout if timeout is None else timeout)
         with self._done:
             self._requested += 1
             target = self._requested
-        self._wake.set()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._done:
-            while self._attempted < target:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise StoreError(f"runlog: flush did not finish within {timeout} s")
-                self._done.wait(0.05 if remaining is None else min(remaining, 0.05))
-                if not thread.is_alive():
-                    break
-            failed = self._completed < target
-        if not thread.is_alive() and self._attempted < target:
-            self._cycle()
-            failed = self._last_error is not None
-        if failed:
-            self._raise_if_failed()
+            goal = self._taken + len(self._points)
+        while True:
+            thread = self._thread
+            inline = thread is None or not thread.is_alive() or thread is threading.current_thread()
+            if inline:  # no thread (closed, idle, shutting down) or called from a hook: commit here
+                self._cycle()
+            else:
+                self._wake.set()
+                with self._done:
+                    self._done.wait(0.05)
+            with self._done:
+                if self._attempted >= target and self._durable >= goal:
+                    return
+                error = self._last_error
+            if time.monotonic() >= deadline:
+                self._raise_for(error, self.store_timeout if timeout is None else timeout)
+            if inline and error is not None:
+                time.sleep(0.05)  # the store refuses: try again shortly, not in a tight loop
 
-    def _raise_if_failed(self) -> None:
-        error = self._last_error
-        if error is not None:
-            raise StoreError(f"runlog: the store {getattr(self.store, 'uri', '')} refused the write: {error!r}; "
-                             "the data is kept in memory and retried") from error
+    def _raise_for(self, error: BaseException | None, waited: float) -> None:
+        if isinstance(error, StoreBusyError):
+            raise StoreBusyError(error.path, waited, error.holders) from error
+        if isinstance(error, StoreError):
+            raise error
+        raise StoreError(f"runlog: the store {getattr(self.store, 'uri', '')} did not take the writes: {error!r}; "
+                         "the data is kept in memory and retried") from error
 
     def close(self) -> None:
         """Commit everything buffered, then end the thread. A later event starts a new one."""

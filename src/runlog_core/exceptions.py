@@ -21,6 +21,7 @@ __all__ = [
     "RunlogError",
     "ScriptRunError",
     "SnapshotTooLargeError",
+    "StoreBusyError",
     "StoreError",
     "StoreVersionError",
     "UnsafeArtifactNameError",
@@ -128,6 +129,18 @@ class RunEndedError(RunlogError, RuntimeError):
 
 class StoreError(RunlogError, RuntimeError):
     """The store cannot be opened or used."""
+
+
+class StoreBusyError(StoreError):
+    """The store stayed locked by another process for longer than ``RUNLOG_STORE_TIMEOUT``."""
+
+    def __init__(self, path: str, waited: float, holders: list[str], detail: str = "") -> None:
+        self.path, self.waited, self.holders = path, waited, holders
+        held = f"held by {'; '.join(holders)}" if holders else "held by another connection"
+        super().__init__(
+            f"the store {path} stayed locked for more than {waited:g} s ({held}{'; ' + detail if detail else ''}); "
+            "what was logged is kept in memory and retried; RUNLOG_STORE_TIMEOUT sets how long a call waits"
+        )
 
 
 class StoreVersionError(StoreError):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run
+from runlog_core import Experiment, Run, StoreError
 
 FAST_HEARTBEAT = {"RUNLOG_HEARTBEAT_INTERVAL": "0.2", "RUNLOG_HEARTBEAT_TIMEOUT": "1.0", "RUNLOG_FLUSH_INTERVAL": "0.2"}
 
@@ -332,6 +332,7 @@ def test_a_store_failing_at_exit_costs_one_line_and_not_the_exit_status(store_di
 
 def test_a_store_that_stays_down_takes_bounded_memory(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_MAX_BUFFERED_POINTS", "1000")
+    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "0.5")
     from runlog_core._sqlite import SQLiteStore
 
     store = SQLiteStore(store_dir / "runlog.db")  # a store (and writer) of this test's own
@@ -349,7 +350,7 @@ def test_a_store_that_stays_down_takes_bounded_memory(store_dir: Path, monkeypat
         with pytest.warns(RuntimeWarning):
             for i in range(1, 5001):
                 run.log("x", float(i))
-            with pytest.raises(Exception, match="refused the write"):
+            with pytest.raises(StoreError, match="did not take the writes"):
                 run.flush()
         assert run._writer.dropped == 4000
     finally:

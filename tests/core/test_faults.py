@@ -1,0 +1,191 @@
+"""The store never fails silently: bounded commits and memory, a locked store, a deleted store (issue 9)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from runlog_core import Experiment, Run, StoreBusyError, StoreError
+from runlog_core import _writer
+
+
+def _wait_for(condition, deadline: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return bool(condition())
+
+
+def test_a_big_backlog_is_committed_in_bounded_transactions(store_dir: Path) -> None:
+    exp = Experiment("cadence", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    writer = run._writer
+    before = writer.commits
+    n = 5 * _writer.MAX_ENTRIES_PER_COMMIT
+    for i in range(n):
+        run.log("x", float(i))
+    run.flush()
+    # at most MAX_ENTRIES_PER_COMMIT entries a transaction: a commit at least every interval
+    assert writer.commits - before >= 5
+    assert [p.step for p in run.get_metric_history("x")] == list(range(n))
+    exp.close()
+
+
+def test_points_waiting_for_a_refusing_store_are_packed(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "0.5")
+    exp = Experiment("packed", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    run.log("x", 0.0)
+    run.log_metrics({"a": 1.0, "b": 2}, step=0)
+    run.flush()
+    store = exp._store
+    monkeypatch.setattr(store, "write", lambda batch: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    n = 300_000
+    tracemalloc.start()
+    try:
+        with pytest.warns(RuntimeWarning, match="could not write to the store"):
+            for i in range(1, n + 1):
+                run.log("x", float(i))
+                run.log_metrics({"a": 1.0, "b": i}, step=i)
+            with pytest.raises(StoreError):
+                run._writer.flush(timeout=0.5)
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    pending = run._writer._pending.points
+    assert pending == 3 * n
+    assert held / pending < 32  # bytes a point while the store refuses (Python tuples: 100+)
+    monkeypatch.undo()
+    run.complete()
+    assert [p.value for p in run.get_metric_history("x")] == [float(i) for i in range(n + 1)]
+    assert [p.value for p in run.get_metric_history("b")][-3:] == [n - 2, n - 1, n]
+    exp.close()
+
+
+HOLD_LOCK = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    print("locked", flush=True)
+    sys.stdin.readline()          # hold the write lock until told
+    conn.execute("COMMIT")
+""")
+
+
+def test_a_store_locked_by_another_process_fails_loudly_and_keeps_the_bound(
+        store_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "1")
+    monkeypatch.setenv("RUNLOG_MAX_BUFFERED_POINTS", "1000")
+    monkeypatch.setenv("RUNLOG_FLUSH_INTERVAL", "0.1")
+    exp = Experiment("locked", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    run.log("x", 0.0)
+    run.flush()
+    script = tmp_path / "hold.py"
+    script.write_text(HOLD_LOCK)
+    holder = subprocess.Popen([sys.executable, str(script), str(store_dir / "runlog.db")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.warns(RuntimeWarning, match="could not write to the store") as caught:
+            for i in range(1, 5001):
+                run.log("x", float(i))   # never blocks: it only hands the point over
+            with pytest.raises(StoreBusyError) as busy:
+                run.flush()
+            assert _wait_for(lambda: run._writer.dropped >= 4000)
+            with pytest.raises(StoreBusyError):
+                exp.start_logging(outputs=None)
+        error = busy.value
+        assert error.waited == 1.0 and f"pid {holder.pid}" in str(error)
+        assert any(f"pid {holder.pid}" in h for h in error.holders)
+        assert sum("could not write" in str(w.message) for w in caught) == 1
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(timeout=30)
+    run.complete()  # the lock is gone: what was kept is written
+    values = [p.value for p in run.get_metric_history("x")]
+    assert values[0] == 0.0 and values[-1] == 5000.0 and len(values) == 1001
+    assert run.get_status() == "Completed"
+    exp.close()
+
+
+def test_a_store_deleted_under_a_live_run_is_recreated_with_the_run(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_FLUSH_INTERVAL", "0.1")
+    exp = Experiment("deleted", store=store_dir)
+    run = exp.start_logging(name="survivor", tags={"team": "a"}, outputs=None)
+    run.log_params({"lr": 0.1})
+    for i in range(10):
+        run.log("loss", float(i))
+    run.flush()
+    shutil.rmtree(store_dir)
+    with pytest.warns(RuntimeWarning, match="was deleted") as caught:
+        for i in range(10, 20):
+            run.log("loss", float(i))
+            run.log_metrics({"acc": 0.5}, step=i)
+        run.flush()
+        assert (store_dir / "runlog.db").is_file()
+        for i in range(20, 30):
+            run.log("loss", float(i))
+        run.complete()
+    assert sum("was deleted" in str(w.message) for w in caught) == 1
+    again = Run(Experiment("deleted", store=store_dir), run.id)
+    assert again.name == "survivor" and again.get_status() == "Completed"
+    assert again.get_params() == {"lr": 0.1} and again.get_tags()["team"] == "a"
+    history = again.get_metric_history("loss")
+    assert [p.step for p in history] == list(range(10, 30))  # what the deleted file held is gone
+    assert len(again.get_metric_history("acc")) == 10
+    exp.close()
+
+
+def test_closing_the_store_folds_the_wal_back(store_dir: Path) -> None:
+    exp = Experiment("wal", store=store_dir)
+    with exp.start_logging(outputs=None) as run:
+        for i in range(200_000):
+            run.log("x", float(i))
+    exp.close()
+    wal = store_dir / "runlog.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert len(Run(Experiment("wal", store=store_dir), run.id).get_metric_history("x")) == 200_000
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a database, just 100 bytes of text " * 2,
+                                     b"SQLite format 3\x00" + b"\x00" * 84], ids=["empty", "garbage", "truncated"])
+def test_a_file_that_is_not_a_runlog_store_is_an_error_not_a_fresh_store(store_dir: Path, content: bytes) -> None:
+    store_dir.mkdir()
+    (store_dir / "runlog.db").write_bytes(content)
+    with pytest.raises(StoreError, match="runlog.db") as caught:
+        Experiment("x", store=store_dir)
+    assert "Traceback" not in str(caught.value)
+    assert (store_dir / "runlog.db").read_bytes() == content  # left as it was
+    done = subprocess.run([sys.executable, "-m", "runlog_core._cli", "runs", "--store", str(store_dir)],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+
+
+def test_a_second_connection_sees_data_version_change_each_commit(store_dir: Path) -> None:
+    # the benchmark measures the commit gap this way (benchmarks/reliability.py)
+    exp = Experiment("dv", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    run.flush()
+    reader = sqlite3.connect(store_dir / "runlog.db")
+    first = reader.execute("PRAGMA data_version").fetchone()[0]
+    run.log("x", 1.0)
+    run.flush()
+    assert reader.execute("PRAGMA data_version").fetchone()[0] != first
+    reader.close()
+    run.complete()
+    exp.close()
