@@ -21,6 +21,7 @@ __all__ = [
     "heartbeat_timeout",
     "keep_workdir",
     "max_buffered_points",
+    "redact_patterns",
     "run_id",
     "snapshot_max_mb",
     "source_directory",
@@ -49,6 +50,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_SYSTEM_INTERVAL": "seconds between system-metric samples",
     "RUNLOG_STOP_GRACE": "seconds between SIGTERM and SIGKILL when a submitted script is stopped",
     "RUNLOG_KEEP_WORKDIR": "1: keep a submitted script's working copy after it ends",
+    "RUNLOG_REDACT": "extra variable and option name patterns whose values a submitted run records as ***",
     "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
 }
 
@@ -177,3 +179,20 @@ def store_timeout() -> float:
 def keep_workdir() -> bool:
     """``RUNLOG_KEEP_WORKDIR``: keep a submitted script's working copy after it ends."""
     return _flag("RUNLOG_KEEP_WORKDIR")
+
+
+def redact_patterns() -> tuple[str, ...]:
+    """``RUNLOG_REDACT``: extra secret-name patterns, comma-separated (none).
+
+    Each pattern is matched case-insensitively: a glob (``*``, ``?``, ``[...]``) against the
+    whole name, anything else as a substring. An empty entry (``A,,B``, a trailing comma) is
+    refused: it would match nothing, or everything, and either is surely a typo.
+    """
+    raw = _raw("RUNLOG_REDACT")
+    if raw is None:
+        return ()
+    patterns = tuple(part.strip() for part in raw.split(","))
+    if not all(patterns):
+        raise ConfigError("RUNLOG_REDACT", raw,
+                          "comma-separated name patterns without empty entries, e.g. INTERNAL,MYCO_*_ID")
+    return patterns

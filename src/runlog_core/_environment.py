@@ -3,7 +3,8 @@
 :func:`child_environment` builds the script's environment (the submitter's, plus the
 config's variables and what ``Run.get_context()`` needs inside the script);
 :func:`record_environment` stores what a run keeps of it: queryable tags and the
-``environment/`` artifacts, with :func:`redact_environment` hiding secret values.
+``environment/`` artifacts, with secrets hidden by :mod:`._redact` (the environment, the command
+line and the git remote).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _config
+from ._redact import REDACTED, SECRET_MARKERS, redact_arguments, redact_environment, redact_url, redact_value
 
 if TYPE_CHECKING:
     from ._experiment import Experiment
@@ -28,33 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["REDACTED", "SECRET_MARKERS", "child_environment", "git_info", "installed_packages",
            "record_environment", "redact_environment"]
 
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE")
-REDACTED = "***"
-
 _PACKAGES_CODE = ("import importlib.metadata as m, json\n"
                   "print(json.dumps(sorted({(d.metadata['Name'] or '?', d.version) for d in m.distributions()})))")
-
-
-def _is_secret(name: str) -> bool:
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS)
-
-
-def _redact_url(value: str) -> str:
-    """Hide the password in ``scheme://user:password@host/...``."""
-    if "://" not in value or "@" not in value:
-        return value
-    scheme, rest = value.split("://", 1)
-    userinfo, at, host = rest.partition("@")
-    if not at or "/" in userinfo or ":" not in userinfo:
-        return value
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:{REDACTED}@{host}"
-
-
-def redact_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` with the values of secret-looking names (``*KEY*``, ``*TOKEN*``, ``*SECRET*``,
-    ``*PASSWORD*``...) replaced by ``***`` and passwords in URLs hidden, sorted by name."""
-    return {key: REDACTED if _is_secret(key) else _redact_url(value) for key, value in sorted(env.items())}
 
 
 def _git(folder: str, *args: str) -> str | None:
@@ -78,7 +55,7 @@ def git_info(folder: str) -> dict[str, str]:
         info["branch"] = branch
     remote = _git(folder, "config", "--get", "remote.origin.url")
     if remote:
-        info["remote"] = _redact_url(remote)
+        info["remote"] = redact_value(redact_url(remote, hide_user=True))
     status = _git(folder, "status", "--porcelain")
     if status is not None:
         info["dirty"] = "true" if status else "false"
@@ -138,11 +115,19 @@ def child_environment(experiment: Experiment, run: Run, config: ScriptRunConfig)
 
 def record_environment(run: Run, config: ScriptRunConfig, command: list[str], env: Mapping[str, str],
                        workdir: Path, full: bool) -> None:
-    """Tags (queryable) and, when ``full``, ``environment/`` artifacts describing where and how the script ran."""
+    """Tags (queryable) and, when ``full``, ``environment/`` artifacts describing where and how the script ran.
+
+    Secrets in the command line, the git remote and the environment are recorded as ``***``.
+
+    Raises:
+        ConfigError: ``RUNLOG_REDACT`` holds an empty pattern.
+    """
+    patterns = _config.redact_patterns()
+    shown = redact_arguments(command, patterns)
     git = git_info(config.source_directory)
     tags = {
         "runlog.script": config.script,
-        "runlog.command": shlex.join(command),
+        "runlog.command": shlex.join(shown),
         "runlog.python": platform.python_version(),
         "runlog.platform": platform.platform(),
     }
@@ -151,7 +136,7 @@ def record_environment(run: Run, config: ScriptRunConfig, command: list[str], en
     if not full:
         return
     info = {
-        "command": command,
+        "command": shown,
         "source_directory": config.source_directory,
         "working_directory": str(workdir),
         "python": {"version": sys.version if config.python == sys.executable else None,
@@ -160,6 +145,7 @@ def record_environment(run: Run, config: ScriptRunConfig, command: list[str], en
         "git": git,
     }
     run.upload_file("environment/info.json", json.dumps(info, indent=2).encode())
-    run.upload_file("environment/environment_variables.json", json.dumps(redact_environment(env), indent=2).encode())
+    variables = redact_environment(env, patterns)
+    run.upload_file("environment/environment_variables.json", json.dumps(variables, indent=2).encode())
     packages = installed_packages(config.python)
     run.upload_file("environment/packages.txt", "".join(f"{name}=={version}\n" for name, version in packages).encode())
