@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactConflictError",
+    "ArtifactWriteError",
     "ConfigError",
     "ConflictingArgumentsError",
     "Experiment",
@@ -25,6 +27,7 @@ __all__ = [
     "StoreError",
     "StoreVersionError",
     "UnsafeArtifactNameError",
+    "UnsafeFolderNamesError",
     "autolog",
     "hookimpl",
     "register_plugin",
@@ -39,6 +42,8 @@ from ._query import search_runs
 from ._records import LoggedPoint, MetricPoint
 from ._run import Run
 from .exceptions import (
+    ArtifactConflictError,
+    ArtifactWriteError,
     ConfigError,
     ConflictingArgumentsError,
     FilterSyntaxError,
@@ -56,6 +61,7 @@ from .exceptions import (
     StoreError,
     StoreVersionError,
     UnsafeArtifactNameError,
+    UnsafeFolderNamesError,
 )
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import _config
+from ._artifact_names import artifact_name_problem
+from ._artifacts import make_private_dirs
+from ._safe_folder import SafeFolder, describe_skipped
 from .exceptions import InvalidArgumentError, SnapshotTooLargeError
 
 if TYPE_CHECKING:
@@ -94,28 +98,25 @@ def _ignored(relative: str, is_dir: bool, patterns: list[tuple[re.Pattern[str], 
 
 
 def snapshot_files(folder: str | os.PathLike[str]) -> list[tuple[str, Path]]:
-    """``(relative posix name, path)`` of every file a snapshot of ``folder`` keeps."""
+    """``(relative posix name, path)`` of every file a snapshot of ``folder`` keeps.
+
+    Links are treated as ``Run.upload_folder`` treats them: a link to a file inside ``folder`` is
+    kept, as a copy of that file (its path is the file's); other links are left out.
+    """
     root = Path(folder)
     if not root.is_dir():
         raise InvalidArgumentError("snapshot_directory", folder, "an existing folder")
     patterns = _patterns(root)
-    real_root = os.path.realpath(root)
-    kept = []
-    for current, dirs, files in os.walk(root):
-        base = Path(current)
-        relative_base = base.relative_to(root).as_posix()
-        prefix = "" if relative_base == "." else relative_base + "/"
-        dirs[:] = sorted(d for d in dirs if d not in ALWAYS_SKIPPED and not _ignored(prefix + d, True, patterns))
-        for file_name in sorted(files):
-            relative = prefix + file_name
-            path = base / file_name
-            real = os.path.realpath(path)
-            if _ignored(relative, False, patterns) or not os.path.isfile(real):
-                continue
-            if os.path.commonpath([real_root, real]) != real_root:
-                continue
-            kept.append((relative, path))
-    return kept
+
+    def keep_dir(relative: str) -> bool:
+        return relative.rsplit("/", 1)[-1] not in ALWAYS_SKIPPED and not _ignored(relative, True, patterns)
+
+    def keep_file(relative: str) -> bool:
+        return not _ignored(relative, False, patterns)
+
+    with SafeFolder(root) as opened:
+        files, _ = opened.scan(keep_dir, keep_file)
+    return [(relative, root.joinpath(*parts)) for relative, parts in files]
 
 
 def max_snapshot_bytes() -> int:
@@ -142,17 +143,24 @@ def check_snapshot_size(folder: str | os.PathLike[str], files: list[tuple[str, P
 
 
 def copy_snapshot(files: list[tuple[str, Path]], destination: str | os.PathLike[str]) -> None:
-    """Copy ``files`` (from :func:`snapshot_files`) under ``destination``, keeping their layout."""
+    """Copy ``files`` (from :func:`snapshot_files`) under ``destination``, keeping their layout.
+
+    The folders it creates are private (0700); each file keeps its own mode bits.
+    """
     root = Path(destination)
     for relative, path in files:
         target = root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        make_private_dirs(target.parent)
+        shutil.copy2(path, target, follow_symlinks=False)
 
 
 def upload_snapshot(run: Run, folder: str | os.PathLike[str], name: str = "snapshot",
                     files: list[tuple[str, Path]] | None = None) -> list[str]:
     """Store the files of ``folder`` a snapshot keeps as ``name/...``; returns the artifact names.
+
+    Each file is read without following a link (a file replaced by one since the check is left
+    out); a file whose name is refused as an artifact name (``aux.py``, a name with ``:``) or that
+    cannot be read is left out alone, with one warning that lists them.
 
     Raises:
         SnapshotTooLargeError: the files add up to more than ``RUNLOG_SNAPSHOT_MAX_MB``.
@@ -160,8 +168,24 @@ def upload_snapshot(run: Run, folder: str | os.PathLike[str], name: str = "snaps
     if files is None:
         files = snapshot_files(folder)
     check_snapshot_size(folder, files)
-    names = []
-    for relative, path in files:
-        run.upload_file(f"{name}/{relative}", path)
-        names.append(f"{name}/{relative}")
+    root = Path(folder)
+    names, left_out = [], []
+    with SafeFolder(root) as opened:
+        for relative, path in files:
+            artifact = f"{name}/{relative}"
+            problem = artifact_name_problem(artifact)
+            if problem is not None:
+                left_out.append((relative, problem))
+                continue
+            try:
+                stream = opened.open_file(path.relative_to(root).parts)
+            except (OSError, ValueError) as err:
+                left_out.append((relative, f"not read: {err}"))
+                continue
+            with stream:
+                run.upload_file(artifact, stream)
+            names.append(artifact)
+    if left_out:
+        warnings.warn(f"runlog: the snapshot of {folder} left out {len(left_out)} file(s): "
+                      f"{describe_skipped(left_out)}", RuntimeWarning, stacklevel=2)
     return names

@@ -8,6 +8,8 @@ handlers keep working.
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactConflictError",
+    "ArtifactWriteError",
     "ConfigError",
     "ConflictingArgumentsError",
     "FilterSyntaxError",
@@ -25,6 +27,7 @@ __all__ = [
     "StoreError",
     "StoreVersionError",
     "UnsafeArtifactNameError",
+    "UnsafeFolderNamesError",
 ]
 
 
@@ -209,3 +212,85 @@ def _short(value: object, limit: int = 80) -> str:
     except Exception:  # a broken __repr__ must not hide the real error
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class UnsafeFolderNamesError(UnsafeArtifactNameError):
+    """``upload_folder`` stored nothing: some of the folder's file names are refused as artifact names.
+
+    Attributes:
+        name: the first refused artifact name; ``reason``: why it is refused.
+        folder: the folder given to ``upload_folder``.
+        refused: every refused artifact name, in the order the folder was walked.
+        reasons: each refused name's reason.
+    """
+
+    def __init__(self, folder: str, reasons: dict[str, str]) -> None:
+        self.folder, self.reasons, self.refused = folder, dict(reasons), list(reasons)
+        self.name, self.reason = self.refused[0], reasons[self.refused[0]]
+        listed = "; ".join(f"{name!r}: {reason}" for name, reason in list(reasons.items())[:10])
+        more = f"; and {len(reasons) - 10} more" if len(reasons) > 10 else ""
+        # UnsafeArtifactNameError's message names one file; this one lists them all
+        RunlogError.__init__(
+            self,
+            f"upload_folder stored nothing from {folder}: {len(reasons)} file name(s) are refused as artifact "
+            f"names ({listed}{more}); rename these files (plain segments, no ':', no Windows device names "
+            "such as 'aux' or 'com1') or upload the others one by one with upload_file",
+        )
+
+
+class ArtifactConflictError(RunlogError, ValueError):
+    """An artifact name needs a folder where the run already has a file, or the reverse.
+
+    Attributes:
+        name: the artifact that was not stored.
+        existing: the run's artifact it clashes with.
+    """
+
+    def __init__(self, name: str, existing: str) -> None:
+        self.name, self.existing = name, existing
+        if existing.startswith(name + "/"):
+            clash = f"{name!r} is already a folder of this run, holding {existing!r}"
+            other = f"{name}_file"
+        else:
+            clash = f"{existing!r} is already a file of this run, so it cannot also be a folder"
+            other = existing + "_files" + name[len(existing):]
+        super().__init__(
+            f"artifact {name!r} was not stored: {clash}; a name is either a file or a folder: "
+            f"store it under another name, such as {other!r}"
+        )
+
+
+class ArtifactWriteError(RunlogError, OSError):
+    """The operating system refused to write (or read) an artifact's bytes: disk full, no permission...
+
+    Nothing is left half-written under the artifact's name (or under a download's destination). ``errno``, ``strerror`` and ``filename``
+    are those of the underlying :class:`OSError`.
+
+    Attributes:
+        name: the artifact.
+        path: the file that could not be written or read.
+    """
+
+    def __init__(self, name: str, path: str, error: OSError, action: str = "writing") -> None:
+        import errno
+
+        self.name, self.path = name, path
+        code = error.errno
+        if code in (errno.ENOSPC, errno.EDQUOT):
+            fix = "free some disk space (or point RUNLOG_ARTIFACTS at a larger disk) and upload it again"
+        elif code in (errno.EPERM, errno.EACCES, errno.EROFS) and action == "reading":
+            fix = f"make {path} readable by this user"
+        elif code in (errno.EPERM, errno.EACCES, errno.EROFS):
+            fix = f"make {path} writable by this user, or write to a folder you own (RUNLOG_ARTIFACTS for the store's)"
+        elif code == errno.ENAMETOOLONG:
+            fix = "use a shorter artifact name, or a shorter path for the store"
+        elif code == errno.EFBIG:
+            fix = "the file is over this system's file size limit (ulimit -f); raise the limit or split the file"
+        else:
+            fix = "check that the folder exists and can be written, then upload it again"
+        self.message = f"artifact {name!r}: {action} {path} failed: {error.strerror or error}; {fix}"
+        super().__init__(self.message)
+        self.errno, self.strerror, self.filename = code, error.strerror, path
+
+    def __str__(self) -> str:
+        return self.message
