@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import namedtuple
+from itertools import compress
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -152,7 +153,41 @@ class Batch:
 
 def build_columns(entries: list[tuple[Any, ...]], series_by_key: dict[int, SeriesRef]
                   ) -> tuple[list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]], int]:
-    """Group buffered entries by series, keeping each series' order; returns ``(columns, count)``."""
+    """Group buffered entries by series, keeping each series' order; returns ``(columns, count)``.
+
+    The writer must keep up with a loop that logs a few million points a second, so the usual
+    shapes of a buffer are grouped by ``zip`` (in C): many ``log`` calls over a few series, and
+    many ``log_metrics`` calls with the same names. Anything else takes the general loop.
+    """
+    if not entries:
+        return [], 0
+    first_key = entries[0][0]
+    if first_key != BULK:
+        keys, steps, values, times = zip(*entries)  # a BULK entry among them shows in keys
+        distinct = set(keys)
+        if BULK not in distinct and len(distinct) <= 8:
+            if len(distinct) == 1:
+                return [(series_by_key[first_key], 0, steps, values, times)], len(entries)
+            columns: list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]] = []
+            for key in sorted(distinct, key=keys.index):
+                mask = [k == key for k in keys]
+                columns.append((series_by_key[key], keys.index(key), list(compress(steps, mask)),
+                                list(compress(values, mask)), list(compress(times, mask))))
+            return columns, len(entries)
+    else:
+        names = entries[0][1]
+        if all(entry[0] == BULK and entry[1] is names for entry in entries):
+            at = [entry[2] for entry in entries]
+            when = [entry[4] for entry in entries]
+            per_series = zip(*[entry[3] for entry in entries])
+            width = len(names)
+            return [(series_by_key[key], position, at, column, when)
+                    for position, (key, column) in enumerate(zip(names, per_series))], width * len(entries)
+    return _build_columns_loop(entries, series_by_key)
+
+
+def _build_columns_loop(entries: list[tuple[Any, ...]], series_by_key: dict[int, SeriesRef]
+                        ) -> tuple[list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]], int]:
     columns: dict[int, tuple[int, list[int], list[Any], list[float]]] = {}
     index = 0
     for entry in entries:

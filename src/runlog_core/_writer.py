@@ -25,6 +25,7 @@ the handles it inherited log into its own writer, which commits them from the ch
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -206,7 +207,13 @@ class Writer:
             del self._ops[:len(ops)]
             batch, events = Batch(), list[Op]()
             self._collect(ops, batch, events)
-            batch.columns, batch.count = build_columns(points, self.series_by_key)
+            collecting = gc.isenabled()
+            gc.disable()  # grouping 100,000 entries would set off collections that find nothing to free
+            try:
+                batch.columns, batch.count = build_columns(points, self.series_by_key)
+            finally:
+                if collecting:
+                    gc.enable()
             now = time.time()
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
