@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run, StoreBusyError, StoreError
+from runlog_core import Experiment, Run, StoreBusyError, StoreError, search_runs
 from runlog_core import _writer
 
 
@@ -106,6 +106,12 @@ def test_a_store_locked_by_another_process_fails_loudly_and_keeps_the_bound(
             assert _wait_for(lambda: run._writer.dropped >= 4000)
             with pytest.raises(StoreBusyError):
                 exp.start_logging(outputs=None)
+            with pytest.raises(StoreBusyError):
+                run.child_run()
+            with pytest.raises(StoreBusyError):
+                run.get_metrics()
+            with pytest.raises(StoreBusyError):
+                search_runs("metrics.x > 0", experiment=exp)
         error = busy.value
         assert error.waited == 1.0 and f"pid {holder.pid}" in str(error)
         assert any(f"pid {holder.pid}" in h for h in error.holders)
