@@ -194,12 +194,11 @@ def get_context() -> Run:
             run = experiment._handle(run_id, info)
             run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
             _install()
-            # the submitter captures stdout and stderr; Python logging records are only seen in here
-            import logging
+            # the submitter captures stdout and stderr; Python logging records are only seen in here,
+            # tapped without a root handler so they still reach the script's output (issue 9)
+            from ._capture import LOGGING_LOG, capture_records
 
-            from ._capture import LOGGING_LOG, RecordHandler
-
-            logging.getLogger().addHandler(RecordHandler(lambda text: run._append_log(LOGGING_LOG, text)))
+            capture_records(lambda text: run._append_log(LOGGING_LOG, text))
         else:
             name = _config.experiment() or _script_name()
             run = Experiment(name).start_logging()

@@ -84,7 +84,6 @@ def test_handlers_configured_before_keep_working_and_records_are_stored_once(tmp
     assert stored.count("DEBUG train: d1\n") == 1 and stored.count("INFO root: i2\n") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="needs _lifecycle.get_context to use _capture.capture_records (issue 9)")
 def test_records_of_a_submitted_script_reach_its_output_and_its_log(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_STOP_GRACE", "3")
