@@ -57,8 +57,8 @@ class LaunchSettings:
     """The ``RUNLOG_*`` settings a submission runs with, read before anything starts.
 
     Raises (from :meth:`read`):
-        ConfigError: ``RUNLOG_STOP_GRACE``, ``RUNLOG_KEEP_WORKDIR`` or ``RUNLOG_SYSTEM_INTERVAL``
-            holds a value runlog cannot use.
+        ConfigError: ``RUNLOG_STOP_GRACE``, ``RUNLOG_KEEP_WORKDIR``, ``RUNLOG_SYSTEM_INTERVAL`` or
+            ``RUNLOG_REDACT`` holds a value runlog cannot use.
     """
 
     stop_grace: float
@@ -67,6 +67,7 @@ class LaunchSettings:
 
     @classmethod
     def read(cls) -> LaunchSettings:
+        _config.redact_patterns()  # checked now, so a bad value creates no run (it is read again later)
         return cls(_config.stop_grace(), _config.keep_workdir(), _config.system_interval())
 
 
