@@ -21,11 +21,14 @@ from pathlib import Path
 from typing import Final, ParamSpec, TypeVar
 
 from . import _config
+from ._artifacts import make_private_dirs
 from ._sqlite_schema import quote_identifier
 from .exceptions import StoreBusyError, StoreError
 
 __all__ = ["SQLiteDatabase", "lock_holders", "store_errors"]
 
+# how long another process may take between creating a new database file and writing its schema
+_CREATING_SECONDS: Final = 2.0
 # the WAL file is cut back to this size after each checkpoint (it would keep its largest size)
 _WAL_SIZE_LIMIT: Final = 4 * 1024 * 1024
 
@@ -109,11 +112,11 @@ class SQLiteDatabase:
 
     def _create_file(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(self.path.parent)
             try:
                 os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
             except FileExistsError:
-                if self.path.is_file() and self.path.stat().st_size == 0 and not _wal_exists(self.path):
+                if _left_empty(self.path):
                     raise StoreError(f"{self.path} is empty (0 bytes), not a runlog store; delete it to start "
                                      "a new store there, or restore it from a backup") from None
             stat = self.path.stat()
@@ -250,6 +253,26 @@ class SQLiteDatabase:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
         self._local = threading.local()
+
+
+def _left_empty(path: Path) -> bool:
+    """An empty database file that is not being created right now by another process.
+
+    A process creating a store makes the file, then writes the schema a moment later: an empty
+    file younger than a few seconds is waited for; one older than that (or still empty after the
+    wait) was left empty, and is not a store.
+    """
+    deadline = time.monotonic() + _CREATING_SECONDS
+    while True:
+        try:
+            stat = path.stat()
+        except OSError:
+            return False
+        if stat.st_size > 0 or _wal_exists(path):
+            return False
+        if time.time() - stat.st_mtime > _CREATING_SECONDS or time.monotonic() > deadline:
+            return True
+        time.sleep(0.02)
 
 
 def _wal_exists(path: Path) -> bool:

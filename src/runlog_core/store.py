@@ -110,9 +110,12 @@ class ArtifactStore(Protocol):
     """Where the bytes of a run's files live (``store.artifacts``).
 
     Names are relative paths checked by runlog before they get here
-    (``runlog_core._values.check_artifact_name``); an implementation must still keep every
+    (``runlog_core._artifact_names.check_artifact_name``); an implementation must still keep every
     name inside the run's own space and raise
-    :class:`~runlog_core.exceptions.UnsafeArtifactNameError` otherwise. A reader never sees a
+    :class:`~runlog_core.exceptions.UnsafeArtifactNameError` otherwise. A write that fails
+    (disk full, no permission) raises :class:`~runlog_core.exceptions.ArtifactWriteError`; a name
+    that is a file where a folder is needed, or the reverse,
+    :class:`~runlog_core.exceptions.ArtifactConflictError`. A reader never sees a
     half-written artifact: write to a temporary name and rename, or upload then commit.
     The artifact's index entry (:class:`ArtifactInfo`) reaches the :class:`Store` separately,
     in a batch.

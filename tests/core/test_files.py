@@ -92,8 +92,6 @@ def test_the_store_folder_and_database_are_private_whatever_the_umask(umask: int
     assert _loose(store) == []
 
 
-@pytest.mark.xfail(reason="_sqlite_db creates the folders above a new store with Path.mkdir(parents=True): "
-                          "0777 & ~umask, not 0700", strict=False)
 def test_the_folders_above_a_new_store_are_private_whatever_the_umask(umask: int, tmp_path: Path) -> None:
     store = tmp_path / "home" / "store"
     with Experiment("modes", store=store).start_logging(outputs=None) as run:
