@@ -11,10 +11,10 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import _values
-from .exceptions import RunlogError, StoreError
+from .exceptions import FilterSyntaxError, RunlogError, StoreError
 
 if TYPE_CHECKING:
     from ._run import Run
@@ -283,8 +283,16 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message}; see `{self.prog} --help`", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="runlog", description="Look at and manage runlog runs.")
+    parser = _Parser(prog="runlog", description="Look at and manage runlog runs.")
     parser.add_argument("--store", default=None,
                         help="store folder or URI (default: $RUNLOG_STORE, else ./runlog)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -337,23 +345,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """The error as one line: a filter error names the character instead of drawing a caret under it."""
+    if isinstance(err, FilterSyntaxError):
+        return f"{err.message} at character {err.position + 1} of the filter {_excerpt(err.text, err.position)}"
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return "; ".join(lines) or type(err).__name__
+
+
+def _excerpt(text: str, position: int, width: int = 60) -> str:
+    """``text`` quoted, or the part around ``position`` when it is long (a filter can be 100 KB)."""
+    if len(text) <= width:
+        return repr(text)
+    start = max(0, min(position - width // 2, len(text) - width))
+    return ("..." if start else "") + repr(text[start:start + width]) + ("..." if start + width < len(text) else "")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "store"):
-        args.store = None
+    """Run the ``runlog`` command; every error is one line on stderr and a non-zero status (#9)."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not hasattr(args, "store"):
+            args.store = None
         return int(args.func(args) or 0)
     except RunlogError as err:
-        print(f"runlog: {err}", file=sys.stderr)
+        print(f"runlog: {_one_line(err)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `runlog metrics ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as err:  # a destination that cannot be written, a full disk
-        print(f"runlog: {err}", file=sys.stderr)
+        print(f"runlog: {_one_line(err)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("runlog: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug of ours or of a plugin: still one line, never a traceback
+        print(f"runlog: internal error: {err!r}; please report it", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ Grammar::
 ``metrics.x`` is the latest value of metric ``x``. Attributes: ``status``, ``name``,
 ``id``, ``experiment``, ``start_time``, ``end_time`` (seconds since the epoch, or an
 ISO date string) and ``duration`` (seconds). Keywords are case-insensitive.
+
+The tree: :class:`Compare` leaves under :class:`And` and :class:`Or` nodes that hold a flat tuple
+of two or more ``terms`` (``a or b or c`` is one ``Or`` of three), so a chain of 10,000 terms is
+one node, not 10,000 levels. A filter may hold :data:`MAX_COMPARISONS` comparisons, name
+:data:`MAX_NAMES` different metrics, params and tags, and nest parentheses :data:`MAX_NESTING`
+deep; beyond that it is a :class:`FilterSyntaxError`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from collections import namedtuple
 from .exceptions import FilterSyntaxError, InvalidArgumentError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
-__all__ = ["And", "Compare", "Field", "Or", "parse_filter", "parse_order_by"]
+__all__ = ["MAX_COMPARISONS", "MAX_NAMES", "MAX_NESTING", "And", "Compare", "Field", "Or", "parse_filter", "parse_order_by"]
 
 NAMESPACES = ("metrics", "params", "tags")
 ATTRIBUTES = ("status", "name", "id", "experiment", "start_time", "end_time", "duration")
@@ -35,9 +41,69 @@ OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 # The parsed tree: immutable tuples, compared by value.
 Field = namedtuple("Field", ["namespace", "key"])  # namespace: "metrics", "params", "tags" or "attributes"
 Compare = namedtuple("Compare", ["field", "op", "value"])
-And = namedtuple("And", ["left", "right"])
-Or = namedtuple("Or", ["left", "right"])
+
+MAX_NESTING = 20
+"""How deep parentheses may nest in a filter (#9: deeper text raised RecursionError; stores' SQL parsers
+have small stacks)."""
+MAX_COMPARISONS = 10_000
+"""How many comparisons one filter may hold (#9: 1,000 ``or`` terms raised RecursionError)."""
+MAX_NAMES = 1_000
+"""How many different metrics, params and tags one filter may name (each costs the store a lookup)."""
+
+
+class _Chain(namedtuple("_Chain", ["terms"])):
+    """Two or more expressions joined by one operator, flat: ``a or b or c`` is one node of three terms."""
+
+    __slots__ = ()
+
+    def __new__(cls, *terms: Expression) -> Self:
+        if len(terms) < 2:
+            raise InvalidArgumentError(f"terms of {cls.__name__}", terms, "two or more expressions")
+        return super().__new__(cls, terms)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self.terms!r}"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and tuple.__eq__(self, other)  # And(a, b) is not Or(a, b)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.terms))
+
+    # a binary view, for stores written when And and Or had two operands
+    @property
+    def left(self) -> Expression:
+        first: Expression = self.terms[0]
+        return first
+
+    @property
+    def right(self) -> Expression:
+        rest: tuple[Expression, ...] = self.terms[1:]
+        if len(rest) == 1:
+            return rest[0]
+        return And(*rest) if isinstance(self, And) else Or(*rest)
+
+
+class And(_Chain):
+    """Every one of ``terms`` holds."""
+
+    __slots__ = ()
+
+
+class Or(_Chain):
+    """At least one of ``terms`` holds."""
+
+    __slots__ = ()
+
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from typing_extensions import Self
+
     Expression = Compare | And | Or
 
 _TOKEN = re.compile(
@@ -85,6 +151,9 @@ class _Parser:
         self.text = text
         self.tokens = _tokenize(text)
         self.index = 0
+        self.depth = 0  # parentheses open at this point
+        self.comparisons = 0
+        self.names: set[Field] = set()
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -114,28 +183,48 @@ class _Parser:
         return expr
 
     def parse_or(self) -> Expression:
-        expr = self.parse_and()
-        while self.keyword("or"):
-            expr = Or(expr, self.parse_and())
-        return expr
+        return self.chain("or", Or, self.parse_and)
 
     def parse_and(self) -> Expression:
-        expr = self.parse_atom()
-        while self.keyword("and"):
-            expr = And(expr, self.parse_atom())
-        return expr
+        return self.chain("and", And, self.parse_atom)
+
+    def chain(self, word: str, node: type[And] | type[Or], parse_term: Callable[[], Expression]) -> Expression:
+        """Terms joined by ``word``, in a loop, as one flat node: a long chain never deepens the tree."""
+        terms = [parse_term()]
+        while self.keyword(word):
+            terms.append(parse_term())
+        if len(terms) == 1:
+            return terms[0]
+        flat: list[Expression] = []
+        for term in terms:  # (a or b) or c is a or b or c
+            flat.extend(term.terms if type(term) is node else (term,))
+        return node(*flat)
 
     def parse_atom(self) -> Expression:
         token = self.peek()
         if token.kind == "lparen":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(token, f"parentheses nest more than {MAX_NESTING} deep; write the filter "
+                                        "with fewer levels of parentheses")
             self.take()
             expr = self.parse_or()
             closing = self.peek()
             if closing.kind != "rparen":
                 raise self.error(closing, "expected ')'")
             self.take()
+            self.depth -= 1
             return expr
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.error(token, f"the filter is too long: it has more than {MAX_COMPARISONS} comparisons; "
+                                    "split it into several searches")
         field = self.parse_field()
+        if field.namespace != "attributes":
+            self.names.add(field)
+            if len(self.names) > MAX_NAMES:
+                raise self.error(token, f"the filter is too long: it names more than {MAX_NAMES} different metrics, "
+                                        "params and tags; split it into several searches")
         op_token = self.take()
         if op_token.kind != "op":
             raise self.error(op_token, f"expected a comparison (= != < <= > >=), found {op_token.text or 'the end'!r}")

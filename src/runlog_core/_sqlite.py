@@ -10,17 +10,20 @@ identifiers written into SQL come from :func:`quote_identifier`. The schema is i
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from . import _config
 from ._artifacts import LocalArtifactStore
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from ._sqlite_codec import (
+    BOOL_VTYPE,
     decode_chunk,
     decode_param,
     decode_points,
@@ -30,8 +33,9 @@ from ._sqlite_codec import (
     refusal,
 )
 from ._sqlite_db import SQLiteDatabase, store_errors
-from ._sqlite_filter import compile_filter, compile_order
+from ._sqlite_filter import Joins, compile_filter, compile_order
 from ._sqlite_schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, quote_identifier
+from ._values import LIST, NUMBER
 from .exceptions import RunlogError, StoreError
 from .hookspecs import hookimpl
 
@@ -41,6 +45,23 @@ if TYPE_CHECKING:
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLitePlugin", "SQLiteStore", "quote_identifier", "store_exists"]
 
 _MIGRATIONS: Final = MIGRATIONS  # the name tests and older code use
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """A stored value that cannot be decoded (a damaged file: #9) is a :class:`StoreError`, not a ValueError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except (ValueError, TypeError, OverflowError) as err:
+            path = getattr(args[0], "path", "the store")
+            raise StoreError(f"{path} is damaged: {method.__name__} read a value it cannot decode ({err!r}); "
+                             "restore it from a backup") from err
+
+    return wrapper
 
 
 class SQLiteStore(SQLiteDatabase):
@@ -164,12 +185,13 @@ class SQLiteStore(SQLiteDatabase):
                     experiment_id: int | None = None) -> list[RunInfo]:
         params: dict[str, Any] = {"now": time.time()}
         where = []
+        joins = Joins()
         if expression is not None:
-            where.append(compile_filter(expression, params))
+            where.append(compile_filter(expression, params, joins))
         if experiment_id is not None:
             where.append("r.experiment_id = :experiment")
             params["experiment"] = experiment_id
-        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
+        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM} {joins.sql}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         orders = [f"{compile_order(field, params)} {'DESC' if desc else 'ASC'} NULLS LAST"
@@ -254,6 +276,7 @@ class SQLiteStore(SQLiteDatabase):
     # -- reads --------------------------------------------------------------------------------
 
     @store_errors
+    @_readable
     def get_series(self, run_id: str) -> list[SeriesInfo]:
         rows = self._conn().execute(
             "SELECT id, run_id, name, kind, description, last_step, last_value, last_time FROM series"
@@ -262,10 +285,21 @@ class SQLiteStore(SQLiteDatabase):
         for row in rows:
             info = SeriesInfo(*row)
             info.last_value = decode_value(info.kind, info.last_value) if info.last_step is not None else None
+            if type(info.last_value) is int and info.last_value in (0, 1) and info.kind in (NUMBER, LIST):
+                info.last_value = self._last_bool(info.id, info.last_value)
             result.append(info)
         return result
 
+    def _last_bool(self, series_id: int, value: int) -> int | bool:
+        """``value`` as a bool when the series' last point is in a bool chunk (SQLite keeps a bool as 0/1)."""
+        found = self._conn().execute(
+            "SELECT vtype FROM chunks WHERE series_id = :id"
+            " AND seq > coalesce((SELECT max(seq) FROM points WHERE series_id = :id), -1)"
+            " ORDER BY seq DESC LIMIT 1", {"id": series_id}).fetchone()
+        return bool(value) if found is not None and found[0] == BOOL_VTYPE else value
+
     @store_errors
+    @_readable
     def get_points(self, series_id: int) -> list[tuple[int, Any, float]]:
         conn = self._conn()
         found = conn.execute("SELECT kind FROM series WHERE id = ?", (series_id,)).fetchone()
@@ -297,6 +331,7 @@ class SQLiteStore(SQLiteDatabase):
         return count
 
     @store_errors
+    @_readable
     def get_params(self, run_id: str) -> dict[str, Any]:
         rows = self._conn().execute("SELECT key, value FROM params WHERE run_id = ? ORDER BY rowid", (run_id,))
         return {key: decode_param(value) for key, value in rows}

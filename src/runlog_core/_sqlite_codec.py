@@ -3,7 +3,8 @@
 Numeric series whose values in a batch are all floats (or all ints) are packed into columnar
 chunks: little-endian int64 steps, float64 times, and float64 (``'d'``) or int64 (``'q'``)
 values, one row per series and batch (#2: a row per point cost ~1.5 us to insert; a chunk
-~0.3 us per point, and 24 bytes per point on disk). Anything else (bools, strings, rows, a mix
+~0.3 us per point, and 24 bytes per point on disk). Bools in a number series or a list are chunks
+of vtype ``'?'`` (one byte each), so they read back as bools. Anything else (strings, rows, a mix
 of ints and floats) is one row per point, so every value reads back with its type. SQLite
 stores a NaN as NULL and a bool as 0/1; rows and tables are JSON text. :func:`decode_points`
 and :func:`decode_value` undo all of that, so the store hands out plain Python values.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from array import array
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Any, Final
 
@@ -21,14 +23,16 @@ from ._records import Batch, SeriesRef
 from ._values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, STR, TABLE, dumps, loads
 from .exceptions import InvalidArgumentError, InvalidMetricError, RunlogError
 
-__all__ = ["CHUNK_MAX", "decode_chunk", "decode_param", "decode_points", "decode_value", "encode_columns",
+__all__ = ["BOOL_VTYPE", "CHUNK_MAX", "decode_chunk", "decode_param", "decode_points", "decode_value", "encode_columns",
            "encode_param", "param_number", "refusal"]
 
 CHUNK_MAX: Final = 65536
+BOOL_VTYPE: Final = "?"
+"""The ``vtype`` of a chunk of bools logged into a number series, one byte each (#9: read back as ints)."""
 _BIG_ENDIAN: Final = sys.byteorder == "big"
 _JSON_KINDS: Final = frozenset({ROW, TABLE})
 
-Column = tuple[SeriesRef, int, list[int], list[Any], list[float]]
+Column = tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]
 Point = tuple[int, Any, float]
 
 
@@ -49,15 +53,17 @@ def _unpack(typecode: str, data: bytes) -> list[Any]:
 
 def decode_chunk(vtype: str, steps: bytes, values: bytes, times: bytes) -> list[Point]:
     """The points of one chunk row."""
+    if vtype == BOOL_VTYPE:
+        return list(zip(_unpack("q", steps), [value != 0 for value in _unpack("b", values)], _unpack("d", times)))
     return list(zip(_unpack("q", steps), _unpack(vtype, values), _unpack("d", times)))
 
 
-def _stored(kind: str, values: list[Any]) -> list[Any]:
+def _stored(kind: str, values: Sequence[Any]) -> list[Any]:
     """The values as SQLite binds them: rows and tables become JSON text."""
     if kind in _JSON_KINDS:
         # a dict is the contract; JSON text is what Run handed over before #8, kept as is
         return [value if type(value) is str else dumps(value) for value in values]
-    return values
+    return values if isinstance(values, list) else list(values)
 
 
 def encode_columns(columns: list[Column], base: int
@@ -77,20 +83,53 @@ def encode_columns(columns: list[Column], base: int
     last: list[tuple[Any, ...]] = []
     for series, first, steps, values, times in columns:
         seq = base + first
-        vtype = None
-        if series.kind == NUMBER:
-            kinds = set(map(type, values))
-            vtype = "d" if kinds == {float} else "q" if kinds == {int} else None
-        if vtype is None:
-            values = _stored(series.kind, values)
-            rows.extend(zip(repeat(series.id), range(seq, seq + len(steps)), steps, values, times))
+        if series.kind == LIST and any(type(value) is bool for value in values):
+            _mixed(chunks, rows, series.id, seq, steps, values, times)
+        elif series.kind != NUMBER:
+            rows.extend(zip(repeat(series.id), range(seq, seq + len(steps)), steps, _stored(series.kind, values),
+                            times))
         else:
-            for start in range(0, len(steps), CHUNK_MAX):
-                stop = start + CHUNK_MAX
-                chunks.append((series.id, seq + start, len(steps[start:stop]), vtype, _pack("q", steps[start:stop]),
-                               _pack(vtype, values[start:stop]), _pack("d", times[start:stop])))
-        last.append((steps[-1], values[-1], times[-1], series.id))
+            kinds = set(map(type, values))
+            vtype = "d" if kinds == {float} else "q" if kinds == {int} else BOOL_VTYPE if kinds == {bool} else None
+            if vtype is not None:
+                _chunk(chunks, series.id, seq, vtype, steps, values, times)
+            elif bool not in kinds:  # ints and floats: a row each, so each keeps its type
+                rows.extend(zip(repeat(series.id), range(seq, seq + len(steps)), steps, values, times))
+            else:
+                _mixed(chunks, rows, series.id, seq, steps, values, times)
+        last.append((steps[-1], _stored(series.kind, values[-1:])[0], times[-1], series.id))
     return chunks, rows, last
+
+
+def _chunk(chunks: list[tuple[Any, ...]], series_id: int | None, seq: int, vtype: str, steps: Sequence[int],
+           values: Sequence[Any], times: Sequence[float]) -> None:
+    """Chunk rows for points of one type, ``CHUNK_MAX`` points at most each."""
+    typecode = "b" if vtype == BOOL_VTYPE else vtype
+    for start in range(0, len(steps), CHUNK_MAX):
+        stop = start + CHUNK_MAX
+        chunks.append((series_id, seq + start, len(steps[start:stop]), vtype, _pack("q", steps[start:stop]),
+                       _pack(typecode, values[start:stop]), _pack("d", times[start:stop])))
+
+
+def _mixed(chunks: list[tuple[Any, ...]], rows: list[tuple[Any, ...]], series_id: int | None, seq: int,
+           steps: Sequence[int], values: Sequence[Any], times: Sequence[float]) -> None:
+    """A number series' points with bools among them: each run of bools is a bool chunk, the rest a row each.
+
+    SQLite has no bool: a row would read back 1 or 0, an int (#9).
+    """
+    start = 0
+    while start < len(values):
+        stop = start + 1
+        is_bool = type(values[start]) is bool
+        while stop < len(values) and (type(values[stop]) is bool) == is_bool:
+            stop += 1
+        if is_bool:
+            _chunk(chunks, series_id, seq + start, BOOL_VTYPE, steps[start:stop], values[start:stop],
+                   times[start:stop])
+        else:
+            rows.extend(zip(repeat(series_id), range(seq + start, seq + stop), steps[start:stop],
+                            values[start:stop], times[start:stop]))
+        start = stop
 
 
 def decode_value(kind: str, value: Any) -> Any:

@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._search import Expression
 
-__all__ = ["compile_filter", "compile_order"]
+__all__ = ["Joins", "compile_filter", "compile_order"]
 
 _SCALAR_KINDS = f"('{NUMBER}', '{BOOL}', '{STR}')"
 _ATTRIBUTES = {
@@ -31,6 +31,10 @@ _ATTRIBUTES = {
     "duration": f"(coalesce({END_SQL}, :now) - r.start_time)",
 }
 _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
+_SOURCES = {"metrics": ("series", "name"), "params": ("params", "key"), "tags": ("tags", "key")}
+_SHORT = {"metrics": "s", "params": "p", "tags": "t"}
+_MAX_JOINS = 48
+_GROUP = 32  # terms per group: 10,000 terms are three levels of groups, each at most 32 deep
 
 
 def _bind(params: dict[str, Any], value: Any) -> str:
@@ -46,31 +50,80 @@ def _attribute(key: str) -> str:
         raise InvalidArgumentError("search field", key, f"one of {', '.join(_ATTRIBUTES)}") from None
 
 
-def compile_filter(expression: Expression, params: dict[str, Any]) -> str:
-    """The SQL condition for ``expression``; its values are added to ``params``."""
-    if isinstance(expression, And):
-        return f"({compile_filter(expression.left, params)} AND {compile_filter(expression.right, params)})"
-    if isinstance(expression, Or):
-        return f"({compile_filter(expression.left, params)} OR {compile_filter(expression.right, params)})"
+class Joins:
+    """The rows a filter reads: one ``LEFT JOIN`` per metric, param or tag it names, up to ``_MAX_JOINS``.
+
+    #9: a correlated subquery per comparison made SQLite's cost grow with the square of their
+    number (10,000 ``or`` terms: minutes); a joined row is read once per run and each comparison
+    is a plain column test. Series, params and tags are unique per run and name, so a join never
+    repeats a run. Names beyond the join limit (SQLite joins at most 64 tables) use subqueries.
+    """
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self._aliases: dict[tuple[str, str], str] = {}
+
+    def alias(self, field: Field, params: dict[str, Any]) -> str | None:
+        """The alias of the row holding ``field`` for the run, joined on first use; ``None`` past the limit."""
+        found = self._aliases.get((field.namespace, field.key))
+        if found is None and len(self._aliases) < _MAX_JOINS:
+            found = self._aliases[(field.namespace, field.key)] = f"f{len(self._aliases)}"
+            table, column = _SOURCES[field.namespace]
+            kinds = f" AND {found}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
+            self.clauses.append(f"LEFT JOIN {table} {found} ON {found}.run_id = r.id"
+                                f" AND {found}.{column} = {_bind(params, field.key)}{kinds}")
+        return found
+
+    @property
+    def sql(self) -> str:
+        return " ".join(self.clauses)
+
+
+def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins | None = None) -> str:
+    """The SQL condition for ``expression``; its values are added to ``params``.
+
+    With ``joins``, the metrics, params and tags it names are read through the joins it adds there
+    (put ``joins.sql`` after the ``FROM``); without, through subqueries. A filter of
+    :data:`~runlog_core._search.MAX_COMPARISONS` comparisons binds at most twice as many
+    parameters, within SQLite's default limit of 32766.
+    """
+    if isinstance(expression, (And, Or)):
+        # #9: 'a OR b OR c ...' is a left-deep tree in SQLite, and SQLITE_MAX_EXPR_DEPTH (1000) refused
+        # 100 nested or 1,000 flat terms; groups of _GROUP terms keep the tree a few groups deep.
+        # Nested nodes come first in each group, so SQLite's parser holds less while it reads them.
+        parts = sorted(expression.terms, key=lambda term: not isinstance(term, (And, Or)))
+        return _grouped([compile_filter(term, params, joins) for term in parts],
+                        " AND " if isinstance(expression, And) else " OR ")
     if not isinstance(expression, Compare) or expression.op not in _OPERATORS:
         raise InvalidArgumentError("search expression", expression, "a tree of And, Or and Compare")
     field, op, value = expression.field, expression.op, expression.value
+    if field.namespace not in _SOURCES:
+        if field.key == "status" and isinstance(value, str):
+            value = next((s for s in STATUSES if s.lower() == value.lower()), value)
+        return f"{_attribute(field.key)} {op} {_bind(params, value)}"
+    alias = joins.alias(field, params) if joins is not None else None
+    row = alias or _SHORT[field.namespace]
     numeric = not isinstance(value, str)
     if field.namespace == "metrics":
-        typed = "typeof(s.last_value) IN ('integer', 'real')" if numeric else "typeof(s.last_value) = 'text'"
-        return (f"EXISTS (SELECT 1 FROM series s WHERE s.run_id = r.id AND s.name = {_bind(params, field.key)}"
-                f" AND s.kind IN {_SCALAR_KINDS} AND {typed} AND s.last_value {op} {_bind(params, value)})")
-    if field.namespace == "params":
-        column = "p.num" if numeric else "p.txt"
-        return (f"EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = {_bind(params, field.key)}"
-                f" AND {column} {op} {_bind(params, value)})")
-    if field.namespace == "tags":
-        column = "CAST(t.value AS REAL)" if numeric else "t.value"
-        return (f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = {_bind(params, field.key)}"
-                f" AND {column} {op} {_bind(params, value)})")
-    if field.key == "status" and isinstance(value, str):
-        value = next((s for s in STATUSES if s.lower() == value.lower()), value)
-    return f"{_attribute(field.key)} {op} {_bind(params, value)}"
+        typed = f"typeof({row}.last_value) IN ('integer', 'real')" if numeric else f"typeof({row}.last_value) = 'text'"
+        test = f"{typed} AND {row}.last_value {op} {_bind(params, value)}"
+    elif field.namespace == "params":
+        test = f"{row}.{'num' if numeric else 'txt'} {op} {_bind(params, value)}"
+    else:
+        test = f"{f'CAST({row}.value AS REAL)' if numeric else f'{row}.value'} {op} {_bind(params, value)}"
+    if alias is not None:
+        return f"({test})"
+    table, column = _SOURCES[field.namespace]
+    kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
+    return (f"EXISTS (SELECT 1 FROM {table} {row} WHERE {row}.run_id = r.id"
+            f" AND {row}.{column} = {_bind(params, field.key)}{kinds} AND {test})")
+
+
+def _grouped(conditions: list[str], joiner: str) -> str:
+    """``conditions`` joined, in parenthesised groups of at most ``_GROUP``, groups of groups and so on."""
+    while len(conditions) > _GROUP:
+        conditions = [f"({joiner.join(conditions[i:i + _GROUP])})" for i in range(0, len(conditions), _GROUP)]
+    return f"({joiner.join(conditions)})"
 
 
 def compile_order(field: Field, params: dict[str, Any]) -> str:

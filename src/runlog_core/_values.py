@@ -6,6 +6,7 @@ duck typing (``.item()``, ``.shape``).
 
 from __future__ import annotations
 
+import math
 import re
 
 from .exceptions import (
@@ -17,6 +18,7 @@ from .exceptions import (
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Final
 
 # Series kinds, stored in the ``series.kind`` column.
@@ -105,7 +107,7 @@ def metric_value(name: str, value: Any) -> tuple[str, Any]:
     if t is float:
         return NUMBER, value
     if t is int:
-        return NUMBER, value if INT64_MIN <= value <= INT64_MAX else float(value)
+        return NUMBER, value if INT64_MIN <= value <= INT64_MAX else _big_int(name, value)
     if t is bool:
         return BOOL, value
     if t is str:
@@ -138,10 +140,37 @@ def metric_value(name: str, value: Any) -> tuple[str, Any]:
         if kind == STR:
             raise InvalidMetricError(name, value)
         return kind, stored
-    as_float = _as_float(value)  # Decimal, Fraction, other numbers.Real
-    if as_float is not None and hasattr(value, "__float__"):
-        return NUMBER, as_float
-    raise InvalidMetricError(name, value)
+    if not hasattr(value, "__float__"):
+        raise InvalidMetricError(name, value)
+    try:  # Decimal, Fraction, other numbers.Real
+        as_float = float(value)
+    except OverflowError:  # Fraction(10**400, 3)
+        raise InvalidMetricError(name, value, _OUT_OF_RANGE) from None
+    except (TypeError, ValueError):
+        raise InvalidMetricError(name, value) from None
+    if math.isinf(as_float) and not _equals(value, as_float):  # Decimal("1e400") is finite, its float is not
+        raise InvalidMetricError(name, value, _OUT_OF_RANGE)
+    return NUMBER, as_float
+
+
+# #9: 10**400 raised a raw OverflowError; a number no float can hold is refused at the call site
+_OUT_OF_RANGE: Final = ("a number within the float range (magnitude up to about 1.8e308; ints beyond the "
+                        "signed 64-bit range are stored as floats): scale it, or log it as a str or a param")
+
+
+def _big_int(name: str, value: int) -> float:
+    """An int beyond int64 as the float it is stored as; refused when no float can hold it."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise InvalidMetricError(name, value, _OUT_OF_RANGE) from None
+
+
+def _equals(value: object, number: float) -> bool:
+    try:
+        return bool(value == number)
+    except Exception:  # a number type whose comparison fails is not a number we can store
+        return False
 
 
 def _numel(shape: Any) -> int | None:
@@ -179,22 +208,48 @@ def loads(text: str) -> Any:
 # Params
 
 
-def param_value(key: str, value: Any) -> Any:
+MAX_PARAM_DEPTH: Final = 100
+"""How deep params may nest (dicts, lists, dataclasses...): deeper is refused (#9: a RecursionError)."""
+
+
+def _enter(key: str, value: Any, path: tuple[int, ...]) -> tuple[int, ...]:
+    """``path`` (the ids of the enclosing containers) with ``value`` added; refuses a cycle or absurd depth."""
+    if id(value) in path:
+        raise InvalidArgumentError(
+            f"param {key!r}", value,
+            "a value that does not contain itself: it is the same object as a container enclosing it; "
+            "log a copy without the reference back")
+    if len(path) >= MAX_PARAM_DEPTH:
+        raise InvalidArgumentError(
+            f"param {key!r}", value, f"nested at most {MAX_PARAM_DEPTH} levels deep; flatten it or log it as a str")
+    return (*path, id(value))
+
+
+def param_value(key: str, value: Any, _path: tuple[int, ...] = ()) -> Any:
     """Return a JSON-compatible copy of a param value.
 
     Lists, tuples and sets become lists, nested containers are kept, numpy/torch
     scalars are unwrapped, anything else becomes its ``str``.
+
+    Raises:
+        InvalidArgumentError: the value contains itself, nests deeper than :data:`MAX_PARAM_DEPTH`,
+            or is an int too long to write as decimal digits.
     """
-    if value is None or type(value) in (str, int, float, bool):
+    t = type(value)
+    if value is None or t is str or t is float or t is bool:
         return value
+    if t is int:
+        return _param_int(key, value)
     if isinstance(value, (bool, int, float, str)):
-        return value if type(value) in (bool, int, float, str) else type_base(value)
+        return param_value(key, type_base(value), _path)
     if isinstance(value, dict):
-        return {str(k): param_value(f"{key}.{k}", v) for k, v in value.items()}
+        inner = _enter(key, value, _path)
+        return {str(k): param_value(f"{key}.{k}", v, inner) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [param_value(key, v) for v in value]
+        inner = _enter(key, value, _path)
+        return [param_value(key, v, inner) for v in value]
     if isinstance(value, (set, frozenset)):
-        items = [param_value(key, v) for v in value]
+        items = [param_value(key, v, _path) for v in value]  # a set holds only hashable values: no cycle
         try:
             return sorted(items)
         except TypeError:
@@ -202,20 +257,42 @@ def param_value(key: str, value: Any) -> Any:
     if type(value).__module__.startswith("omegaconf"):  # a ListConfig or DictConfig on its own
         from omegaconf import OmegaConf
 
-        return param_value(key, OmegaConf.to_container(value, resolve=True))
+        return param_value(key, OmegaConf.to_container(value, resolve=True), _enter(key, value, _path))
     item = getattr(value, "item", None)
     if callable(item):
         try:
-            return param_value(key, item())
+            unwrapped = item()
         except (ValueError, RuntimeError, TypeError):
             pass
+        else:
+            return param_value(key, unwrapped, _enter(key, value, _path))
     tolist = getattr(value, "tolist", None)
     if callable(tolist):
         try:
-            return param_value(key, tolist())
+            listed = tolist()
         except (ValueError, RuntimeError, TypeError):
             pass
+        else:
+            return param_value(key, listed, _enter(key, value, _path))
     return str(value)
+
+
+def _param_int(key: str, value: int) -> int:
+    """An int param of any size that JSON can write and read back (#9: 10**400 reads back exactly)."""
+    if not INT64_MIN <= value <= INT64_MAX:
+        try:
+            str(value)
+        except ValueError:  # beyond sys.get_int_max_str_digits(): neither written nor read back
+            raise InvalidArgumentError(
+                f"param {key!r}", value,
+                f"an int of at most {_max_digits()} decimal digits; log it as a str or in a file") from None
+    return value
+
+
+def _max_digits() -> int:
+    import sys
+
+    return sys.get_int_max_str_digits()
 
 
 def type_base(value: Any) -> Any:
@@ -228,30 +305,36 @@ def type_base(value: Any) -> Any:
 def flatten_params(params: Any, argument: str = "params") -> dict[str, Any]:
     """Flatten nested dicts into ``{"a.b": value}``; lists and empty values stay as they are.
 
-    Raises :class:`InvalidNameError` when two entries flatten to the same name.
+    Raises:
+        InvalidNameError: two entries flatten to the same name.
+        InvalidArgumentError: ``params`` is not a mapping, contains itself, or nests deeper
+            than :data:`MAX_PARAM_DEPTH`.
     """
     if not isinstance(params, dict):
         as_dict = _mapping_of(params)
         if as_dict is None:
             raise InvalidArgumentError(argument, params, "a dict (nested dicts are flattened as 'a.b')")
-        params = as_dict
+    else:
+        as_dict = params
     flat: dict[str, Any] = {}
-
-    def walk(prefix: str, mapping: dict[Any, Any]) -> None:
-        for raw_key, value in mapping.items():
-            key = check_name("param name", str(raw_key) if not isinstance(raw_key, str) else raw_key)
-            full = f"{prefix}.{key}" if prefix else key
-            nested = None if isinstance(value, (str, bytes, list, tuple)) else _mapping_of(value, strict=True)
-            if nested:
-                walk(full, nested)
-                continue
-            if full in flat:
-                raise InvalidNameError(
-                    "param name", full, "two entries of the params flatten to this same name"
-                )
-            flat[full] = {} if nested is not None else param_value(full, value)
-
-    walk("", params)
+    # an explicit stack, not recursion: (prefix, the mapping's items, ids of the enclosing objects)
+    stack: list[tuple[str, Iterator[tuple[Any, Any]], tuple[int, ...]]] = [("", iter(as_dict.items()), (id(params),))]
+    while stack:
+        prefix, items, path = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
+            continue
+        raw_key, value = entry
+        key = check_name("param name", str(raw_key) if not isinstance(raw_key, str) else raw_key)
+        full = f"{prefix}.{key}" if prefix else key
+        nested = None if isinstance(value, (str, bytes, list, tuple)) else _mapping_of(value, strict=True)
+        if nested:
+            stack.append((full, iter(nested.items()), _enter(full, value, path)))
+            continue
+        if full in flat:
+            raise InvalidNameError("param name", full, "two entries of the params flatten to this same name")
+        flat[full] = {} if nested is not None else param_value(full, value, path)
     return flat
 
 

@@ -60,7 +60,57 @@ BAD_CALLS: list[tuple[str, Callable[[Run], Any], type[Exception], str]] = [
     ("image-not-image", lambda r: r.log_image("i", path=__file__), InvalidArgumentError, r"a PNG, JPEG"),
     ("upload-missing", lambda r: r.upload_file("a.txt", "/nonexistent/file"), InvalidArgumentError, r"existing file"),
     ("upload-dotdot", lambda r: r.upload_file("../a.txt", __file__), UnsafeArtifactNameError, r"'\.\.'"),
+    # #9: numbers no float can hold raised a raw OverflowError (or became inf)
+    ("int-beyond-float", lambda r: r.log("m", 10**400), InvalidMetricError, r"metric 'm': .*within the float range"),
+    ("int-beyond-float-existing", lambda r: r.log("loss", -(10**400)), InvalidMetricError, r"'loss'.*float range"),
+    ("decimal-beyond-float", lambda r: r.log("m", decimal.Decimal("1e400")), InvalidMetricError, r"float range"),
+    ("fraction-beyond-float", lambda r: r.log("m", fractions.Fraction(10**400, 3)), InvalidMetricError,
+     r"float range"),
+    ("metrics-beyond-float", lambda r: r.log_metrics({"ok": 1.0, "m": 10**400}), InvalidMetricError, r"'m'.*float"),
+    ("metrics-beyond-float-at-step", lambda r: r.log_metrics({"loss": 10**400}, step=3), InvalidMetricError,
+     r"'loss'.*float range"),
+    ("list-beyond-float", lambda r: r.log_list("l", [1, 10**400]), InvalidMetricError, r"metric 'l'.*float range"),
+    ("row-beyond-float", lambda r: r.log_row("r", a=1, b=10**400), InvalidMetricError, r"metric 'r.b'.*float"),
+    ("table-beyond-float", lambda r: r.log_table("t", {"a": [1, decimal.Decimal("-1e999")]}), InvalidMetricError,
+     r"metric 't.a'.*float range"),
+    ("param-int-too-long", lambda r: r.log_params({"p": 10**5000}), InvalidArgumentError,
+     r"param 'p' must be an int of at most \d+ decimal digits"),
+    # #9: a params dict that contains itself raised RecursionError
+    ("params-contain-themselves", lambda r: r.log_params(_cyclic()), InvalidArgumentError,
+     r"param 'model.self' must be a value that does not contain itself"),
+    ("param-list-contains-itself", lambda r: r.log_params({"ok": 1, "layers": _cyclic_list()}), InvalidArgumentError,
+     r"param 'layers' must be a value that does not contain itself"),
+    ("params-too-deep", lambda r: r.log_params({"ok": 1, "deep": _nested(150)}), InvalidArgumentError,
+     r"param 'deep(\.k){99}' must be nested at most 100 levels deep"),
+    ("param-list-too-deep", lambda r: r.log_param("deep", _nested_list(5000)), InvalidArgumentError,
+     r"param 'deep' must be nested at most 100 levels deep"),
 ]
+
+
+def _cyclic() -> dict[str, Any]:
+    model: dict[str, Any] = {"lr": 0.1}
+    model["self"] = model
+    return {"ok": 1, "model": model}
+
+
+def _cyclic_list() -> list[Any]:
+    layers: list[Any] = [1, 2]
+    layers.append(layers)
+    return layers
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    nested: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        nested = {"k": nested}
+    return nested
+
+
+def _nested_list(depth: int) -> list[Any]:
+    nested: list[Any] = [1]
+    for _ in range(depth):
+        nested = [nested]
+    return nested
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [c[1:] for c in BAD_CALLS], ids=[c[0] for c in BAD_CALLS])
@@ -80,6 +130,7 @@ def test_bad_input_raises_a_clear_error_and_loses_nothing(store_dir: Path, call:
     assert reopened.get_params() == {"lr": 0.1}
     assert reopened.get_status() == "Completed"
     assert "ok" not in reopened.get_metrics()  # log_metrics checks every value before logging any
+    assert "ok" not in reopened.get_params()  # log_params checks every value before logging any
 
 
 SCALARS = [
@@ -156,3 +207,39 @@ def test_upload_folder_does_not_follow_links_outside_it(store_dir: Path, tmp_pat
         run.upload_folder("data", folder)
     run.complete()
     assert sorted(run.get_file_names()) == ["data/inside_link.txt", "data/real.txt"]
+
+
+BIG_PARAMS = [
+    ("int-beyond-int64", 2**64, 2**64),
+    ("int-beyond-float", 10**400, 10**400),
+    ("negative-int-beyond-float", -(10**400), -(10**400)),
+    ("nested-int-beyond-float", {"a": [10**400, {"b": 10**401}]}, None),  # flattened: see below
+    ("decimal-beyond-float", decimal.Decimal("1e400"), "1E+400"),
+    ("fraction-beyond-float", fractions.Fraction(10**400, 3), f"{10**400}/3"),
+    ("numpy-uint64", np.uint64(2**64 - 1), 2**64 - 1),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), [p[1:] for p in BIG_PARAMS], ids=[p[0] for p in BIG_PARAMS])
+def test_params_beyond_float_read_back_exactly(store_dir: Path, value: Any, expected: Any) -> None:
+    run = Experiment("big", store=store_dir).start_logging()
+    run.log_params({"p": value})
+    run.log_params({"p": value})  # the same value again is no conflict
+    run.complete()
+    params = Run(run.experiment, run.id).get_params()
+    if expected is None:
+        assert params == {"p.a": [10**400, {"b": 10**401}]}
+    else:
+        assert params == {"p": expected} and type(params["p"]) is type(expected)
+
+
+def test_an_object_reachable_twice_without_a_cycle_is_no_cycle(store_dir: Path) -> None:
+    shared = {"width": 64}
+    layers = [1, 2]
+    run = Experiment("shared", store=store_dir).start_logging()
+    run.log_params({"encoder": shared, "decoder": shared, "sizes": [layers, layers], "deep": _nested(98)})
+    run.complete()
+    params = Run(run.experiment, run.id).get_params()
+    assert params["encoder.width"] == params["decoder.width"] == 64
+    assert params["sizes"] == [[1, 2], [1, 2]]
+    assert params["deep" + ".k" * 98 + ".leaf"] == 1

@@ -117,3 +117,93 @@ def test_filter_values_are_bound_not_spliced_into_sql(sweep: dict[str, str], sto
     assert search_runs(hostile, store=store_dir) == []
     assert search_runs("params.`solver' OR '1'='1` = 'auto'", store=store_dir) == []
     assert len(Experiment("diabetes", store=store_dir).get_runs()) == 5  # nothing was dropped either
+
+
+@pytest.fixture
+def numbered(store_dir: Path) -> dict[int, str]:
+    """Five runs whose metric ``k`` is 0..4; returns k -> run id."""
+    exp = Experiment("numbered", store=store_dir)
+    ids = {}
+    for k in range(5):
+        with exp.start_logging(name=f"k{k}") as run:
+            run.log("k", k)
+            run.log_params({"k": k})
+            ids[k] = run.id
+    return ids
+
+
+@pytest.mark.parametrize("terms", [100, 1_000, 10_000])
+def test_long_or_and_and_chains_select_the_right_runs(numbered: dict[int, str], store_dir: Path, terms: int) -> None:
+    # #9: 100 terms hit SQLite's expression depth (a raw OperationalError), 1,000 Python's recursion limit
+    from runlog_core._search import MAX_COMPARISONS, MAX_NAMES
+
+    wanted = " or ".join(f"metrics.k = {1000 + i}" for i in range(terms - 2)) + " or metrics.k = 1 or params.k = 3"
+    assert sorted(run.id for run in search_runs(wanted, store=store_dir)) == sorted([numbered[1], numbered[3]])
+    bounds = " and ".join(f"metrics.k > {-1 - i}" for i in range(terms - 1)) + " and params.k <= 2"
+    assert sorted(run.name for run in search_runs(bounds, store=store_dir)) == ["k0", "k1", "k2"]
+    if 2 * terms <= MAX_COMPARISONS:
+        mixed = f"({wanted}) and ({bounds})"
+        assert [run.name for run in search_runs(mixed, store=store_dir)] == ["k1"]
+    names = min(terms, MAX_NAMES)  # different metric names: each is a lookup of its own
+    distinct = " or ".join(f"metrics.other{i} = {i}" for i in range(names - 1)) + " or metrics.k = 4"
+    assert [run.name for run in search_runs(distinct, store=store_dir)] == ["k4"]
+
+
+def test_a_chain_parses_into_one_flat_node(store_dir: Path) -> None:
+    from runlog_core._search import And, Compare, Field, Or, parse_filter
+
+    def k(n: int) -> Compare:
+        return Compare(Field("metrics", "k"), "=", n)
+
+    tree = parse_filter(" or ".join(f"metrics.k = {n}" for n in range(1_000)))
+    assert type(tree) is Or and tree.terms == tuple(k(n) for n in range(1_000))
+    assert parse_filter("(metrics.k = 0 or metrics.k = 1) or (metrics.k = 2 and metrics.k = 3)") == Or(
+        k(0), k(1), And(k(2), k(3)))
+    assert And(k(0), k(1)) != Or(k(0), k(1))
+    three = And(k(0), k(1), k(2))  # the binary view stores written for two operands still work
+    assert three.left == k(0) and three.right == And(k(1), k(2)) and three.right.right == k(2)
+
+
+def test_the_deepest_accepted_nesting_runs_and_deeper_is_a_filter_error(numbered: dict[int, str],
+                                                                      store_dir: Path) -> None:
+    from runlog_core._search import MAX_COMPARISONS, MAX_NESTING
+
+    def nested(depth: int, siblings: int) -> str:
+        text = "metrics.k = 2"
+        for level in range(depth):  # alternating and/or, a chain of siblings at every level
+            op, inner = (" and ", " or ") if level % 2 else (" or ", " and ")
+            chain = inner.join(f"metrics.k != {-1 - j}" for j in range(siblings))
+            text = f"(({chain}){op}{text})" if level < depth - 1 else f"({chain}{op}{text})"
+        return text
+
+    deepest = nested(MAX_NESTING // 2, (MAX_COMPARISONS - 1) // (MAX_NESTING // 2))
+    assert deepest.count("(") == MAX_NESTING - 1
+    assert [run.name for run in search_runs(deepest, store=store_dir)] == ["k4", "k3", "k2", "k1", "k0"]
+    chain = "(" * MAX_NESTING + "metrics.k = 2" + ")" * MAX_NESTING
+    assert [run.name for run in search_runs(chain, store=store_dir)] == ["k2"]
+    too_deep = "(" * (MAX_NESTING + 1) + "metrics.k = 2" + ")" * (MAX_NESTING + 1)
+    with pytest.raises(FilterSyntaxError, match=f"parentheses nest more than {MAX_NESTING} deep") as caught:
+        search_runs(too_deep, store=store_dir)
+    assert caught.value.position == MAX_NESTING
+    with pytest.raises(FilterSyntaxError, match="parentheses nest"):
+        search_runs("(" * 100_000 + "metrics.k = 2" + ")" * 100_000, store=store_dir)
+
+
+def test_a_filter_with_too_many_comparisons_is_a_filter_error(numbered: dict[int, str], store_dir: Path) -> None:
+    from runlog_core._search import MAX_COMPARISONS
+
+    at_limit = " or ".join(["metrics.k = 4"] * MAX_COMPARISONS)
+    assert [run.name for run in search_runs(at_limit, store=store_dir)] == ["k4"]
+    over = " or ".join(["metrics.k = 4"] * (MAX_COMPARISONS + 10))
+    with pytest.raises(FilterSyntaxError, match=f"too long: it has more than {MAX_COMPARISONS} comparisons") as caught:
+        search_runs(over, store=store_dir)
+    assert caught.value.position == len("metrics.k = 4 or ") * MAX_COMPARISONS
+
+
+def test_a_filter_naming_too_many_metrics_is_a_filter_error(store_dir: Path) -> None:
+    from runlog_core._search import MAX_NAMES, parse_filter
+
+    text = " or ".join(f"params.p{i} = 1" for i in range(MAX_NAMES + 1))
+    with pytest.raises(FilterSyntaxError, match=f"names more than {MAX_NAMES} different metrics") as caught:
+        parse_filter(text)
+    assert caught.value.position == text.rindex("params.")

@@ -13,6 +13,7 @@ from ..store import BOOL, IMAGE, LIST, NUMBER, ROW, STR, TABLE, ArtifactInfo, Ba
 from ._store_helpers import T0, batch_of, new_run, same_value, write_points
 
 __all__ = [
+    "test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool",
     "test_a_number_series_keeps_each_values_type_across_batches",
     "test_a_refused_batch_leaves_nothing_behind",
     "test_a_series_created_twice_is_one_series",
@@ -71,6 +72,26 @@ def test_a_number_series_keeps_each_values_type_across_batches(store: Store) -> 
     assert len(got) == len(expected) and all(same_value(g, e) for g, e in zip(got, expected)), got
     [info] = store.get_series(run.id)
     assert same_value(info.last_value, -0.0)
+
+
+@pytest.mark.parametrize("kind", [NUMBER, LIST])
+def test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool(store: Store, kind: str) -> None:
+    # #9: every point reads back with its own type; SQLite keeps a bool as 0/1, an int
+    run = new_run(store)
+    series = SeriesRef(run.id, "flag", kind)
+    batches: list[list[Any]] = [[True], [0.5, False, 3, True, True, 1, 0], [False, False], [1.5, True], [0, 1]]
+    for index, values in enumerate(batches):
+        write_points(store, series, values, steps=list(range(len(values))), new=index == 0)
+        [info] = store.get_series(run.id)
+        assert same_value(info.last_value, values[-1]), (info.last_value, values[-1])
+    expected = [value for values in batches for value in values]
+    assert series.id is not None
+    got = [value for _, value, _ in store.get_points(series.id)]
+    assert len(got) == len(expected) and all(same_value(g, e) for g, e in zip(got, expected)), got
+    assert store.count_points(series.id) == len(expected)
+    write_points(store, series, [True], steps=[99], new=False)
+    [info] = store.get_series(run.id)
+    assert same_value(info.last_value, True) and info.last_step == 99
 
 
 def test_points_keep_their_logged_order_across_batches(store: Store) -> None:

@@ -16,6 +16,7 @@ __all__ = [
     "test_a_stale_heartbeat_reads_killed_and_a_new_one_revives_it",
     "test_close_can_be_called_twice",
     "test_experiments_are_created_once_and_listed",
+    "test_long_and_or_chains_search_like_short_ones",
     "test_list_runs_filters_by_experiment_status_tags_and_parent",
     "test_reattach_makes_an_ended_run_running_again",
     "test_run_ends_set_status_end_time_and_error",
@@ -192,6 +193,23 @@ def test_search_runs_over_metrics_params_tags_and_attributes(store: Store) -> No
     assert _search(store, None, ["-params.alpha"], exp) == ["r3", "r2", "r1"]
     assert _search(store, None, ["tags.team DESC", "name"], exp) == ["r2", "r1", "r3"]
     assert _search(store, None, [], exp) == ["r3", "r2", "r1"]
+
+
+def test_long_and_or_chains_search_like_short_ones(store: Store) -> None:
+    # #9: a filter of 1,000 terms is one flat And or Or node of 1,000 terms, not 1,000 levels
+    for k in range(4):
+        info = new_run(store, "chains", f"k{k}", start_time=1000.0 + k)
+        series = SeriesRef(info.id, "k", "number")
+        batch = batch_of([(series, 0, k)], new=[series])
+        batch.params.append((info.id, "k", k))
+        store.write(batch)
+    for terms in (100, 1_000):
+        wanted = " or ".join(f"metrics.k = {100 + i}" for i in range(terms - 2)) + " or metrics.k = 1 or params.k = 3"
+        assert _search(store, wanted) == ["k3", "k1"]
+        bounds = " and ".join(f"metrics.k > {-1 - i}" for i in range(terms - 1)) + " and params.k <= 2"
+        assert _search(store, bounds) == ["k2", "k1", "k0"]
+        nested = f"(({wanted}) and ({bounds})) or (params.k = 0 and (metrics.k = 0 or metrics.k = 9))"
+        assert _search(store, nested) == ["k1", "k0"]
 
 
 @pytest.mark.filterwarnings("error")

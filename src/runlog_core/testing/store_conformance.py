@@ -12,15 +12,17 @@ Use it from a test module of your store plugin::
 
 The tests write :class:`~runlog_core.store.Batch` objects as runlog's writer builds them and read
 everything back through the protocol: experiments, runs and their filters, points of every kind
-(with NaN, +/-inf, -0.0, int64 bounds, unicode, rows, tables, image names), their order across
-batches, params, tags, artifacts, run ends, heartbeats, search, an all-or-nothing refused batch,
-reads from other threads while writing, and ``close()``. Each test gets its own store through the
+(with NaN, +/-inf, -0.0, int64 bounds, bools among numbers, unicode, rows, tables, image names),
+their order across batches, params, tags, artifacts, run ends, heartbeats, search (long ``and``
+and ``or`` chains included), an all-or-nothing refused batch, reads from other threads while
+writing, and ``close()``. Each test gets its own store through the
 ``store`` fixture, which closes it afterwards. The suite takes a few seconds on SQLite.
 """
 
 from __future__ import annotations
 
 from ._store_data import (
+    test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool,
     test_a_number_series_keeps_each_values_type_across_batches,
     test_a_refused_batch_leaves_nothing_behind,
     test_a_series_created_twice_is_one_series,
@@ -39,6 +41,7 @@ from ._store_runs import (
     test_close_can_be_called_twice,
     test_experiments_are_created_once_and_listed,
     test_list_runs_filters_by_experiment_status_tags_and_parent,
+    test_long_and_or_chains_search_like_short_ones,
     test_reattach_makes_an_ended_run_running_again,
     test_run_ends_set_status_end_time_and_error,
     test_search_runs_over_metrics_params_tags_and_attributes,
@@ -47,6 +50,7 @@ from ._store_runs import (
 
 __all__ = [
     "store",
+    "test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool",
     "test_a_number_series_keeps_each_values_type_across_batches",
     "test_a_refused_batch_leaves_nothing_behind",
     "test_a_run_is_found_by_id_prefix_or_name",
@@ -57,6 +61,7 @@ __all__ = [
     "test_close_can_be_called_twice",
     "test_experiments_are_created_once_and_listed",
     "test_list_runs_filters_by_experiment_status_tags_and_parent",
+    "test_long_and_or_chains_search_like_short_ones",
     "test_params_of_every_type_read_back_equal_and_keep_their_first_value",
     "test_points_keep_their_logged_order_across_batches",
     "test_points_of_every_kind_read_back_as_python_values",
