@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from runlog_core import Experiment, StoreBusyError, StoreError  # noqa: E402
+from runlog_core import Experiment, StoreBusyError, StoreError
 
 POLLER = textwrap.dedent("""
     import sqlite3, sys, time

@@ -17,7 +17,7 @@ from .exceptions import InvalidNameError, StoreVersionError
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
@@ -108,6 +108,11 @@ MIGRATIONS: Final[dict[int, str]] = {
         times BLOB NOT NULL,
         UNIQUE (series_id, seq)
     );
+    """,
+    # no table changes: chunks may now have vtype '?' (bools logged into a number series or a list,
+    # #9). An older runlog would fail on them with a raw error; the version makes it refuse the store.
+    4: """
+    -- v4: chunks of vtype '?'
     """,
 }
 

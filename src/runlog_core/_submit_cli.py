@@ -98,7 +98,7 @@ def run_submit(args: argparse.Namespace) -> int:
         name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
-        print(f"runlog submit: {err}", file=sys.stderr)
+        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
     previous = None
@@ -137,10 +137,11 @@ def run_submit(args: argparse.Namespace) -> int:
             return 128 - code
         return code if isinstance(code, int) and 0 < code < 256 else 1
     except ScriptRunError as err:
-        print(f"runlog submit: {err}", file=sys.stderr)
+        # one line: the script's output was shown as it ran; the log tail stays on the exception
+        print(f"runlog submit: {str(err).splitlines()[0]}", file=sys.stderr)
         return 1
     except (RunlogError, OSError) as err:
-        print(f"runlog submit: {err}", file=sys.stderr)
+        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     finally:
         if previous is not None:

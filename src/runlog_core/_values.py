@@ -13,7 +13,6 @@ from .exceptions import (
     InvalidArgumentError,
     InvalidMetricError,
     InvalidNameError,
-    UnsafeArtifactNameError,
 )
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -356,42 +355,3 @@ def _mapping_of(value: Any, strict: bool = False) -> dict[str, Any] | None:
     if not strict and hasattr(value, "keys") and hasattr(value, "__getitem__"):
         return {k: value[k] for k in value.keys()}
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Artifact names
-
-_PERCENT_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_LOOKALIKE_SLASHES = "\u2215\u2044\uff0f\u29f8\uff3c\u2216"
-_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
-
-
-def check_artifact_name(name: object) -> str:
-    """Return ``name`` if it is a safe relative artifact path; raise :class:`UnsafeArtifactNameError`."""
-    if not isinstance(name, str):
-        raise InvalidArgumentError("name", name, "a str such as 'outputs/model.pt'")
-    if not name:
-        raise UnsafeArtifactNameError(name, "it is empty")
-    if len(name) > 1024:
-        raise UnsafeArtifactNameError(name, f"it has {len(name)} characters, at most 1024 are allowed")
-    if _CONTROL.search(name):
-        raise UnsafeArtifactNameError(name, "it contains a control character")
-    if "\\" in name:
-        raise UnsafeArtifactNameError(name, "it contains a backslash")
-    if any(ch in name for ch in _LOOKALIKE_SLASHES):
-        raise UnsafeArtifactNameError(name, "it contains a character that looks like a slash")
-    if _PERCENT_ENCODED.search(name):
-        raise UnsafeArtifactNameError(name, "it contains a percent-encoded character")
-    if name.startswith("/") or _DRIVE.match(name) or "://" in name:
-        raise UnsafeArtifactNameError(name, "it is absolute")
-    for segment in name.split("/"):
-        if segment in ("", ".", ".."):
-            raise UnsafeArtifactNameError(name, f"it contains the path segment {segment!r}")
-        if segment != segment.rstrip(" ."):
-            raise UnsafeArtifactNameError(name, "a path segment ends with a dot or a space")
-        if segment.split(".")[0].lower() in _RESERVED:
-            raise UnsafeArtifactNameError(name, f"{segment!r} is a reserved device name on Windows")
-        if ":" in segment:
-            raise UnsafeArtifactNameError(name, "it contains ':'")
-    return name

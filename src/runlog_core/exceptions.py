@@ -167,11 +167,19 @@ class ConfigError(RunlogError, ValueError):
 
 
 class FilterSyntaxError(RunlogError, ValueError):
-    """A search filter could not be parsed; ``position`` points at the offending character."""
+    """A search filter could not be parsed; ``position`` points at the offending character.
+
+    The message shows at most 60 characters around it (``text`` keeps the whole filter).
+    """
 
     def __init__(self, text: str, position: int, message: str) -> None:
         self.text, self.position, self.message = text, position, message
-        super().__init__(f"{message} at character {position + 1}:\n  {text}\n  {' ' * position}^")
+        start = max(0, position - 30)
+        shown = text[start:start + 60]
+        lead = "..." if start else ""
+        tail = "..." if start + 60 < len(text) else ""
+        caret = " " * (len(lead) + position - start)
+        super().__init__(f"{message} at character {position + 1}:\n  {lead}{shown}{tail}\n  {caret}^")
 
 
 class ScriptRunError(RunlogError, RuntimeError):

@@ -45,11 +45,12 @@ Values by series kind
     and back from ``get_points`` and ``SeriesInfo.last_value``:
 
     ========  ====================================================================
-    number    ``int`` (within int64) or ``float`` (NaN, +/-inf and -0.0 included);
-              a series may mix both and each value keeps its type
+    number    ``int`` (within int64) or ``float`` (NaN, +/-inf and -0.0 included), or
+              ``bool`` (a bool logged into a number series); a series may mix them
+              and each value keeps its type
     bool      ``bool``
     str       ``str`` (any unicode, empty included)
-    list      one scalar per point (int, float or str), one point per list item
+    list      one scalar per point (int, float, bool or str), one point per list item
     row       a ``dict`` of column name to scalar (or ``None``)
     table     a ``dict`` of column name to a list of scalars
     image     the artifact name of the image file (``str``)
@@ -234,7 +235,9 @@ class Store(Protocol):
                     experiment_id: int | None = None) -> list[RunInfo]:
         """Return the runs matching a parsed filter, sorted by ``order_by``, then newest first.
 
-        ``expression`` is a tree of :class:`And`, :class:`Or` and :class:`Compare` (``field``,
+        ``expression`` is a tree of :class:`And` and :class:`Or` (each with ``terms``: two or
+        more sub-expressions, flat, so a chain of 10,000 ``or`` is one node; ``left``/``right``
+        remain as a two-operand view) and :class:`Compare` (``field``,
         ``op`` one of ``= != < <= > >=``, ``value`` a number or str) over a :class:`Field`
         (``namespace``, ``key``): ``metrics`` (the latest value of a number, bool or str series;
         a number compares with numbers, a str with strs), ``params`` (numbers compare with

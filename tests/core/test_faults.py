@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run, StoreBusyError, StoreError, search_runs
-from runlog_core import _writer
+from runlog_core import Experiment, Run, StoreBusyError, StoreError, _writer, search_runs
 
 
 def _wait_for(condition, deadline: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
