@@ -10,6 +10,7 @@
 2. Memory of points waiting for a refusing store: the store's ``write`` raises "disk full" while
    1,000,000 points are logged; ``tracemalloc`` measures what stays allocated, per waiting point
    (against the same points held as the Python tuples ``log`` hands over).
+2b. The writer's own rate: points buffered with no writer thread, then committed inline.
 3. Time to the busy warning: another process holds the write lock; how long until runlog warns,
    and until ``flush()`` raises ``StoreBusyError`` (both bounded by ``RUNLOG_STORE_TIMEOUT``, 10 s).
 """
@@ -103,7 +104,7 @@ def buffered_memory(folder: Path, n: int) -> dict[str, float]:
             warnings.simplefilter("ignore")
             for i in range(n):
                 run.log("x", float(i))
-            while run._writer._points:
+            while run._writer._pending.points < n:  # every point handed over now waits, packed
                 time.sleep(0.05)
             held, _ = tracemalloc.get_traced_memory()
         tracemalloc.stop()
@@ -173,6 +174,26 @@ def busy_warning(folder: Path) -> dict[str, float]:
     return {"warning_after": warned[0] if warned else float("nan"), "flush_raised_after": raised}
 
 
+def writer_rate(folder: Path, n: int) -> dict[str, float]:
+    """The writer alone: ``n`` points buffered while no writer thread runs, then committed inline."""
+    exp = Experiment("rate", store=folder / "rate")
+    run = exp.start_logging(outputs=None)
+    run.log("x", 0.0)
+    run.flush()
+    writer = run._writer
+    writer.close()  # ends the thread; the points below wait in the buffer
+    writer._stopped = True
+    for _ in range(n):
+        run.log("x", 1.0)
+    start = time.perf_counter()
+    writer._stopped = False
+    writer.flush()  # no thread: commits inline, in bounded transactions
+    elapsed = time.perf_counter() - start
+    run.complete()
+    exp.close()
+    return {"seconds": elapsed, "rate": n / elapsed}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="how long the full-speed loop runs")
@@ -191,6 +212,9 @@ def main() -> None:
         print(f"2. {memory['points']:,.0f} points waiting for a store that refuses: "
               f"{memory['bytes_per_point']:.1f} bytes a point (as Python tuples: {memory['tuple_bytes_per_point']:.0f}); "
               f"the default bound of 5,000,000 points: {5e6 * memory['bytes_per_point'] / 1e6:.0f} MB")
+        rate = writer_rate(folder, args.points)
+        print(f"2b. the writer alone commits {args.points:,} buffered points in {rate['seconds']:.2f} s "
+              f"({rate['rate'] / 1e6:.1f} million points/s)")
         busy = busy_warning(folder)
         print(f"3. store locked by another process: warning after {busy['warning_after']:.1f} s, "
               f"flush() raised StoreBusyError after {busy['flush_raised_after']:.1f} s (RUNLOG_STORE_TIMEOUT 10 s)")
