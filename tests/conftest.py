@@ -18,6 +18,27 @@ def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("RUNLOG_EXPERIMENT", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened():  # type: ignore[no-untyped-def]
+    """After each test: runs it left open end, what it logged is committed, stores close.
+
+    Without this, a run a test leaves open keeps its writer heartbeating into later tests.
+    """
+    yield
+    import warnings
+
+    from runlog_core import _lifecycle, _plugins, _writer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for opened in _plugins.open_stores():
+            try:
+                _lifecycle.end_owned_in(opened)
+                _writer.close_store(opened)
+            except Exception:  # a store the test broke on purpose: nothing more to save
+                _plugins.forget_store(opened)
+
+
 @pytest.fixture
 def store_dir(tmp_path: Path) -> Path:
     """A folder for a store of the test's own (not yet created)."""

@@ -16,8 +16,8 @@ import threading
 
 from . import _config
 from ._handle import CANCELED, COMPLETED, FAILED, KILLED
-from ._plugins import open_store
-from ._writer import all_writers, close_all, flush_all
+from ._plugins import forget_store, open_store, open_stores
+from ._writer import all_writers, flush_all
 from .exceptions import RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -33,6 +33,7 @@ _lock = threading.RLock()
 _owned: dict[str, Run] = {}
 _installed_pid: int | None = None
 _atexit_registered = False
+_deferring_flush = False
 _uncaught: str | None = None
 _interrupted = False
 _traceback: Any = None
@@ -95,6 +96,12 @@ def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
     hook(exc_type, exc, tb)
 
 
+def flush_deferred() -> bool:
+    """Whether the process is ending its runs at exit: each store is flushed once afterwards,
+    so a store that fails costs one wait, not one per run."""
+    return _deferring_flush
+
+
 def end_owned_in(store: Any) -> None:
     """End the runs this process started in ``store`` and left open (the store is being closed)."""
     if _installed_pid != os.getpid():
@@ -125,21 +132,28 @@ def _end_owned(status: str | None, error: str | None, store: Any = None) -> list
 def _at_exit() -> None:
     import warnings
 
+    global _deferring_flush
     owner = _installed_pid == os.getpid()
     # at most one line on stderr, whatever the store does now (deleted, read-only, full)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        problems = _end_owned(None, None) if owner else []
+        _deferring_flush = True
+        try:
+            problems = _end_owned(None, None) if owner else []
+        finally:
+            _deferring_flush = False
         # a forked child commits what it logged too (it never ends its parent's runs)
         for writer in all_writers():
             try:
                 writer.close()
             except Exception as err:
                 problems.append(str(err))
-        try:
-            close_all()
-        except Exception as err:
-            problems.append(str(err))
+        for store in open_stores():  # every writer was closed just above: only connections remain
+            forget_store(store)
+            try:
+                store.close()
+            except Exception as err:
+                problems.append(str(err))
     problems.extend(str(w.message) for w in caught if "runlog" in str(w.message))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

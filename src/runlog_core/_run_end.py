@@ -68,7 +68,8 @@ class EndingMixin(RunState):
             self._bulk = {}
         self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)  # type: ignore[arg-type]
         _lifecycle.forget(self)  # type: ignore[arg-type]
-        self.flush()
+        if not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
+            self.flush()
 
     def _check_open(self) -> None:
         """Raise :class:`RunEndedError` if the run has ended (in this process, or before this handle)."""

@@ -346,6 +346,8 @@ def _fit_weights(logger: Any) -> tuple[dict[str, torch.Tensor], list[float]]:
 def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from runlog_core import _sqlite
 
+    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "1")  # how long finalize waits for the failing store
+
     baseline = _fit_weights(False)
 
     def enospc(*args: Any, **kwargs: Any) -> None:
