@@ -8,7 +8,6 @@ later folds into something dangerous (full-width ``．．`` into ``..``, ``ｃ�
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .exceptions import InvalidArgumentError, UnsafeArtifactNameError
 
@@ -72,6 +71,8 @@ def artifact_name_problem(name: str) -> str | None:
     problem = _problem(name)
     if problem is not None:
         return problem
+    import unicodedata  # not at import: `import runlog_core` stays light
+
     normal = unicodedata.normalize("NFKC", name)
     if normal != name:
         problem = _problem(normal)

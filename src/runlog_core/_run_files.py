@@ -7,11 +7,10 @@ import os
 import time
 import warnings
 
-from ._artifact_names import artifact_name_problem, check_artifact_name
+from . import _artifact_names
 from ._handle import RunState
 from ._ops import StoreArtifact
 from ._records import ArtifactInfo
-from ._safe_folder import SafeFolder, describe_skipped
 from .exceptions import ArtifactWriteError, InvalidArgumentError, RunlogError, UnsafeFolderNamesError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -19,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
     from typing import IO, Any
+
+    from ._safe_folder import SafeFolder
 
 __all__ = ["FilesMixin"]
 
@@ -34,7 +35,7 @@ class FilesMixin(RunState):
     """``upload_file``, ``upload_folder``, ``get_file_names``, ``download_file(s)``."""
 
     def _put(self, name: str, write: Callable[[], tuple[int, str]]) -> ArtifactInfo:
-        check_artifact_name(name)
+        _artifact_names.check_artifact_name(name)
         size, digest = write()
         info = ArtifactInfo(self.id, name, size, digest, self._store.artifacts.uri(self.id, name), time.time())
         self._writer.queue(StoreArtifact(self, info))
@@ -59,7 +60,7 @@ class FilesMixin(RunState):
         from pathlib import Path
 
         self._check_open()
-        check_artifact_name(name)
+        _artifact_names.check_artifact_name(name)
         artifacts = self._store.artifacts
         if isinstance(path_or_stream, (str, os.PathLike)):
             source = Path(path_or_stream)
@@ -98,21 +99,21 @@ class FilesMixin(RunState):
             ArtifactWriteError: the folder cannot be read, or an artifact cannot be written.
         """
         self._check_open()
-        check_artifact_name(name)
+        _artifact_names.check_artifact_name(name)
         if not isinstance(path, (str, os.PathLike)) or not os.path.isdir(path):
             raise InvalidArgumentError("path", path, "an existing folder")
         with self._open_folder(name, path) as folder:
             files, skipped = folder.scan()
             refused = {}
             for relative, _ in files:
-                problem = artifact_name_problem(f"{name}/{relative}")
+                problem = _artifact_names.artifact_name_problem(f"{name}/{relative}")
                 if problem is not None:
                     refused[f"{name}/{relative}"] = problem
             if refused:
                 raise UnsafeFolderNamesError(str(path), refused)
             if skipped:
                 _warn(f"runlog: upload_folder({name!r}, {str(path)!r}) skipped {len(skipped)} "
-                      f"entr{'y' if len(skipped) == 1 else 'ies'}: {describe_skipped(skipped)}", 2)
+                      f"entr{'y' if len(skipped) == 1 else 'ies'}: {_describe_skipped(skipped)}", 2)
             uploaded, failed = self._upload_scanned(name, folder, files, keep_going=False)
         self._warn_changed(name, path, failed)
         return uploaded
@@ -128,18 +129,18 @@ class FilesMixin(RunState):
             files, skipped = folder.scan()
             safe, refused = [], []
             for relative, parts in files:
-                problem = artifact_name_problem(f"{OUTPUTS}/{relative}")
+                problem = _artifact_names.artifact_name_problem(f"{OUTPUTS}/{relative}")
                 if problem is None:
                     safe.append((relative, parts))
                 else:
                     refused.append((relative, problem))
             if refused:
                 _warn(f"runlog: {len(refused)} file(s) of {path} were not uploaded, their names are refused as "
-                      f"artifact names: {describe_skipped(refused)}; rename them (plain segments, no ':', "
+                      f"artifact names: {_describe_skipped(refused)}; rename them (plain segments, no ':', "
                       "no Windows device names such as 'aux' or 'com1') to keep them with the run", 4)
             if skipped:
                 _warn(f"runlog: uploading {path} skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}: "
-                      f"{describe_skipped(skipped)}", 4)
+                      f"{_describe_skipped(skipped)}", 4)
             uploaded, failed = self._upload_scanned(OUTPUTS, folder, safe, keep_going=True)
         self._warn_changed(OUTPUTS, path, failed)
         return uploaded
@@ -147,6 +148,8 @@ class FilesMixin(RunState):
     @staticmethod
     def _open_folder(name: str, path: str | os.PathLike[str]) -> SafeFolder:
         try:
+            from ._safe_folder import SafeFolder  # not at import: it needs pathlib
+
             return SafeFolder(path)
         except OSError as err:
             raise ArtifactWriteError(name, os.fspath(path), err, "reading") from err
@@ -179,7 +182,7 @@ class FilesMixin(RunState):
     def _warn_changed(name: str, path: str | os.PathLike[str], failed: list[tuple[str, str]]) -> None:
         if failed:
             _warn(f"runlog: {len(failed)} file(s) of {os.fspath(path)} were not stored as {name}/...: "
-                  f"{describe_skipped(failed)}", 3)
+                  f"{_describe_skipped(failed)}", 3)
 
     def get_file_names(self) -> list[str]:
         """The names of the run's artifacts, in the order they were stored."""
@@ -196,7 +199,7 @@ class FilesMixin(RunState):
         """
         from pathlib import Path
 
-        check_artifact_name(name)
+        _artifact_names.check_artifact_name(name)
         self.flush()
         destination = Path(output_file_path) if output_file_path is not None else Path(name.rsplit("/", 1)[-1])
         if destination.is_dir():
@@ -232,7 +235,7 @@ class FilesMixin(RunState):
             relative = name if append_prefix or not prefix else name[len(prefix):].lstrip("/")
             if not relative:
                 relative = name.rsplit("/", 1)[-1]
-            problem = artifact_name_problem(name) or artifact_name_problem(relative)
+            problem = _artifact_names.artifact_name_problem(name) or _artifact_names.artifact_name_problem(relative)
             parents = _ancestors(relative)
             if problem is None and (relative in plan or relative in folders or any(p in plan for p in parents)):
                 problem = "another artifact needs that path as a file or as a folder"
@@ -243,7 +246,7 @@ class FilesMixin(RunState):
             folders.update(parents)
         if bad:
             _warn(f"runlog: download_files skipped {len(bad)} stored artifact name(s) of run {self.id} that are not "
-                  f"safe to write: {describe_skipped(bad)}; they were stored by another tool or an older runlog", 2)
+                  f"safe to write: {_describe_skipped(bad)}; they were stored by another tool or an older runlog", 2)
         artifacts = self._store.artifacts
         return [str(artifacts.download(self.id, name, target / relative)) for relative, name in plan.items()]
 
@@ -256,3 +259,9 @@ def _writing(put: Callable[[str, str, Any], tuple[int, str]], run_id: str, name:
 def _ancestors(relative: str) -> list[str]:
     parts = relative.split("/")
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _describe_skipped(entries: Any) -> str:
+    from ._safe_folder import describe_skipped  # not at import: it needs pathlib
+
+    return describe_skipped(entries)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["LoggingMixin"]
 
 _time = time.time
-_UNSAFE_IN_PATH = re.compile(r"[^\w.\-]+")
+_UNSAFE_IN_PATH = r"[^\w.\-]+"  # compiled (and cached) by re on the first image, not at import
 # log_metrics remembers this many distinct dicts of names for its fast path
 _BULK_CACHE_SIZE = 64
 
@@ -249,7 +249,7 @@ class LoggingMixin(RunState):
                 else _values.check_step(name, step)
             if series is not None and series.kind != IMAGE:
                 raise MetricKindError(name, series.kind, IMAGE)
-            safe = _UNSAFE_IN_PATH.sub("_", name).strip("._") or "image"
+            safe = re.sub(_UNSAFE_IN_PATH, "_", name).strip("._") or "image"
             artifact = f"images/{safe}/step_{at}.{extension}"
             self._put(artifact, lambda: self._store.artifacts.put_bytes(self.id, artifact, data))
             series = self._new_series(name, IMAGE, description)

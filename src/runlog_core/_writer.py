@@ -34,9 +34,7 @@ import warnings
 import weakref
 
 from . import _config, _plugins
-from ._dispatch import dispatch
 from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
-from ._pending import PendingBatches
 from ._records import ArtifactInfo, Batch, SeriesRef, build_columns
 from .exceptions import StoreBusyError, StoreError, StoreVersionError
 
@@ -87,6 +85,8 @@ class Writer:
         self._init_thread_state()
 
     def _init_thread_state(self) -> None:
+        from ._pending import PendingBatches  # the first store opened needs it, `import runlog_core` not
+
         self._pending = PendingBatches(self.max_pending)
         self._live: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._wake = threading.Event()
@@ -169,7 +169,7 @@ class Writer:
 
     def _loop(self) -> None:
         idle_since: float | None = None
-        next_cycle = time.monotonic()
+        next_cycle = time.monotonic() + self.interval  # the first commit an interval in (or on flush)
         while not self._stopped:
             self._wake.wait(max(0.0, next_cycle - time.monotonic()))
             self._wake.clear()
@@ -190,6 +190,11 @@ class Writer:
                     if not self._busy():
                         self._thread = None
                         return
+
+    def _dispatch(self, batch: Batch, entries: list[tuple[Any, ...]] | None, events: list[Op]) -> None:
+        from ._dispatch import dispatch  # after the first commit, not at `import runlog_core`
+
+        dispatch(batch, entries, events, self.series_by_key, self._find_run, self._release)
 
     def _cycle(self) -> bool:
         """Write what waits, then one bounded batch of what was handed over; returns whether a
@@ -222,7 +227,7 @@ class Writer:
             if error is None and batch:
                 error = self._write(batch, points, events)
             elif error is None and events:
-                dispatch(batch, points, events, self.series_by_key, self._find_run, self._release)
+                self._dispatch(batch, points, events)
             elif error is not None and (batch or events):
                 self._keep(batch, events)
             self._after_attempt(error)
@@ -241,7 +246,7 @@ class Writer:
             if error is not None:
                 self._pending.put_back(batch, events)
                 return error
-            dispatch(batch, None, events, self.series_by_key, self._find_run, self._release)
+            self._dispatch(batch, None, events)
         return None
 
     def _write(self, batch: Batch, points: list[tuple[Any, ...]], events: list[Op]) -> BaseException | None:
@@ -250,7 +255,7 @@ class Writer:
         if error is not None:
             self._keep(batch, events)
             return error
-        dispatch(batch, points, events, self.series_by_key, self._find_run, self._release)
+        self._dispatch(batch, points, events)
         return None
 
     def _keep(self, batch: Batch, events: list[Op]) -> None:
