@@ -165,6 +165,30 @@ class LoggingMixin(RunState):
         if len(entries) > 1000:
             self._writer.wake()
 
+    def _log_history(self, name: str, points: Iterable[tuple[int, Any, float]]) -> int:
+        """Log points that happened before, with their own wall times: ``(step, value, time)``.
+
+        For importers (MLflow, TensorBoard) and runs logged after the fact; every value is checked
+        as ``log`` checks it. Returns how many points were logged.
+        """
+        entries = []
+        with self._lock:
+            self._check_open()
+            self._load()
+            series = self._series.get(name)
+            for step, value, when in points:
+                step = _values.check_step(name, step)
+                if isinstance(when, bool) or not isinstance(when, (int, float)):
+                    raise InvalidArgumentError("time", when, "seconds since the epoch (a float)")
+                if series is None:
+                    series, stored = self._prepare(name, value, None)
+                else:
+                    stored = self._prepare(name, value, None)[1]
+                series.next_step = max(series.next_step, step + 1)
+                entries.append((series.key, step, stored, float(when)))
+            self._add_many(entries)
+        return len(entries)
+
     def log_list(self, name: str, value: Iterable[Any], description: str | None = None) -> None:
         """Log a list of values under ``name`` (Azure's ``log_list``); read back as a list."""
         if isinstance(value, (str, bytes, Mapping)) or not (isinstance(value, Iterable) or hasattr(value, "tolist")):
