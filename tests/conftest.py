@@ -27,14 +27,14 @@ def _close_what_the_test_opened():  # type: ignore[no-untyped-def]
     yield
     import warnings
 
-    from runlog_core import _lifecycle, _plugins, _writer
+    from runlog_core import _lifecycle, _plugins, _writers
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for opened in _plugins.open_stores():
             try:
                 _lifecycle.end_owned_in(opened)
-                _writer.close_store(opened)
+                _writers.close_store(opened)
             except Exception:  # a store the test broke on purpose: nothing more to save
                 _plugins.forget_store(opened)
 
@@ -49,7 +49,7 @@ def store_dir(tmp_path: Path) -> Path:
 def store(store_dir: Path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (a real file in the test's folder), closed after the test."""
     from runlog_core._plugins import open_store
-    from runlog_core._writer import close_store
+    from runlog_core._writers import close_store
 
     opened = open_store(str(store_dir))
     yield opened

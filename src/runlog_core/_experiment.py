@@ -12,7 +12,7 @@ from ._ops import RunStarted
 from ._plugins import open_store
 from ._records import RunInfo
 from ._run import Run
-from ._writer import close_store, get_writer
+from ._writers import close_store, get_writer
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -74,6 +74,11 @@ class Experiment:
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, store={self.store!r})"
+
+    def _repr_html_(self) -> str:
+        from ._html import experiment_html  # on first display: `import runlog_core` stays light
+
+        return experiment_html(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Experiment) and other.id == self.id and other._store is self._store

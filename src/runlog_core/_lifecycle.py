@@ -17,7 +17,7 @@ import threading
 from . import _config
 from ._handle import CANCELED, COMPLETED, FAILED, KILLED
 from ._plugins import forget_store, open_store, open_stores
-from ._writer import all_writers, flush_all
+from ._writers import all_writers, flush_all
 from .exceptions import RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light

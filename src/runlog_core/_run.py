@@ -18,7 +18,7 @@ from ._run_end import EndingMixin
 from ._run_files import FilesMixin
 from ._run_log import LoggingMixin
 from ._run_read import ReadingMixin, run_details
-from ._writer import get_writer
+from ._writers import get_writer
 from .exceptions import InvalidArgumentError, RunNotFoundError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -109,6 +109,11 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
     def __repr__(self) -> str:
         return f"Run(experiment={self.experiment.name!r}, id={self.id!r}, name={self.name!r})"
+
+    def _repr_html_(self) -> str:
+        from ._html import run_html  # on first display: `import runlog_core` stays light
+
+        return run_html(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Run) and other.id == self.id and other._store is self._store

@@ -27,13 +27,12 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 import threading
 import time
 import warnings
 import weakref
 
-from . import _config, _plugins
+from . import _config
 from ._ops import AppendLog, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
 from ._records import ArtifactInfo, Batch, SeriesRef, build_columns
 from .exceptions import StoreBusyError, StoreError, StoreVersionError
@@ -45,10 +44,7 @@ if TYPE_CHECKING:
     from ._run import Run
     from .store import Store
 
-__all__ = ["Writer", "all_writers", "close_all", "close_store", "close_writer", "flush_all", "get_writer"]
-
-_writers: dict[int, Writer] = {}
-_writers_lock = threading.Lock()
+__all__ = ["IDLE_SECONDS", "MAX_ENTRIES_PER_COMMIT", "Writer"]
 
 # with no live run and nothing buffered for this long, the thread ends (it restarts on demand)
 IDLE_SECONDS = 10.0
@@ -451,81 +447,3 @@ def _transient(error: BaseException) -> bool:
     # timeout error) is still busy or unreachable: dropping the batch as refused would lose it
     name = type(error).__name__
     return name == "OperationalError" or "Connection" in name or "Timeout" in name
-
-
-def get_writer(store: Store) -> Writer:
-    key = id(store)
-    writer = _writers.get(key)
-    if writer is None or writer.store is not store:
-        with _writers_lock:
-            writer = _writers.get(key)
-            if writer is None or writer.store is not store:
-                writer = Writer(store)
-                _writers[key] = writer
-    return writer
-
-
-def all_writers() -> list[Writer]:
-    return list(_writers.values())
-
-
-def close_writer(store: Store) -> None:
-    """Commit and stop the writer of ``store``, if it has one."""
-    with _writers_lock:
-        writer = _writers.pop(id(store), None)
-    if writer is not None and writer.store is store:
-        writer.close()
-
-
-def close_store(store: Store) -> None:
-    """Commit what is buffered for ``store``, end its writer thread and close its connections.
-
-    The next ``open_store`` of its URI opens it again.
-    """
-    try:
-        close_writer(store)
-    finally:
-        _plugins.forget_store(store)
-        store.close()
-
-
-def close_all() -> None:
-    """Close every store this process opened (at interpreter exit)."""
-    for store in _plugins.open_stores():
-        close_store(store)
-
-
-def flush_all() -> None:
-    for writer in all_writers():
-        try:
-            writer.flush()
-        except Exception as err:
-            warnings.warn(f"runlog: could not flush to {getattr(writer.store, 'uri', '')}: {err!r}",
-                          RuntimeWarning, stacklevel=2)
-
-
-def _after_fork_in_child() -> None:
-    for writer in list(_writers.values()):
-        writer._after_fork()
-    # a child of multiprocessing leaves through os._exit, past atexit: commit its points before.
-    # multiprocessing clears its finalizers in the child, then runs its after-fork callbacks
-    util = sys.modules.get("multiprocessing.util")
-    if util is not None and _writers:
-        util.register_after_fork(_fork_marker, _finalize_in_child)
-
-
-class _ForkMarker:
-    """An object for multiprocessing's after-fork registry (it keeps its entries weakly)."""
-
-
-_fork_marker = _ForkMarker()
-
-
-def _finalize_in_child(_: object) -> None:
-    util = sys.modules.get("multiprocessing.util")
-    if util is not None:
-        util.Finalize(None, flush_all, exitpriority=100)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

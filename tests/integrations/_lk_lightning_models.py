@@ -74,7 +74,7 @@ class RecordStores(Callback):
         self.folder = folder
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        from runlog_core import _plugins, _writer
+        from runlog_core import _plugins
 
         # core internals (issue 8 reshapes them): the stores this process opened, the points its writers hold
         opened = getattr(_plugins, "open_stores", None)
@@ -83,7 +83,7 @@ class RecordStores(Callback):
         else:
             stores = [key for key in _plugins._stores if key.startswith(f"{os.getpid()}:")]
         points = sum(len(getattr(w, "_points", None) or getattr(w, "points", None) or ())
-                     for w in _writer.all_writers())
+                     for w in _writers.all_writers())
         with open(os.path.join(self.folder, f"rank{trainer.global_rank}.json"), "w") as f:
             json.dump({"stores": stores, "buffered_points": points,
                        "version": trainer.logger.version if trainer.global_rank == 0 else None}, f)
