@@ -1,149 +1,142 @@
-"""The ``runlog`` command line: list, show, compare and export runs; submit scripts."""
+"""The ``runlog`` command line: list, show, compare and export runs; submit scripts; import runs.
+
+Every listing (``runs``, ``show``, ``metrics``, ``compare``, ``files``) takes ``--wide`` (cells are never
+cut) and ``--json`` (valid JSON on stdout: NaN and infinities as the strings "NaN", "Infinity",
+"-Infinity", times of runs as UTC ISO 8601, times of points as seconds since the epoch). Tables and
+column choice live in ``_cli_table``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
-import math
 import os
 import sys
-import time
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from . import _values
-from .exceptions import FilterSyntaxError, RunlogError, StoreError
+from ._cli_access import open_run, resolve_run, store_for
+from ._cli_export import cmd_download, cmd_export
+from ._cli_table import (
+    ATTRIBUTE_COLUMNS,
+    choose_columns,
+    duration,
+    iso,
+    json_ready,
+    named_fields,
+    parse_columns,
+    print_json,
+    print_table,
+    when,
+)
+from .exceptions import FilterSyntaxError, RunlogError
 
 if TYPE_CHECKING:
-    from ._run import Run
     from .store import RunInfo, Store
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
-
-def _format_value(value: Any, width: int = 40) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return str(value)
-        text = f"{value:.6g}"
-    elif isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    else:
-        text = str(value)
-    text = text.replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _when(moment: float | None) -> str:
-    return "" if moment is None else datetime.fromtimestamp(moment).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(start: float, end: float | None) -> str:
-    seconds = (end if end is not None else time.time()) - start
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, seconds = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{seconds:02d}s"
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
-    """Print rows as an aligned plain-text table."""
-    cells = [[_format_value(cell) for cell in row] for row in rows]
-    widths = [len(header) for header in headers]
-    for row in cells:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-    line = "  ".join(header.ljust(widths[i]) for i, header in enumerate(headers)).rstrip()
-    out.write(line + "\n" + "  ".join("-" * width for width in widths) + "\n")
-    for row in cells:
-        out.write("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
-
-
-def _store(args: argparse.Namespace) -> Store:
-    """The store to read; a local store that does not exist is an error (looking never creates one)."""
-    from ._plugins import open_store, resolve_store_uri
-    from ._sqlite import store_exists
-
-    uri = resolve_store_uri(args.store)
-    if store_exists(uri) is False:
-        raise StoreError(f"no store at {uri}: nothing was logged there yet; "
-                         "give the store with --store or RUNLOG_STORE")
-    store: Store = open_store(uri)
-    return store
-
-
-def _resolve_run(store: Store, key: str) -> RunInfo:
-    """A run's record from its id, a unique id prefix, or its name."""
-    info = store.get_run(key)
-    if info is not None:
-        return info
-    matches = store.find_run_ids(key)
-    found = store.get_run(matches[0]) if len(matches) == 1 else None
-    if found is not None:
-        return found
-    if not matches:
-        raise RunlogError(f"no run matches {key!r} in {store.uri}; see `runlog runs`")
-    raise RunlogError(f"{key!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id")
-
-
-def _open_run(store: Store, key: str) -> Run:
-    from ._experiment import Experiment
-    from ._run import Run
-
-    info = _resolve_run(store, key)
-    return Run(Experiment(info.experiment_name, store=store), info.id, _info=info)
+_CHILD_RULE = ("Child runs (a sweep's runs, a parameter search's candidates) are listed only with --all, "
+               "with or without --filter; --filter and --sort then apply to them too.")
+_COLUMNS_RULE = ("Columns: id, experiment, name, status, started, duration, then the metrics, params and tags that "
+                 "--filter and --sort name, then the metrics most of the listed runs share (--metrics N of them); "
+                 "--columns metrics.NAME,params.NAME,tags.NAME,status,... picks them exactly "
+                 f"(attributes: {', '.join(ATTRIBUTE_COLUMNS)}). With --json: one object per run, "
+                 "keys run_id, experiment, name, status, parent_id, start_time, end_time, duration, metrics.*, "
+                 "params.*, tags.* (with --columns: exactly those keys).")
 
 
 def _latest_metrics(store: Store, run_id: str) -> dict[str, Any]:
     return {s.name: s.last_value for s in store.get_series(run_id) if s.kind in _values.SCALAR_KINDS}
 
 
+def _attribute(info: RunInfo, column: str, for_json: bool) -> Any:
+    """The value of an attribute column of ``runlog runs``, as a table shows it or as JSON gives it."""
+    if column in ("started", "ended"):
+        moment = info.start_time if column == "started" else info.end_time
+        return iso(moment) if for_json else when(moment)
+    if column == "duration":
+        if for_json:
+            return None if info.end_time is None else info.end_time - info.start_time
+        return duration(info.start_time, info.end_time)
+    return {"id": info.id, "experiment": info.experiment_name, "name": info.name, "status": info.status,
+            "parent": info.parent_id}[column]
+
+
+def _header(column: str) -> str:
+    return column[len("metrics."):] if column.startswith("metrics.") else column
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from ._search import parse_filter, parse_order_by
 
-    store = _store(args)
+    columns = parse_columns(args.columns) if args.columns is not None else None  # checked before any I/O
+    store = store_for(args)
     expression = parse_filter(args.filter) if args.filter else None
+    order_by = parse_order_by(args.sort)
     experiment_id = None
     if args.experiment is not None:
         experiment_id = store.get_experiment_id(args.experiment)
         if experiment_id is None:
-            raise RunlogError(f"no experiment {args.experiment!r} in {store.uri}")
-    infos = store.search_runs(expression, parse_order_by(args.sort), experiment_id)
-    if not args.all and not args.filter:
+            raise RunlogError(f"no experiment {args.experiment!r} in {store.uri}; see `runlog runs` for the experiments")
+    infos = store.search_runs(expression, order_by, experiment_id)
+    if not args.all:  # the same rule with or without --filter (issue 12)
         infos = [info for info in infos if info.parent_id is None]
-    infos = infos[: args.limit]
-    metric_names: list[str] = []
-    latest = {}
-    for info in infos:
-        latest[info.id] = _latest_metrics(store, info.id)
-        for name in latest[info.id]:
-            if name not in metric_names and not name.startswith("system/"):
-                metric_names.append(name)
-    shown = metric_names[: args.metrics]
-    headers = ["id", "experiment", "name", "status", "started", "duration", *shown]
-    rows = [[info.id, info.experiment_name, info.name, info.status, _when(info.start_time),
-             _duration(info.start_time, info.end_time), *[latest[info.id].get(m) for m in shown]]
-            for info in infos]
-    if not rows:
-        print("no runs" + (f" match {args.filter!r}" if args.filter else "") + f" in {store.uri}")
-        return 0
-    print_table(headers, rows)
+    infos = infos[: max(args.limit, 0)]
+    latest = {info.id: _latest_metrics(store, info.id) for info in infos}
+    if columns is None:
+        columns = choose_columns(named_fields(expression, order_by), (latest[i.id] for i in infos), args.metrics)
+    full_json = args.json and args.columns is None
+    params = {i.id: store.get_params(i.id) for i in infos
+              if full_json or any(c.startswith("params.") for c in columns)}
+    tags = {i.id: store.get_tags(i.id) for i in infos if full_json or any(c.startswith("tags.") for c in columns)}
+
+    def cell(info: RunInfo, column: str) -> Any:
+        namespace, _dot, key = column.partition(".")
+        source = {"metrics": latest, "params": params, "tags": tags}.get(namespace)
+        return _attribute(info, column, args.json) if source is None else source[info.id].get(key)
+
+    if full_json:
+        print_json([{"run_id": i.id, "experiment": i.experiment_name, "name": i.name, "status": i.status,
+                     "parent_id": i.parent_id, "start_time": iso(i.start_time), "end_time": iso(i.end_time),
+                     "duration": None if i.end_time is None else i.end_time - i.start_time,
+                     **{f"metrics.{k}": v for k, v in latest[i.id].items()},
+                     **{f"params.{k}": v for k, v in params[i.id].items()},
+                     **{f"tags.{k}": v for k, v in tags[i.id].items()}} for i in infos])
+    elif args.json:
+        print_json([{column: cell(info, column) for column in columns} for info in infos])
+    elif not infos:
+        print("no runs" + (f" match {args.filter!r}" if args.filter else "") + f" in {store.uri}"
+              + ("" if args.all else " (child runs are listed with --all)"))
+    else:
+        print_table([_header(c) for c in columns], [[cell(i, c) for c in columns] for i in infos], wide=args.wide)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = _store(args)
-    info = _resolve_run(store, args.run)
+    store = store_for(args)
+    info = resolve_run(store, args.run)
+    params, tags, series = store.get_params(info.id), store.get_tags(info.id), store.get_series(info.id)
+    children, artifacts = store.list_runs(parent_id=info.id), store.get_artifacts(info.id)
+    metrics = [[s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS
+                else ("(table)" if s.kind in (_values.ROW, _values.TABLE) else s.last_value),
+                store.count_points(s.id)] for s in series]
+    if args.json:
+        from ._run_read import run_details
+
+        details = run_details(store, info)
+        details["metrics"] = [dict(zip(("name", "kind", "last_step", "last_value", "points"), row))
+                              for row in metrics]
+        details["children"] = [{"runId": c.id, "name": c.name, "status": c.status} for c in children]
+        details["files"] = [{"name": a.name, "bytes": a.size, "sha256": a.sha256} for a in artifacts]
+        print_json(details)
+        return 0
     print(f"Run {info.id}  ({info.name})")
     fields = [
         ("experiment", info.experiment_name), ("status", info.status),
-        ("started", _when(info.start_time)), ("ended", _when(info.end_time)),
-        ("duration", _duration(info.start_time, info.end_time)), ("parent", info.parent_id or ""),
+        ("started", when(info.start_time)), ("ended", when(info.end_time)),
+        ("duration", duration(info.start_time, info.end_time)), ("parent", info.parent_id or ""),
         ("host", f"{info.host} (pid {info.pid})"), ("store", store.uri),
     ]
     for key, value in fields:
@@ -152,135 +145,92 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("  error:")
         for line in info.error.rstrip().splitlines()[-15:]:
             print("    " + line)
-    params = store.get_params(info.id)
-    if params:
-        print("\nParams")
-        print_table(["name", "value"], sorted(params.items()))
-    tags = store.get_tags(info.id)
-    if tags:
-        print("\nTags")
-        print_table(["name", "value"], sorted(tags.items()))
-    series = store.get_series(info.id)
-    if series:
-        print("\nMetrics")
-        rows = []
-        for s in series:
-            rows.append([s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS
-                         else ("(table)" if s.kind in (_values.ROW, _values.TABLE) else s.last_value),
-                         store.count_points(s.id)])
-        print_table(["name", "kind", "last step", "last value", "points"], rows)
-    children = store.list_runs(parent_id=info.id)
-    if children:
-        print(f"\nChild runs ({len(children)})")
-        print_table(["id", "name", "status"], [[c.id, c.name, c.status] for c in children[:50]])
-    artifacts = store.get_artifacts(info.id)
-    if artifacts:
-        print("\nFiles")
-        print_table(["name", "bytes"], [[a.name, a.size] for a in artifacts])
+    shown = 50 if not args.wide else len(children)
+    for title, headers, rows in (
+        ("Params", ["name", "value"], sorted(params.items())),
+        ("Tags", ["name", "value"], sorted(tags.items())),
+        ("Metrics", ["name", "kind", "last step", "last value", "points"], metrics),
+        (f"Child runs ({len(children)})", ["id", "name", "status"], [[c.id, c.name, c.status] for c in children[:shown]]),
+        ("Files", ["name", "bytes"], [[a.name, a.size] for a in artifacts]),
+    ):
+        if rows:
+            print("\n" + title)
+            print_table(headers, rows, wide=args.wide)
     return 0
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    store = _store(args)
-    run = _open_run(store, args.run)
+    store = store_for(args)
+    run = open_run(store, args.run)
     series = store.get_series(run.id)
     if args.name is None:
+        if args.json:
+            print_json([{"name": s.name, "kind": s.kind, "last_step": s.last_step, "last_value": s.last_value,
+                         "last_time": s.last_time} for s in series])
+            return 0
         rows = [[s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS else "",
-                 _when(s.last_time)] for s in series]
-        print_table(["name", "kind", "last step", "last value", "time"], rows)
+                 when(s.last_time)] for s in series]
+        print_table(["name", "kind", "last step", "last value", "time"], rows, wide=args.wide)
         return 0
     if args.name not in {s.name for s in series}:
         raise RunlogError(f"run {run.id} has no metric {args.name!r}; see `runlog metrics {run.id}`")
     value = run.get_metrics(args.name)
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # a row or a table: its columns
+        if args.json:
+            print_json(value)
+            return 0
         columns = list(value)
         length = max((len(v) for v in value.values()), default=0)
-        print_table(columns, [[value[c][i] if i < len(value[c]) else None for c in columns] for i in range(length)])
+        print_table(columns, [[value[c][i] if i < len(value[c]) else None for c in columns] for i in range(length)],
+                    wide=args.wide)
         return 0
     history = run.get_metric_history(args.name)
-    print_table(["step", "value", "time"], [[p.step, p.value, _when(p.timestamp)] for p in history])
+    if args.json:
+        print_json([{"step": p.step, "value": p.value, "timestamp": p.timestamp} for p in history])
+        return 0
+    print_table(["step", "value", "time"], [[p.step, p.value, when(p.timestamp)] for p in history], wide=args.wide)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    store = _store(args)
-    infos = [_resolve_run(store, key) for key in args.runs]
-    params = {info.id: store.get_params(info.id) for info in infos}
-    metrics = {info.id: _latest_metrics(store, info.id) for info in infos}
-    keys: list[tuple[str, str]] = []
-    for source, prefix in ((params, "params."), (metrics, "metrics.")):
-        for per_run in source.values():
-            for name in per_run:
-                if (prefix, name) not in keys:
-                    keys.append((prefix, name))
-    rows: list[list[Any]] = [["status", *[info.status for info in infos]]]
-    for prefix, name in keys:
-        source = params if prefix == "params." else metrics
-        values = [source[info.id].get(name) for info in infos]
-        marker = "" if len({json.dumps(v, default=str) for v in values}) == 1 else " *"
-        rows.append([prefix + name + marker, *values])
-    print_table(["", *[f"{info.name} ({info.id[:8]})" for info in infos]], rows)
+    columns = parse_columns(args.columns) if args.columns is not None else None
+    store = store_for(args)
+    infos = [resolve_run(store, key) for key in args.runs]
+    values: dict[str, dict[str, dict[str, Any]]] = {
+        "params": {info.id: store.get_params(info.id) for info in infos},
+        "metrics": {info.id: _latest_metrics(store, info.id) for info in infos},
+        "tags": {info.id: store.get_tags(info.id) for info in infos},
+    }
+    if columns is None:
+        columns = ["status"] + list(dict.fromkeys(
+            f"{namespace}.{name}" for namespace in ("params", "metrics")
+            for per_run in values[namespace].values() for name in per_run))
+
+    def cell(info: RunInfo, column: str) -> Any:
+        namespace, _dot, key = column.partition(".")
+        return _attribute(info, column, args.json) if namespace not in values else values[namespace][info.id].get(key)
+
+    table = {column: [cell(info, column) for info in infos] for column in columns}
+    differ = [c for c, row in table.items() if len({json.dumps(json_ready(v), default=str) for v in row}) > 1]
+    if args.json:
+        print_json({"runs": [{"run_id": info.id, "name": info.name, **{c: table[c][n] for c in columns}}
+                             for n, info in enumerate(infos)], "different": differ})
+        return 0
+    rows = [[column + (" *" if column in differ else ""), *row] for column, row in table.items()]
+    print_table(["", *[f"{info.name} ({info.id[:8]})" for info in infos]], rows, wide=args.wide)
     return 0
 
 
 def cmd_files(args: argparse.Namespace) -> int:
-    store = _store(args)
-    info = _resolve_run(store, args.run)
-    print_table(["name", "bytes", "sha256"], [[a.name, a.size, a.sha256[:16]] for a in store.get_artifacts(info.id)])
-    return 0
-
-
-def cmd_download(args: argparse.Namespace) -> int:
-    store = _store(args)
-    run = _open_run(store, args.run)
-    names = run.get_file_names()
-    if args.name in names:
-        print(run.download_file(args.name, args.dest))
+    store = store_for(args)
+    info = resolve_run(store, args.run)
+    artifacts = store.get_artifacts(info.id)
+    if args.json:
+        print_json([{"name": a.name, "bytes": a.size, "sha256": a.sha256, "uri": a.uri} for a in artifacts])
         return 0
-    written = run.download_files(prefix=args.name.rstrip("/") + "/", output_directory=args.dest or ".")
-    if not written:
-        raise RunlogError(f"run {run.id} has no file or folder {args.name!r}; see `runlog files {run.id}`")
-    for path in written:
-        print(path)
+    rows = [[a.name, a.size, a.sha256 if args.wide else a.sha256[:16]] for a in artifacts]
+    print_table(["name", "bytes", "sha256"], rows, wide=args.wide)
     return 0
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    store = _store(args)
-    run = _open_run(store, args.run)
-    out = open(args.output, "w", newline="", encoding="utf-8") if args.output else sys.stdout
-    try:
-        if args.format == "json":
-            details = run.get_details()
-            details["metrics"] = {
-                s.name: [{"step": p.step, "value": p.value, "timestamp": p.timestamp}
-                         for p in run.get_metric_history(s.name)]
-                for s in store.get_series(run.id)
-            }
-            json.dump(_finite(details), out, indent=2, default=str, allow_nan=False)
-            out.write("\n")
-        else:
-            writer = csv.writer(out)
-            writer.writerow(["run_id", "metric", "step", "value", "timestamp"])
-            for s in store.get_series(run.id):
-                for p in run.get_metric_history(s.name):
-                    value = json.dumps(p.value) if isinstance(p.value, (dict, list)) else p.value
-                    writer.writerow([run.id, s.name, p.step, value, repr(p.timestamp)])
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return 0
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and +/-inf as the strings "NaN", "Infinity", "-Infinity": JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
-    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -291,49 +241,84 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("runlog")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``runlog`` parser: every subcommand sets ``func``, which :func:`main` calls with the arguments."""
     parser = _Parser(prog="runlog", description="Look at and manage runlog runs.")
+    parser.add_argument("--version", action="version", version=f"runlog {_version()}",
+                        help="print runlog's version and exit")
     parser.add_argument("--store", default=None,
                         help="store folder or URI (default: $RUNLOG_STORE, else ./runlog)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # typed as the plain parser's: commands registered by other modules (submit, ui, import) take that
+    sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
+               parser.add_subparsers(dest="command", metavar="COMMAND"))
     sub.required = True
 
-    def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
-        command = sub.add_parser(name, help=help, description=help)
+    def add(name: str, func: Any, help: str, epilog: str | None = None) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", epilog=epilog)
         command.add_argument("--store", default=argparse.SUPPRESS, help="store folder or URI")
         command.set_defaults(func=func)
         return command
 
-    runs = add("runs", cmd_runs, "list runs, newest first")
+    def listing(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--wide", action="store_true", help="never cut long values (default: at 40 columns)")
+        command.add_argument("--json", action="store_true",
+                             help="print JSON instead of a table (NaN and infinities as strings)")
+
+    run_help = "a run: its id, a unique prefix of its id, or its name"
+    runs = add("runs", cmd_runs, "list runs, newest first", _CHILD_RULE + " " + _COLUMNS_RULE)
     runs.add_argument("-e", "--experiment", default=None, help="only this experiment")
     runs.add_argument("--filter", default=None,
-                      help="e.g. \"metrics.mse < 3000 and params.alpha >= 0.1\"")
+                      help="e.g. \"metrics.mse < 3000 and params.alpha >= 0.1\" (top-level runs only, unless --all)")
     runs.add_argument("--sort", action="append", default=None, help="sort key, e.g. metrics.mse or 'start_time DESC'")
-    runs.add_argument("--all", action="store_true", help="include child runs")
+    runs.add_argument("--all", action="store_true", help="include child runs (also with --filter)")
     runs.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
-    runs.add_argument("--metrics", type=int, default=4, help="how many metric columns to show (default 4)")
+    runs.add_argument("--metrics", type=int, default=4, metavar="N",
+                      help="besides those --filter and --sort name, the N metrics most runs share (default 4)")
+    runs.add_argument("--columns", default=None, metavar="COLUMNS",
+                      help="exactly these columns, comma-separated: metrics.NAME, params.NAME, tags.NAME, "
+                           f"{', '.join(ATTRIBUTE_COLUMNS)}")
+    listing(runs)
 
-    show = add("show", cmd_show, "show one run: status, params, tags, metrics, files")
-    show.add_argument("run", help="run id, id prefix or name")
+    show = add("show", cmd_show, "show one run: status, params, tags, metrics, child runs, files")
+    show.add_argument("run", metavar="RUN", help=run_help)
+    listing(show)
 
     metrics = add("metrics", cmd_metrics, "a run's metrics, or one metric's history")
-    metrics.add_argument("run")
-    metrics.add_argument("name", nargs="?")
+    metrics.add_argument("run", metavar="RUN", help=run_help)
+    metrics.add_argument("name", nargs="?", metavar="NAME", help="a metric's name: print its every point (default: list the metrics)")
+    listing(metrics)
 
-    compare = add("compare", cmd_compare, "params and latest metrics of runs side by side")
-    compare.add_argument("runs", nargs="+")
+    compare = add("compare", cmd_compare, "params and latest metrics of runs side by side (* marks a difference)")
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more runs: ids, id prefixes or names")
+    compare.add_argument("--columns", default=None, metavar="COLUMNS",
+                         help="compare exactly these, comma-separated: metrics.NAME, params.NAME, tags.NAME, status, ...")
+    listing(compare)
 
     files = add("files", cmd_files, "a run's files")
-    files.add_argument("run")
+    files.add_argument("run", metavar="RUN", help=run_help)
+    listing(files)
 
     download = add("download", cmd_download, "download a file or folder of a run")
-    download.add_argument("run")
-    download.add_argument("name")
-    download.add_argument("dest", nargs="?", default=None)
+    download.add_argument("run", metavar="RUN", help=run_help)
+    download.add_argument("name", metavar="NAME", help="the file's or folder's name in the run, as `runlog files RUN` lists it")
+    download.add_argument("dest", nargs="?", default=None, metavar="DEST",
+                          help="where to write it: a file, or a folder (default: here, under the file's own name)")
+    download.add_argument("--overwrite", action="store_true", help="replace local files that exist (default: refuse)")
 
     export = add("export", cmd_export, "export a run's metrics as CSV or the whole run as JSON")
-    export.add_argument("run")
-    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("run", metavar="RUN", help=run_help)
+    export.add_argument("--format", choices=("csv", "json"), default="csv",
+                        help="csv: run_id, metric, step, value, timestamp; json: the run with every point "
+                             "(NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")")
     export.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
 
     for module in ("runlog_core._submit_cli", "runlog_core._ui_cli"):
@@ -342,6 +327,12 @@ def build_parser() -> argparse.ArgumentParser:
         except ImportError:
             continue
         register(sub)
+    try:
+        from ._import_cli import add_import_parsers
+    except ImportError:  # the importers' CLI module (issue 12) is not there yet
+        add_import_parsers = None  # type: ignore[assignment]
+    if add_import_parsers is not None:
+        add_import_parsers(sub)
     return parser
 
 
@@ -368,7 +359,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if not hasattr(args, "store"):
             args.store = None
-        return int(args.func(args) or 0)
+        func = getattr(args, "func", None)
+        if func is None:  # a command with subcommands of its own (`runlog import`) given none
+            print(f"runlog {args.command}: give a subcommand; see `runlog {args.command} --help`", file=sys.stderr)
+            return 2
+        return int(func(args) or 0)
     except RunlogError as err:
         print(f"runlog: {_one_line(err)}", file=sys.stderr)
         return 2
@@ -377,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as err:  # a destination that cannot be written, a full disk
+        print(f"runlog: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # an optional dependency a command needs (the importers: mlflow, tensorboard)
         print(f"runlog: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

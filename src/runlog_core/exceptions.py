@@ -12,6 +12,7 @@ __all__ = [
     "ArtifactWriteError",
     "ConfigError",
     "ConflictingArgumentsError",
+    "DestinationExistsError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "InvalidMetricError",
@@ -299,6 +300,26 @@ class ArtifactWriteError(RunlogError, OSError):
         self.message = f"artifact {name!r}: {action} {path} failed: {error.strerror or error}; {fix}"
         super().__init__(self.message)
         self.errno, self.strerror, self.filename = code, error.strerror, path
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DestinationExistsError(RunlogError, FileExistsError):
+    """A download would replace local files; nothing was written.
+
+    Attributes:
+        path: the first local file that exists (also ``filename``, as on any FileExistsError).
+        others: how many more files the download would replace.
+    """
+
+    def __init__(self, path: str, others: int = 0,
+                 fix: str = "remove it, or download to another destination") -> None:
+        self.path, self.others = path, others
+        more = f" (and {others} more file{'s' if others != 1 else ''} it would replace)" if others else ""
+        self.message = f"{path!r} already exists{more}; nothing was downloaded: {fix}"
+        super().__init__(self.message)
+        self.filename = path
 
     def __str__(self) -> str:
         return self.message
