@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 from . import _config, _lifecycle, _values
 from ._handle import RUNNING
+from ._html import RunList
 from ._ops import RunStarted
 from ._plugins import open_store
 from ._records import RunInfo
@@ -192,7 +193,7 @@ class Experiment:
         return run
 
     def get_runs(self, status: str | None = None, tags: Mapping[str, Any] | str | list[str] | None = None,
-                 include_children: bool = False) -> list[Run]:
+                 include_children: bool = False) -> RunList:
         """The experiment's runs, newest first.
 
         Args:
@@ -216,7 +217,7 @@ class Experiment:
         get_writer(self._store).flush()
         infos = self._store.list_runs(experiment_id=self.id, status=status, tags=wanted,
                                       include_children=include_children)
-        return [Run(self, info.id, _info=info) for info in infos]
+        return RunList(Run(self, info.id, _info=info) for info in infos)
 
 
 _lifecycle.register_experiment_class(Experiment)

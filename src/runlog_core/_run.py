@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from . import _lifecycle
 from ._handle import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, RUNNING
+from ._html import RunList
 from ._records import RunInfo, SeriesRef
 from ._run_end import EndingMixin
 from ._run_files import FilesMixin
@@ -160,9 +161,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
         """
         return self.experiment._start(name=name, tags=tags, parent=self, run_id=run_id, start_time=start_time)
 
-    def get_children(self) -> list[Run]:
+    def get_children(self) -> RunList:
         """The run's child runs, oldest first."""
-        return [Run(self.experiment, info.id, _info=info) for info in self._store.list_runs(parent_id=self.id)]
+        return RunList(Run(self.experiment, info.id, _info=info) for info in self._store.list_runs(parent_id=self.id))
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
                             raise_on_error: bool = True) -> dict[str, Any]:
