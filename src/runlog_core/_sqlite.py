@@ -15,7 +15,7 @@ import os
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
@@ -32,6 +32,7 @@ from ._sqlite_codec import (
     encode_param,
     refusal,
 )
+from ._sqlite_columns import join_chunks, split_points
 from ._sqlite_db import SQLiteDatabase, store_errors
 from ._sqlite_filter import Joins, compile_filter, compile_order
 from ._sqlite_schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, quote_identifier
@@ -322,6 +323,24 @@ class SQLiteStore(SQLiteDatabase):
         for _, part in parts:
             points.extend(part)
         return points
+
+    @store_errors
+    @_readable
+    def get_point_columns(self, series_id: int) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
+        """Every point of a series as three columns ``(steps, values, times)``, in the order written.
+
+        Optional in the store contract (see :mod:`runlog_core.store`). Read straight from the packed
+        chunks: numpy arrays when numpy can be imported, else ``array``s; a series with points stored
+        a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
+        """
+        conn = self._conn()
+        chunks = conn.execute("SELECT vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
+                              (series_id,)).fetchall()
+        if chunks and conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1", (series_id,)).fetchone() is None:
+            joined = join_chunks(chunks)
+            if joined is not None:
+                return joined
+        return split_points(self.get_points(series_id))
 
     @store_errors
     def count_points(self, series_id: int) -> int:

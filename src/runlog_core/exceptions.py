@@ -18,6 +18,8 @@ __all__ = [
     "InvalidMetricError",
     "InvalidNameError",
     "MetricKindError",
+    "MetricNotFoundError",
+    "MissingDependencyError",
     "ParamConflictError",
     "RunEndedError",
     "RunNotFoundError",
@@ -320,6 +322,38 @@ class DestinationExistsError(RunlogError, FileExistsError):
         self.message = f"{path!r} already exists{more}; nothing was downloaded: {fix}"
         super().__init__(self.message)
         self.filename = path
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class MissingDependencyError(RunlogError, ImportError):
+    """A feature needs an optional package that is not installed (pandas or polars for DataFrames).
+
+    Attributes:
+        package: the package to install (also ``name``, as on any ImportError).
+        feature: what asked for it, e.g. ``search_runs(output='pandas')``.
+    """
+
+    def __init__(self, package: str, feature: str) -> None:
+        self.package, self.feature = package, feature
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install {package}", name=package)
+
+
+class MetricNotFoundError(RunlogError, KeyError):
+    """A run has no metric of that name (a ``KeyError`` too, as ``get_metric_history`` raises).
+
+    Attributes:
+        name: the metric asked for.
+        run_id: the run.
+        known: the names the run has.
+    """
+
+    def __init__(self, name: str, run_id: str, known: list[str]) -> None:
+        self.name, self.run_id, self.known = name, run_id, known
+        listed = ", ".join(map(repr, known[:20])) + (", ..." if len(known) > 20 else "") if known else "none yet"
+        self.message = f"run {run_id} has no metric {name!r}; its metrics: {listed}"
+        super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message

@@ -40,6 +40,17 @@ Reads
     only committed batches, whole. Values come back as Python values, decoded: see
     :meth:`Store.get_points`.
 
+Optional methods
+    A store may also have these; runlog uses them when present and falls back otherwise.
+
+    ``get_point_columns(series_id) -> (steps, values, times)``
+        Every point of a series as three columns of equal length, in the order written, as
+        :meth:`Store.get_points` gives them row by row: sequences (numpy arrays best, or
+        ``array.array``/lists) of int steps, decoded values and float times.
+        ``run.get_metrics_frame()`` reads series through it (the SQLite store decodes its packed
+        chunks with ``numpy.frombuffer``: a million points in milliseconds); without it, through
+        ``get_points``.
+
 Values by series kind
     A series has one kind (``SeriesRef.kind``). The values of its points, in ``Batch.columns``
     and back from ``get_points`` and ``SeriesInfo.last_value``:
