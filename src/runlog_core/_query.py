@@ -6,6 +6,7 @@ import os
 
 from ._experiment import Experiment
 from ._frames import FRAME_OUTPUTS, check_output, frame_library, runs_frame
+from ._html import RunList
 from ._plugins import open_store
 from ._run import Run
 from ._search import parse_filter, parse_order_by
@@ -27,7 +28,7 @@ __all__ = ["search_runs"]
 @overload
 def search_runs(filter: str | None = None, order_by: list[str] | str | None = None,
                 experiment: Experiment | str | None = None, store: str | os.PathLike[str] | Any | None = None,
-                output: Literal["runs"] = "runs") -> list[Run]: ...
+                output: Literal["runs"] = "runs") -> RunList: ...
 
 
 @overload
@@ -38,7 +39,7 @@ def search_runs(filter: str | None = None, order_by: list[str] | str | None = No
 
 def search_runs(filter: str | None = None, order_by: list[str] | str | None = None,  # noqa: F811 (the overloads)
                 experiment: Experiment | str | None = None,
-                store: str | os.PathLike[str] | Any | None = None, output: str = "runs") -> list[Run] | Any:
+                store: str | os.PathLike[str] | Any | None = None, output: str = "runs") -> RunList | Any:
     """Runs matching ``filter``, sorted by ``order_by`` (then newest first), as Runs or a DataFrame.
 
     Args:
@@ -88,7 +89,7 @@ def search_runs(filter: str | None = None, order_by: list[str] | str | None = No
     if output != "runs":
         return runs_frame(backend, infos, output)
     experiments: dict[str, Experiment] = {}
-    runs = []
+    runs = RunList()  # a list that shows as a table in Jupyter
     for info in infos:
         owner = experiments.get(info.experiment_name)
         if owner is None:

@@ -14,6 +14,7 @@ __all__ = [
     "ConflictingArgumentsError",
     "DestinationExistsError",
     "FilterSyntaxError",
+    "ImportSourceError",
     "InvalidArgumentError",
     "InvalidMetricError",
     "InvalidNameError",
@@ -307,6 +308,33 @@ class ArtifactWriteError(RunlogError, OSError):
         return self.message
 
 
+class MissingDependencyError(RunlogError, ImportError):
+    """A feature needs an optional package that is not installed (pandas or polars for DataFrames).
+
+    Attributes:
+        package: the package to install (also ``name``, as on any ImportError).
+        feature: what asked for it, e.g. ``search_runs(output='pandas')``.
+    """
+
+    def __init__(self, package: str, feature: str) -> None:
+        self.package, self.feature = package, feature
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install {package}", name=package)
+
+
+class ImportSourceError(RunlogError, ValueError):
+    """``runlog import`` was given something it cannot import from (no such folder, no runs in it).
+
+    Attributes:
+        tool: the tool imported from (``"MLflow"``, ``"TensorBoard"``).
+        source: the folder or tracking URI given.
+        reason: what is wrong and how to fix it.
+    """
+
+    def __init__(self, tool: str, source: str, reason: str) -> None:
+        self.tool, self.source, self.reason = tool, source, reason
+        super().__init__(f"cannot import from {tool} {source!r}: {reason}")
+
+
 class DestinationExistsError(RunlogError, FileExistsError):
     """A download would replace local files; nothing was written.
 
@@ -325,19 +353,6 @@ class DestinationExistsError(RunlogError, FileExistsError):
 
     def __str__(self) -> str:
         return self.message
-
-
-class MissingDependencyError(RunlogError, ImportError):
-    """A feature needs an optional package that is not installed (pandas or polars for DataFrames).
-
-    Attributes:
-        package: the package to install (also ``name``, as on any ImportError).
-        feature: what asked for it, e.g. ``search_runs(output='pandas')``.
-    """
-
-    def __init__(self, package: str, feature: str) -> None:
-        self.package, self.feature = package, feature
-        super().__init__(f"{feature} needs {package}, which is not installed: pip install {package}", name=package)
 
 
 class MetricNotFoundError(RunlogError, KeyError):
