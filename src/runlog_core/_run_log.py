@@ -131,13 +131,16 @@ class LoggingMixin(RunState):
         self._check_open()
         self._load()
         known = self._series
-        staged: list[tuple[str, Any, str]] = []
-        for name, value in metrics.items():  # check every value before creating anything
+        staged: list[tuple[str, Any, str, int]] = []
+        for name, value in metrics.items():  # check every value and step before changing anything
             found = known.get(name)
+            at = step
+            if at is None:
+                at = _values.auto_step(name, found.next_step if found is not None else 0)
             t = type(value)
             if found is not None and found.kind is NUMBER and (
                     t is float or (t is int and INT64_MIN <= value <= INT64_MAX)):
-                staged.append((name, value, NUMBER))
+                staged.append((name, value, NUMBER, at))
                 continue
             if found is None:
                 _values.check_name("metric name", name)
@@ -147,12 +150,11 @@ class LoggingMixin(RunState):
                     kind = NUMBER  # reads back as the bool it was
                 else:
                     raise MetricKindError(name, found.kind, kind)
-            staged.append((name, stored, kind))
+            staged.append((name, stored, kind, at))
         entries = []
         used = []
-        for name, value, kind in staged:
+        for name, value, kind, at in staged:
             series = known.get(name) or self._add_series(SeriesRef(self.id, name, kind, None))
-            at = _values.auto_step(name, series.next_step) if step is None else step
             series.next_step = at + 1
             entries.append((series.key, at, value, now))
             used.append(series)

@@ -102,3 +102,15 @@ def _shared_run(factory: Any) -> Run:
     if "run" not in _runs:
         _runs["run"] = Experiment("weird", store=factory.mktemp("weird") / "store").start_logging()
     return _runs["run"]
+
+
+def test_a_refused_log_metrics_logs_nothing_and_moves_no_step(tmp_path: Path) -> None:
+    run = Experiment("fuzz", store=tmp_path / "store").start_logging()
+    run.log("loss", 0.5, step=2**63 - 1)  # the largest step: loss has no next one
+    with pytest.raises(RunlogError):
+        run.log_metrics({"acc": 0.1, "loss": 0.2})
+    run.log("acc", 0.3)
+    run.complete()
+    again = Run(run.experiment, run.id)
+    assert [(p.step, p.value) for p in again.get_metric_history("acc")] == [(0, 0.3)]
+    assert [(p.step, p.value) for p in again.get_metric_history("loss")] == [(2**63 - 1, 0.5)]
