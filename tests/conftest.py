@@ -8,6 +8,9 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import pytest
 
+# real servers for the team-store tests: PostgreSQL databases and an S3 endpoint (moto in server mode)
+pytest_plugins = ["fixtures_postgres", "fixtures_s3"]
+
 
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,1 @@
+"""Fixtures for a real PostgreSQL server: one fresh database per test (see the team-store tests)."""
