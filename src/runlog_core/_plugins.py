@@ -32,11 +32,13 @@ def get_plugin_manager() -> pluggy.PluginManager:
     with _lock:
         if _pm is None:
             from . import _guarded_hooks, hookspecs
+            from ._postgres import PostgresPlugin  # psycopg is imported only when it opens a store
             from ._sqlite import SQLitePlugin
 
             pm = _guarded_hooks.GuardedPluginManager("runlog")
             pm.add_hookspecs(hookspecs)
             pm.register(SQLitePlugin(), name="runlog.sqlite")
+            pm.register(PostgresPlugin(), name="runlog.postgres")
             _pm = pm
         if not _entry_points_loaded:
             _entry_points_loaded = True
