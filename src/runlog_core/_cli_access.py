@@ -20,8 +20,15 @@ def store_for(args: argparse.Namespace) -> Store:
     from ._sqlite import store_exists
 
     uri = resolve_store_uri(args.store)
-    if store_exists(uri) is False:
-        raise StoreError(f"no store at {uri}: nothing was logged there yet; "
+    exists = store_exists(uri)
+    if exists is None and uri.startswith(("postgresql://", "postgres://")):
+        from ._postgres import store_exists as database_has_store
+
+        exists = database_has_store(uri)  # a database without runlog's tables: no store there
+    if exists is False:
+        from ._redact import redact_url
+
+        raise StoreError(f"no store at {redact_url(uri)}: nothing was logged there yet; "
                          "give the store with --store or RUNLOG_STORE")
     store: Store = open_store(uri)
     return store
