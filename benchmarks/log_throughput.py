@@ -2,6 +2,8 @@
 
     python benchmarks/log_throughput.py            # full run (a few minutes on 2 cores)
     python benchmarks/log_throughput.py --quick    # smaller N, fewer repeats (about a minute)
+    python benchmarks/log_throughput.py --postgres # and the PostgreSQL column (local server, trust auth)
+    python benchmarks/log_throughput.py --postgres postgresql://user:pw@host:5432 --postgres-only
 
 Workloads (the same points for every system):
 
@@ -29,6 +31,18 @@ Systems:
                       synchronous and slow (~ms per point), so it logs fewer points (figures are per point)
     MLflow log_batch  ``MlflowClient.log_batch`` with batches of up to 1,000 metrics, same URI
     TensorBoard       ``torch.utils.tensorboard.SummaryWriter.add_scalar``; durable = loop + ``close()``
+
+With ``--postgres [SERVER]`` (default ``postgresql://postgres@127.0.0.1:5432``), the same workloads
+against a PostgreSQL server, each system in a fresh database of its own on it:
+
+    runlog -> PostgreSQL            ``RUNLOG_STORE=postgresql://.../db``; durable = loop + ``run.flush()``
+                                    (committed: another connection counts every point)
+    MLflow log_batch -> PostgreSQL  ``MlflowClient.log_batch`` (batches of up to 1,000) on a
+                                    ``postgresql+psycopg://.../db`` tracking URI, the database copied
+                                    from a template holding MLflow's schema and one RUNNING run;
+                                    durable = loop + ``set_terminated``
+
+and reports runlog's per-point cost until durable against MLflow's (targets: >= 50x, < 5 us/pt).
 
 Then: read-back of a 100,000-point history with ``Run(exp, id).get_metric_history(name)`` against a
 raw ``SELECT step, value, time FROM metrics WHERE name = ?`` on the raw sqlite3 table, and import
@@ -408,6 +422,171 @@ def bench_mlflow_batch(w: Workload, repeats: int, template: MlflowTemplate, batc
     return result
 
 
+
+# ------------------------------------------------------------------------------------------------
+# PostgreSQL (--postgres): runlog and MLflow log_batch, each in databases of their own on one server
+
+
+class PostgresServer:
+    """Fresh databases on one server (``SERVER/<name>``), dropped at the end."""
+
+    def __init__(self, server: str) -> None:
+        import psycopg
+
+        self.server = server.rstrip("/")
+        self.made: list[str] = []
+        self.admin = psycopg.connect(f"{self.server}/postgres", autocommit=True, connect_timeout=5)
+        self.version = self.admin.execute("SHOW server_version").fetchone()[0]
+
+    def create(self, prefix: str, template: str | None = None) -> str:
+        name = f"{prefix}_{os.getpid()}_{len(self.made)}"
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template or "template0"}"')
+        self.made.append(name)
+        return name
+
+    def uri(self, name: str, driver: str = "") -> str:
+        scheme, rest = self.server.split("://", 1)
+        return f"{scheme}{driver}://{rest}/{name}"
+
+    def count(self, name: str, sql: str) -> int:
+        """Count from a fresh connection: what another process would see."""
+        import psycopg
+
+        with psycopg.connect(self.uri(name), autocommit=True) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+
+    def drop(self, name: str) -> None:
+        self.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        for name in self.made:
+            self.drop(name)
+        self.admin.close()
+
+
+def bench_runlog_postgres(w: Workload, repeats: int, pg: PostgresServer) -> Result:
+    from runlog_core import Experiment
+
+    def once():
+        name = pg.create("bench_runlog")
+        exp = Experiment("bench", store=pg.uri(name))
+        run = exp.start_logging(outputs=None)
+        if w.metrics == 1:
+            metric = w.names[0]
+            values = [row[0] for row in w.values]
+            log = run.log
+            t0 = perf()
+            for i, value in enumerate(values):
+                log(metric, value, step=i)
+            t1 = perf()
+        else:
+            dicts = w.dicts
+            log_metrics = run.log_metrics
+            t0 = perf()
+            for i, d in enumerate(dicts):
+                log_metrics(d, step=i)
+            t1 = perf()
+        run.flush()
+        t2 = perf()
+        ok = pg.count(name, "SELECT (SELECT count(*) FROM points) + (SELECT coalesce(sum(n), 0) FROM chunks)") == w.points
+        run.complete()
+        exp.close()
+        pg.drop(name)
+        return t1 - t0, t2 - t0, None, ok
+
+    return repeat(Result("runlog -> PostgreSQL", w, w.points), repeats, once)
+
+
+class MlflowPostgresTemplate:
+    """A database holding MLflow's schema, one experiment and one RUNNING run, made once (alembic's
+    migrations take seconds) and copied per repeat with ``CREATE DATABASE ... TEMPLATE``."""
+
+    def __init__(self, pg: PostgresServer) -> None:
+        from mlflow.tracking import MlflowClient
+
+        _quiet_mlflow()
+        self.pg = pg
+        self.name = pg.create("bench_mlflow_template")
+        self.artifacts = Path(tempfile.mkdtemp(prefix="bench-mlflow-pg-"))
+        client = MlflowClient(tracking_uri=pg.uri(self.name, "+psycopg"))
+        exp_id = client.create_experiment("bench", artifact_location=self.artifacts.as_uri())
+        self.run_id = client.create_run(exp_id).info.run_id
+        _dispose_mlflow_engines()  # a template database must have no connections
+
+    def copy(self) -> str:
+        # MLflow's engine keeps pooled connections to the template: a template must have none
+        self.pg.admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                              " AND pid <> pg_backend_pid()", (self.name,))
+        return self.pg.create("bench_mlflow", template=self.name)
+
+    def close(self) -> None:
+        shutil.rmtree(self.artifacts, ignore_errors=True)
+
+
+def bench_mlflow_batch_postgres(w: Workload, repeats: int, template: MlflowPostgresTemplate,
+                                batch: int = 1000) -> Result:
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    pg = template.pg
+
+    def once():
+        name = template.copy()
+        client = MlflowClient(tracking_uri=pg.uri(name, "+psycopg"))
+        run_id = template.run_id
+        log_batch = client.log_batch
+        pending: list[Any] = []
+        t0 = perf()
+        for i, d in enumerate(w.dicts):
+            ts = int(time.time() * 1000)
+            for metric, value in d.items():
+                pending.append(Metric(metric, value, ts, i))
+            if len(pending) + w.metrics > batch:
+                log_batch(run_id, metrics=pending)
+                pending = []
+        if pending:
+            log_batch(run_id, metrics=pending)
+        t1 = perf()
+        client.set_terminated(run_id)
+        t2 = perf()
+        ok = pg.count(name, "SELECT count(*) FROM metrics") == w.points
+        _dispose_mlflow_engines()
+        pg.drop(name)
+        return t1 - t0, t2 - t0, None, ok
+
+    result = repeat(Result("MLflow log_batch -> PostgreSQL", w, w.points), repeats, once)
+    result.note = f"batches of <= {batch}"
+    if w.points != w.metrics * w.steps:
+        result.note += f", N={w.points:,}"
+    return result
+
+
+def postgres_rows(results: list[Result]) -> tuple[list[list[str]], list[list[str]]]:
+    """The PostgreSQL table and its targets: runlog against MLflow log_batch, per point until durable."""
+    rows, targets = [], []
+    for workload in dict.fromkeys(r.workload.key for r in results):
+        group = [r for r in results if r.workload.key == workload]
+        runlog = next((r for r in group if r.system.startswith("runlog")), None)
+        mlflow = next((r for r in group if r.system.startswith("MLflow")), None)
+        base = mlflow.durable_us() if mlflow else None
+        for r in group:
+            faster = ratio(base, r.durable_us()) if r is runlog else "1.0x" if r is mlflow else "-"
+            rows.append([r.workload.title, r.system, f"{r.n:,}", fmt(r.caller_us()), fmt(r.durable_us()), faster,
+                         "yes" if r.verified else "NO", r.note])
+        if runlog is not None and runlog.durable_us() is not None:
+            durable = runlog.durable_us() or 0.0
+            if base is not None:
+                targets.append([f"{workload}: runlog >= 50x MLflow log_batch per point (PostgreSQL, durable)",
+                                ratio(base, durable), verdict(base >= 50 * durable)])
+            targets.append([f"{workload}: runlog -> PostgreSQL < 5 us/pt until durable", f"{fmt(durable)} us",
+                            verdict(durable < 5)])
+    return rows, targets
+
+
+POSTGRES_HEAD = ["workload", "system", "points", "caller us/pt", "durable us/pt", "x faster than MLflow (durable)",
+                 "all there", "note"]
+
 def tensorboard_empty_bytes() -> int:
     from torch.utils.tensorboard import SummaryWriter
 
@@ -622,13 +801,97 @@ def verdict(ok: bool) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
+def postgres_workloads(quick: bool) -> list[Workload]:
+    if quick:
+        return [Workload("A", "A: 1 x 20,000", 1, 20_000), Workload("B", "B: 20 x 1,000 (dict)", 20, 1_000)]
+    return [Workload("A", "A: 1 x 100,000", 1, 100_000), Workload("B", "B: 20 x 5,000 (dict)", 20, 5_000)]
+
+
+def connect_postgres(server: str) -> PostgresServer | None:
+    try:
+        return PostgresServer(server)
+    except Exception as err:  # no server: the rest of the benchmark still runs
+        print(f"  PostgreSQL skipped: cannot connect to {server.split('@')[-1]}: {err}")
+        return None
+
+
+def run_postgres(pg: PostgresServer, workloads: list[Workload], repeats: int, slow_repeats: int,
+                 runlog: bool = True, mlflow: bool = True) -> list[Result]:
+    """runlog and/or MLflow log_batch on ``pg``'s server, each workload in fresh databases."""
+    os.environ.setdefault("RUNLOG_ARTIFACTS", tempfile.mkdtemp(prefix="bench-runlog-pg-artifacts-"))
+    results: list[Result] = []
+    if runlog:
+        for w in workloads:
+            results.append(bench_runlog_postgres(w, repeats, pg))
+            _report(results[-1])
+    if mlflow:
+        try:
+            template = MlflowPostgresTemplate(pg)
+        except ImportError as err:
+            print(f"  MLflow skipped: {err}")
+        else:
+            try:
+                for w in workloads:
+                    results.append(bench_mlflow_batch_postgres(w, slow_repeats, template))
+                    _report(results[-1])
+            finally:
+                template.close()
+    return results
+
+
+def _report(result: Result) -> None:
+    print(f"  {result.workload.key} {result.system:<32} caller {fmt(result.caller_us()):>8} us/pt   "
+          f"durable {fmt(result.durable_us()):>8} us/pt", flush=True)
+
+
+def print_postgres(results: list[Result], server: str, version: str, repeats: int, slow_repeats: int) -> None:
+    rows, targets = postgres_rows(results)
+    shown = server.split("@")[-1]
+    print(f"\nPostgreSQL {version} at {shown}: medians of {repeats} runs ({slow_repeats} for MLflow)\n")
+    print(plain(POSTGRES_HEAD, rows))
+    print()
+    print(plain(["target", "measured", "verdict"], targets))
+    print("\n--- markdown (PostgreSQL) ---\n")
+    print(markdown(POSTGRES_HEAD, rows))
+    print()
+    print(markdown(["target", "measured", "verdict"], targets))
+
+
+def postgres_main(server: str, quick: bool, repeats: int | None, no_mlflow: bool) -> int:
+    """``--postgres-only``: runlog and MLflow log_batch on one PostgreSQL server, nothing else."""
+    repeats = repeats or (3 if quick else 7)
+    slow_repeats = 1 if quick else 3
+    print(f"runlog log_throughput, PostgreSQL{' (quick)' if quick else ''}: Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, {platform.platform()}", flush=True)
+    if hasattr(os, "getloadavg"):
+        print(f"load average at start: {os.getloadavg()[0]:.2f} (other work on the machine skews every figure)")
+    pg = connect_postgres(server)
+    if pg is None:
+        return 1
+    try:
+        results = run_postgres(pg, postgres_workloads(quick), repeats, slow_repeats, mlflow=not no_mlflow)
+        print_postgres(results, server, pg.version, repeats, slow_repeats)
+    finally:
+        pg.close()
+    if hasattr(os, "getloadavg"):
+        print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
+    return 0 if all(r.verified for r in results) else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer points and repeats (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="repeats for the fast systems (default 7, quick 3)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow")
     parser.add_argument("--no-tensorboard", action="store_true", help="skip TensorBoard")
+    parser.add_argument("--postgres", nargs="?", const="postgresql://postgres@127.0.0.1:5432", default=None,
+                        metavar="SERVER", help="also runlog and MLflow log_batch on this PostgreSQL server "
+                        "(default postgresql://postgres@127.0.0.1:5432; needs CREATEDB)")
+    parser.add_argument("--postgres-only", action="store_true", help="only the PostgreSQL section (implies --postgres)")
     args = parser.parse_args()
+    if args.postgres_only:
+        return postgres_main(args.postgres or "postgresql://postgres@127.0.0.1:5432", args.quick, args.repeats,
+                             args.no_mlflow)
 
     quick = args.quick
     repeats = args.repeats or (3 if quick else 7)
@@ -658,6 +921,11 @@ def main() -> int:
             results.append(result)
             print(f"  {w.key} {result.system:<24} caller {fmt(result.caller_us()):>8} us/pt   "
                   f"durable {fmt(result.durable_us()):>8} us/pt", flush=True)
+
+    pg = connect_postgres(args.postgres) if args.postgres else None
+    pg_results: list[Result] = []
+    if pg is not None:  # runlog before MLflow is imported, as above
+        pg_results = run_postgres(pg, postgres_workloads(quick), repeats, slow_repeats, mlflow=False)
 
     print("  read-back ...", flush=True)
     readback = bench_readback(readback_n, repeats)
@@ -700,6 +968,8 @@ def main() -> int:
                               f"durable {fmt(result.durable_us()):>8} us/pt", flush=True)
             finally:
                 template.close()
+    if pg is not None and not args.no_mlflow:
+        pg_results += run_postgres(pg, postgres_workloads(quick), repeats, slow_repeats, runlog=False)
 
     order = ["list append", "raw sqlite3 executemany", "runlog", "TensorBoard add_scalar", "MLflow log_batch",
              "MLflow log_metric"]
@@ -756,6 +1026,12 @@ def main() -> int:
     print(markdown(import_head, import_rows))
     print()
     print(markdown(target_head, targets))
+    if pg is not None:
+        try:
+            print_postgres(pg_results, args.postgres, pg.version, repeats, slow_repeats)
+        finally:
+            pg.close()
+        results.extend(pg_results)
     if hasattr(os, "getloadavg"):
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     return 0 if all(r.verified for r in results) else 1

@@ -290,6 +290,10 @@ WORKER = textwrap.dedent("""
     for i in range(10_000):
         run.log("loss", index * 100_000 + i)
     run.flush()
+    if index < 4:  # the first to close ends the shared run: only once all four have logged
+        (go.parent / f"done-{index}").touch()
+        while not all((go.parent / f"done-{k}").exists() for k in range(4)):
+            time.sleep(0.01)
     exp.close()
 """)
 
