@@ -80,7 +80,8 @@ export class LineChart {
           value: (u, v) => fmtNum(v), points: {show: false}});
       }
       series.push({label: line.label, stroke: line.color, width: 1.5, spanGaps: true, value: (u, v) => fmtNum(v),
-        points: this.points ? {show: true, size: 6, fill: line.color} : {show: false},
+        // a point per value while there are few of them: a single point still shows
+        points: this.points ? {show: true, size: 6, fill: line.color} : {show: (u) => u.data[0].length <= 60, size: 5},
         paths: this.points ? () => null : undefined});
     }
     const opts = {

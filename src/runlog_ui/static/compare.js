@@ -39,7 +39,7 @@ export async function comparePage(page, root, setCrumbs) {
       for (const key of shown) {
         const diff = differs[ns].has(key);
         diffBody.append(h("tr", {class: diff ? "differs" : "same", dataset: {key: `${ns}.${key}`}},
-          h("th", null, key), data[ns][key].map((v) => h("td", {class: typeof v === "number" ? "num" : ""},
+          h("th", null, key), data[ns][key].map((v) => h("td", null,
             v === null ? h("span", {class: "muted"}, "—") : fmtValue(v)))));
       }
     }

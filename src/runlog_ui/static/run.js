@@ -353,7 +353,9 @@ export async function runPage(page, root, setCrumbs, runId) {
   });
 
   const filesBody = h("tbody");
+  const noFiles = h("p", {class: "muted"}, "No files.");
   const renderFiles = (list) => {
+    noFiles.classList.toggle("hidden", list.length > 0);
     clear(filesBody);
     for (const f of list) {
       filesBody.append(h("tr", null,
@@ -383,7 +385,7 @@ export async function runPage(page, root, setCrumbs, runId) {
     optional("logs", "Logs", logPanels.map((p) => p.el), logPanels),
     section("files", "Files", h("table", {class: "grid", id: "files-table"},
       h("thead", null, h("tr", null, h("th", null, "Name"), h("th", {class: "num"}, "Size"), h("th", null, "Time"))),
-      filesBody)),
+      filesBody), noFiles),
     optional("system", "System metrics", systemGrid, system));
   if (run.children && run.children.length) root.append(section("children-section", `Children (${run.children.length})`, childrenEl));
 

@@ -33,7 +33,7 @@ const BUILTIN = [
   {key: "status", label: "Status", sort: "attributes.status"},
   {key: "name", label: "Name", sort: "attributes.name"},
   {key: "start", label: "Started", sort: "attributes.start_time"},
-  {key: "duration", label: "Duration", sort: "attributes.duration"},
+  {key: "duration", label: "Duration", sort: "attributes.duration", cls: "num"},
 ];
 
 function columnValue(run, column) {
@@ -76,7 +76,7 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
   root.append(
     h("div", {class: "page-head"}, h("h1", null, exp.name), h("span", {class: "muted"}, `${exp.runs} runs`)),
     h("form", {class: "toolbar", id: "filter-form"}, filterInput, h("button", {type: "submit"}, "Apply"),
-      h("span", {class: "spacer"}), h("div", {class: "picker-wrap"}, pickerButton, picker), compareButton),
+      h("div", {class: "picker-wrap"}, pickerButton, picker), compareButton),
     filterError,
     h("div", {class: "table-wrap"}, tableEl),
     h("div", {class: "pager"}, prev, summary, next));
@@ -111,7 +111,7 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
   function renderHead() {
     clear(head);
     const tr = h("tr", null, h("th", {class: "check"}, ""), h("th", {class: "fold"}, ""));
-    for (const col of BUILTIN) tr.append(sortHeader(col.label, col.sort));
+    for (const col of BUILTIN) tr.append(sortHeader(col.label, col.sort, col.cls));
     for (const col of state.shownColumns) {
       const [ns, ...rest] = col.split(".");
       tr.append(sortHeader(h("span", null, h("span", {class: "ns"}, ns + "."), rest.join(".")), col, "num"));
@@ -302,6 +302,13 @@ function setupPicker(page, picker, button, experimentId, state, reload) {
   const close = (e) => {
     if (!picker.contains(e.target) && e.target !== button) picker.classList.add("hidden");
   };
+  const escape = (e) => {
+    if (e.key === "Escape") picker.classList.add("hidden");
+  };
   document.addEventListener("mousedown", close);
-  page.onLeave(() => document.removeEventListener("mousedown", close));
+  document.addEventListener("keydown", escape);
+  page.onLeave(() => {
+    document.removeEventListener("mousedown", close);
+    document.removeEventListener("keydown", escape);
+  });
 }
