@@ -149,6 +149,7 @@ def test_experiments_and_runs_table_sort_filter_columns_children_compare(page: P
     page.locator(".fold-button").click()
     expect(rows).to_have_count(9)
     expect(page.locator("#runs tbody tr.child")).to_have_count(8)
+    shot(page, "runs-table")
 
     ready(page, f"{base}/experiments/{experiment_id(base, page, 'compare')}")
     expect(rows).to_have_count(2)
@@ -159,7 +160,6 @@ def test_experiments_and_runs_table_sort_filter_columns_children_compare(page: P
     loss_header.click()
     expect(rows.first.locator("td.name")).to_have_text("lr=0.01")
     assert "sort=metrics.loss+desc" in page.url or "sort=metrics.loss%20desc" in page.url
-    shot(page, "runs-table")
 
     page.locator("#filter").fill("params.lr < 0.05")
     page.locator("#filter").press("Enter")
@@ -294,6 +294,10 @@ def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
     expect(page.locator("#sweep .chart canvas")).to_be_visible()
     ready(page, f"{base}/runs/{data['sklearn']}")
     expect(page.locator("#sweep-table tbody tr")).to_have_count(8)
+    expect(page.locator('#values .value-card[data-metric="best_score"]')).to_be_visible()
+    page.locator("#children-section").scroll_into_view_if_needed()
+    expect(page.locator("#sweep .chart canvas")).to_be_visible()
+    page.locator("#sweep-table").scroll_into_view_if_needed()
     shot(page, "sweep")
 
 
@@ -360,11 +364,15 @@ def test_embed_hides_the_navigation(page: Page, base: str, data: Any) -> None:
 
 
 LIVE_SCRIPT = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     from pathlib import Path
     from runlog_core import Experiment
 
     store, folder = sys.argv[1], Path(sys.argv[2])
+
+    def signal(name, text):  # whole or not at all: the test polls for the file
+        (folder / (name + ".tmp")).write_text(text)
+        os.replace(folder / (name + ".tmp"), folder / name)
 
     def wait_for(name):
         while not (folder / name).exists():
@@ -375,9 +383,9 @@ LIVE_SCRIPT = textwrap.dedent("""
             run.log("loss", 1.0 / (step + 2))
             print(f"line {step}", flush=True)
             run.flush()
-            (folder / f"flushed-{step}").write_text(str(time.time()))
+            signal(f"flushed-{step}", str(time.time()))
             if step == 0:
-                (folder / "run-id").write_text(run.id)
+                signal("run-id", run.id)
             wait_for(f"go-{step}")
 """)
 

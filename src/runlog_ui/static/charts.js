@@ -32,6 +32,12 @@ export function toNumbers(values) {
   return out;
 }
 
+// Room for the longest y tick label (about 7 px a character at 11 px).
+function yAxisSize(u, values) {
+  const longest = Math.max(3, ...(values || []).map((v) => String(v).length));
+  return Math.min(90, 18 + 7 * longest);
+}
+
 function fade(color) {
   return color + "44";
 }
@@ -94,7 +100,7 @@ export class LineChart {
       axes: [
         {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: 34,
           values: this.xMode === "time" ? undefined : (u, vals) => vals.map((v) => this.fmtX(v))},
-        {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: 52,
+        {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: yAxisSize,
           values: (u, vals) => vals.map((v) => fmtNum(v))},
       ],
       hooks: {

@@ -121,6 +121,21 @@ class MetricCard {
   }
 }
 
+// A metric of a finished run with a single value: a line in a compact grid, no chart.
+class ValueCard {
+  constructor(ctx, info) {
+    this.info = info;
+    this.latest = h("span", {class: "latest"}, fmtNum(info.last_value));
+    this.el = h("div", {class: "metric-card value-card", dataset: {metric: info.name}, title: `step ${info.last_step}`},
+      h("span", {class: "metric-name", title: info.name}, info.name), this.latest);
+  }
+
+  update(info) {
+    this.info = info;
+    this.latest.textContent = fmtNum(info.last_value);
+  }
+}
+
 // A gallery for one image series: the image at the chosen step, a slider over the steps.
 class ImageCard {
   constructor(ctx, info) {
@@ -275,7 +290,6 @@ export async function runPage(page, root, setCrumbs, runId) {
     if (run.error) errorEl.append(h("pre", {class: "error run-error"}, run.error));
   };
   const meta = h("dl", {class: "meta"},
-    h("dt", null, "Status"), h("dd", null, status),
     h("dt", null, "Started"), h("dd", {id: "run-start"}, fmtTime(run.start_time)),
     h("dt", null, "Ended"), h("dd", null, ended),
     h("dt", null, "Duration"), h("dd", null, duration),
@@ -328,7 +342,16 @@ export async function runPage(page, root, setCrumbs, runId) {
   const systemGrid = h("div", {class: "cards", id: "system-metrics"});
   const imageGrid = h("div", {class: "cards", id: "images"});
   const dataGrid = h("div", {class: "cards wide", id: "data"});
-  scalars.forEach((s) => addCard(metricGrid, new MetricCard(ctx, s)));
+  // a finished run's single-valued metrics (a search's best score, a test loss) need no chart
+  const single = (s) => run.status !== "Running" && s.count === 1;
+  const valueGrid = h("div", {class: "values", id: "values"});
+  for (const s of scalars) {
+    if (single(s)) {
+      const card = new ValueCard(ctx, s);
+      cards.set(s.name, card);
+      valueGrid.append(card.el);
+    } else addCard(metricGrid, new MetricCard(ctx, s));
+  }
   system.forEach((s) => addCard(systemGrid, new MetricCard(ctx, s)));
   images.forEach((s) => addCard(imageGrid, new ImageCard(ctx, s)));
   data.forEach((s) => addCard(dataGrid, new DataCard(ctx, s)));
@@ -349,7 +372,7 @@ export async function runPage(page, root, setCrumbs, runId) {
   });
   metricSearch.addEventListener("input", () => {
     const q = metricSearch.value.trim().toLowerCase();
-    for (const el of metricGrid.children) el.classList.toggle("hidden", !!q && !el.dataset.metric.toLowerCase().includes(q));
+    for (const el of [...valueGrid.children, ...metricGrid.children]) el.classList.toggle("hidden", !!q && !el.dataset.metric.toLowerCase().includes(q));
   });
 
   const filesBody = h("tbody");
@@ -379,7 +402,7 @@ export async function runPage(page, root, setCrumbs, runId) {
     meta, errorEl,
     h("div", {class: "two-col"}, section("params", "Params", kvTable(run.params, "params-table")),
       section("tags", "Tags", kvTable(run.tags, "tags-table"))),
-    section("metrics-section", "Metrics", controls, scalars.length ? null : noMetrics, metricGrid),
+    section("metrics-section", "Metrics", scalars.length ? null : noMetrics, valueGrid, controls, metricGrid),
     optional("images-section", "Images", imageGrid, images),
     optional("data-section", "Tables, rows and lists", dataGrid, data),
     optional("logs", "Logs", logPanels.map((p) => p.el), logPanels),
