@@ -254,7 +254,7 @@ def test_run_page_shows_every_data_type(page: Page, base: str, data: Any) -> Non
     expect(page.locator('pre[data-log="logs/std_log.txt"]')).to_contain_text("hello from stdout")
     expect(page.locator('pre[data-log="logs/python_logging.txt"]')).to_contain_text("a logging record")
     expect(page.locator("#files-table")).to_contain_text("outputs/model.bin")
-    expect(page.locator("#children-table tbody tr")).to_have_count(2)
+    expect(page.locator("#sweep-table tbody tr")).to_have_count(2)  # children with scores: the sweep view
     page.get_by_role("link", name="child-a").first.click()
     expect(page.locator("#run-name")).to_have_text("child-a")
     expect(page.locator("#params-table")).to_contain_text("alpha")
@@ -319,7 +319,6 @@ def test_logged_strings_are_text_never_html(page: Page, base: str, data: Any) ->
     expect(page.locator('pre[data-log="logs/python_logging.txt"]')).to_contain_text(XSS[2])
     if ids["xss_file"]:
         expect(page.locator("#files-table")).to_contain_text(ids["xss_file"])
-    expect(page.locator("#children-table")).to_contain_text(XSS[2])
     expect(page.locator("#sweep-table")).to_contain_text(XSS[2])
     _no_markup_ran(page)
 

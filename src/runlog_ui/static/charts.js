@@ -50,7 +50,7 @@ function xAxisLabel(xMode) {
 // Options: xMode ("step" | "time" | "relative"), log (bool), smoothing (0..0.99),
 // onZoom(min, max) called after a drag selection (x in display units), onReset() on double click.
 export class LineChart {
-  constructor(el, {lines, xMode = "step", log = false, smoothing = 0, height = 190, onZoom, onReset, points, xLabels}) {
+  constructor(el, {lines, xMode = "step", log = false, smoothing = 0, height = 190, onZoom, onReset, points, xLabels, logX = false, xName}) {
     this.el = el;
     this.lines = lines;
     this.xMode = xMode;
@@ -61,6 +61,8 @@ export class LineChart {
     this.onReset = onReset;
     this.points = points;
     this.xLabels = xLabels || null;
+    this.logX = logX;
+    this.xName = xName;
     this.xs = [];
     this.ys = lines.map(() => []);
     this.plot = null;
@@ -79,7 +81,7 @@ export class LineChart {
   build() {
     if (this.plot) this.plot.destroy();
     const smoothed = this.smoothing > 0;
-    const series = [{label: xAxisLabel(this.xMode), value: (u, v) => this.fmtX(v)}];
+    const series = [{label: this.xName || xAxisLabel(this.xMode), value: (u, v) => this.fmtX(v)}];
     for (const line of this.lines) {
       if (smoothed) {
         series.push({label: line.label + " (raw)", stroke: fade(line.color), width: 1, spanGaps: true,
@@ -96,7 +98,7 @@ export class LineChart {
       series,
       legend: {live: true},
       cursor: {drag: {x: true, y: false, setScale: false}, points: {size: 6}},
-      scales: {x: {time: this.xMode === "time"}, y: this.log ? {distr: 3} : {}},
+      scales: {x: this.logX ? {time: false, distr: 3} : {time: this.xMode === "time"}, y: this.log ? {distr: 3} : {}},
       axes: [
         {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: 34,
           values: this.xMode === "time" ? undefined : (u, vals) => vals.map((v) => this.fmtX(v))},

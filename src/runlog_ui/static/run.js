@@ -379,6 +379,7 @@ export async function runPage(page, root, setCrumbs, runId) {
   const noFiles = h("p", {class: "muted"}, "No files.");
   const renderFiles = (list) => {
     noFiles.classList.toggle("hidden", list.length > 0);
+    if (filesBody.parentNode) filesBody.parentNode.classList.toggle("hidden", !list.length);
     clear(filesBody);
     for (const f of list) {
       filesBody.append(h("tr", null,
@@ -386,7 +387,6 @@ export async function runPage(page, root, setCrumbs, runId) {
         h("td", {class: "num"}, fmtBytes(f.size)), h("td", null, fmtTime(f.time))));
     }
   };
-  renderFiles(files);
 
   const logPanels = logs.map((name) => new LogPanel(ctx, name));
   const childrenEl = h("div", {id: "children"});
@@ -410,12 +410,19 @@ export async function runPage(page, root, setCrumbs, runId) {
       h("thead", null, h("tr", null, h("th", null, "Name"), h("th", {class: "num"}, "Size"), h("th", null, "Time"))),
       filesBody), noFiles),
     optional("system", "System metrics", systemGrid, system));
+  renderFiles(files);
   if (run.children && run.children.length) root.append(section("children-section", `Children (${run.children.length})`, childrenEl));
 
   if (run.children && run.children.length) {
-    childrenEl.append(table(["Status", "Name"], run.children.map((c) => [statusBadge(c.status), link(`/runs/${c.id}`, c.name || c.id)]),
-      {class: "grid", id: "children-table"}));
-    sweepView(page, run).then((el) => el && childrenEl.append(el)).catch((err) => childrenEl.append(errorBox(err)));
+    // the plain list, until (unless) the sweep view with each child's score and params replaces it
+    const plain = table(["Status", "Name"], run.children.map((c) => [statusBadge(c.status), link(`/runs/${c.id}`, c.name || c.id)]),
+      {class: "grid", id: "children-table"});
+    childrenEl.append(plain);
+    sweepView(page, run).then((el) => {
+      if (!el) return;
+      plain.remove();
+      childrenEl.append(el);
+    }).catch((err) => childrenEl.append(errorBox(err)));
   }
 
   await Promise.all(logPanels.map((p) => p.tail().catch((err) => p.el.append(errorBox(err)))));

@@ -71,13 +71,16 @@ export async function sweepView(page, parent) {
       categories = [...new Set(rawX.map((v) => fmtValue(v)))].sort();
       xs = rawX.map((v) => categories.indexOf(fmtValue(v)));
     }
+    const positive = xs.filter((x) => x !== null && Number.isFinite(x));
+    const logX = !categories && positive.length > 1 && positive.every((x) => x > 0) &&
+      Math.max(...positive) / Math.min(...positive) >= 100;
     const pts = kids.map((r, i) => [xs[i], num((r.metrics || {})[my])])
       .filter(([x, y]) => x !== null && y !== null && Number.isFinite(x) && Number.isFinite(y))
       .sort((a, b) => a[0] - b[0]);
     if (chart) chart.destroy();
     clear(chartEl);
     chart = new LineChart(chartEl, {lines: [{label: my, color: "#9333ea"}], points: true, height: 240,
-      xLabels: categories});
+      xLabels: categories, logX, xName: px + (logX ? " (log)" : "")});
     chart.setData(pts.map((p) => p[0]), [pts.map((p) => p[1])]);
   };
 
