@@ -66,7 +66,7 @@ class Joins:
 
     As in SQLite (#9), a joined row is read once per run and each comparison is a plain column test;
     series, params and tags are unique per run and name, so a join never repeats a run. Names beyond
-    the limit use correlated subqueries (the planner stops reordering joins beyond a few anyway).
+    the limit use scalar subqueries (the planner stops reordering joins beyond a few anyway).
     """
 
     def __init__(self) -> None:
@@ -94,7 +94,8 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
 
     With ``joins``, the metrics, params and tags it names are read through the joins it adds there
     (put ``joins.sql`` after the ``FROM``); without, through subqueries. A flat chain of 10,000 terms
-    is one node: it recurses once, and its SQL is nested a few groups deep.
+    is one node: it recurses once, and its SQL is nested a few groups deep. Names past the join limit
+    are read through scalar subqueries.
     """
     if isinstance(expression, (And, Or)):
         parts = [compile_filter(term, params, joins) for term in expression.terms]
@@ -108,22 +109,28 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
     alias = joins.alias(field, params) if joins is not None else None
     row = alias or _SHORT[field.namespace]
     numeric = not isinstance(value, str)
-    bound = f"{_bind(params, _number(value))}::float8" if numeric else f"{_bind(params, value)}::text"
-    if field.namespace == "metrics":
+    compared = _value_sql(field.namespace, row, numeric)
+    if alias is None:
+        # #11: a scalar subquery, not EXISTS: PostgreSQL turns each EXISTS of an AND into a semi-join,
+        # and planning 200 of them took 40 s; a scalar subquery stays a subplan
+        table, column = _SOURCES[field.namespace]
+        kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
+        compared = (f"(SELECT {compared} FROM {table} {row} WHERE {row}.run_id = r.id"
+                    f" AND {row}.{column} = {_bind(params, field.key)}::text{kinds})")
+    if numeric:
+        return f"({compared} {sql_op} {_bind(params, _number(value))}::float8)"
+    return f"({compared} COLLATE \"C\" {sql_op} {_bind(params, value)}::text)"
+
+
+def _value_sql(namespace: str, row: str, numeric: bool) -> str:
+    """The value of the metric, param or tag in ``row`` as it compares with a number or a text (else NULL)."""
+    if namespace == "metrics":
         if numeric:
-            test = f"{row}.last_vtype IN {_NUMERIC_VTYPES} AND {row}.last_num {sql_op} {bound}"
-        else:
-            test = f"{row}.last_vtype = 's' AND {row}.last_txt COLLATE \"C\" {sql_op} {bound}"
-    elif field.namespace == "params":
-        test = f"{row}.num {sql_op} {bound}" if numeric else f"{row}.txt COLLATE \"C\" {sql_op} {bound}"
-    else:
-        test = f"runlog_number({row}.value) {sql_op} {bound}" if numeric else f"{row}.value COLLATE \"C\" {sql_op} {bound}"
-    if alias is not None:
-        return f"({test})"
-    table, column = _SOURCES[field.namespace]
-    kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
-    return (f"EXISTS (SELECT 1 FROM {table} {row} WHERE {row}.run_id = r.id"
-            f" AND {row}.{column} = {_bind(params, field.key)}::text{kinds} AND {test})")
+            return f"CASE WHEN {row}.last_vtype IN {_NUMERIC_VTYPES} THEN {row}.last_num END"
+        return f"CASE WHEN {row}.last_vtype = 's' THEN {row}.last_txt END"
+    if namespace == "params":
+        return f"{row}.num" if numeric else f"{row}.txt"
+    return f"runlog_number({row}.value)" if numeric else f"{row}.value"
 
 
 def _compare_attribute(key: str, op: str, value: Any, params: dict[str, Any]) -> str:

@@ -210,7 +210,10 @@ def test_the_password_is_never_shown(pg_uri: str, tmp_path: Path, monkeypatch: p
     secret_uri = _with_password(pg_uri)
     monkeypatch.setenv("RUNLOG_STORE", secret_uri)
     monkeypatch.delenv("RUNLOG_ARTIFACTS", raising=False)
-    exp = Experiment("secrets")
+    monkeypatch.setattr("runlog_core._postgres._warned_artifacts", False)
+    with pytest.warns(RuntimeWarning, match="RUNLOG_ARTIFACTS") as caught:
+        exp = Experiment("secrets")
+    assert all(PASSWORD not in str(w.message) for w in caught)
     assert PASSWORD not in exp.store and PASSWORD not in repr(exp) and ":***@" in exp.store
     assert PASSWORD not in open_store(secret_uri).uri
     run = exp.start_logging(name="r")
@@ -367,3 +370,47 @@ def test_a_server_restart_mid_logging_loses_nothing(team_store: str, monkeypatch
     assert [v for _, v, _ in run._store.get_points(run._store.get_series(run.id)[0].id)] == list(range(2_000))
     assert Run(Experiment("restart"), run.id).get_status() == "Completed"
     assert all(PASSWORD not in str(w.message) for w in caught)
+    assert len([w for w in caught if "could not write" in str(w.message)]) <= 1  # warned once at most
+
+
+def test_a_forked_child_never_uses_its_parents_connection(pg_store_factory: Callable[[], Any]) -> None:
+    from runlog_core.store import Batch, RunInfo
+
+    store = pg_store_factory()
+    experiment_id = store.get_or_create_experiment("fork")
+    store.create_run(RunInfo("forked", experiment_id, "fork", "forked", "Running", time.time()))
+    parent_backend = store._conn().info.backend_pid
+    pid = os.fork()
+    if pid == 0:  # the child writes through the same store object, then leaves without cleanup
+        code = 2
+        try:
+            batch = Batch()
+            batch.tags.append(("forked", "written by", "the child"))
+            store.write(batch)
+            code = 0 if store._conn().info.backend_pid != parent_backend else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    conn = store._conn()  # still the parent's own session, alive after the child's exit
+    assert conn.info.backend_pid == parent_backend and not conn.broken
+    assert store.get_tags("forked") == {"written by": "the child"}
+    store.close()
+    store.close()
+
+
+def test_ten_thousand_terms_over_many_names_search_like_short_ones(pg_store_factory: Callable[[], Any]) -> None:
+    from runlog_core._search import parse_filter
+    from runlog_core.store import Batch, RunInfo
+
+    store = pg_store_factory()
+    experiment_id = store.get_or_create_experiment("chains")
+    for k in range(3):
+        store.create_run(RunInfo(f"k{k}", experiment_id, "chains", f"k{k}", "Running", 1000.0 + k))
+        batch = Batch()
+        batch.params.extend((f"k{k}", f"p{j}", k + j) for j in range(40))  # 40 names: past the join limit
+        store.write(batch)
+    wanted = " or ".join(f"params.p{i % 40} = {10_000 + i}" for i in range(9_999)) + " or params.p39 = 40"
+    assert [info.name for info in store.search_runs(parse_filter(wanted), [])] == ["k1"]
+    bounds = " and ".join(f"params.p{i % 40} >= {i % 40}" for i in range(9_999)) + " and params.p0 <= 1"
+    assert [info.name for info in store.search_runs(parse_filter(bounds), [])] == ["k1", "k0"]
