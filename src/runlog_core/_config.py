@@ -31,6 +31,7 @@ __all__ = [
     "strict_integrations",
     "sync",
     "system_interval",
+    "ui_token",
 ]
 
 # name -> what it sets (README's Settings table says the same)
@@ -52,6 +53,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_KEEP_WORKDIR": "1: keep a submitted script's working copy after it ends",
     "RUNLOG_REDACT": "extra variable and option name patterns whose values a submitted run records as ***",
     "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
+    "RUNLOG_UI_TOKEN": "the token runlog ui asks of every request (required to serve another host than 127.0.0.1)",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -196,3 +198,8 @@ def redact_patterns() -> tuple[str, ...]:
         raise ConfigError("RUNLOG_REDACT", raw,
                           "comma-separated name patterns without empty entries, e.g. INTERNAL,MYCO_*_ID")
     return patterns
+
+
+def ui_token() -> str | None:
+    """``RUNLOG_UI_TOKEN``: the token ``runlog ui`` requires of every request, or ``None`` (none)."""
+    return _raw("RUNLOG_UI_TOKEN")

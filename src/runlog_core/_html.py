@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ._run import Run
     from .store import Store
 
-__all__ = ["RunList", "experiment_html", "run_html", "runs_html"]
+__all__ = ["RunList", "experiment_html", "register_ui", "run_html", "runs_html"]
 
 MAX_ITEMS = 10  # params, metrics and tags shown in a run's card before "+ N more"
 MAX_ROWS = 20  # runs shown in an experiment's table before "+ N more"
@@ -53,13 +53,29 @@ class RunList(list["Run"]):
         return runs_html(self)
 
 
-def _ui_link(run: Run) -> str | None:
-    """The URL of ``run``'s page in a running ``runlog ui``, or ``None`` when no UI is serving its store.
+_ui_servers: dict[str, str] = {}  # store URI -> base URL of a UI server this process runs for it
 
-    The place the web UI issue fills in (find a live server for ``run``'s store, return
-    ``f"{base}/runs/{run.id}"``); until then there is never a link. Whatever it returns is escaped.
+
+def register_ui(store_uri: str, base_url: str | None) -> None:
+    """Record (``None``: forget) the UI server this process runs for a store: runs of that store link to it.
+
+    Called by ``runlog_ui`` when it starts or stops a server (core never imports ``runlog_ui``).
     """
-    return None
+    if base_url is None:
+        _ui_servers.pop(store_uri, None)
+    else:
+        _ui_servers[store_uri] = base_url.rstrip("/")
+
+
+def _ui_link(run: Run) -> str | None:
+    """The URL of ``run``'s page in a UI server this process runs for its store (``runlog_ui.start_server``,
+    ``RunDetails``), or ``None``. Whatever it returns is escaped."""
+    base = _ui_servers.get(getattr(run._store, "uri", ""))
+    if base is None:
+        return None
+    from urllib.parse import quote
+
+    return f"{base}/runs/{quote(run.id, safe='')}"
 
 
 # -- escaping and formatting ------------------------------------------------------------------
