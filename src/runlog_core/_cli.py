@@ -233,6 +233,43 @@ def cmd_files(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_push(args: argparse.Namespace) -> int:
+    """``runlog push``: copy runs, with their ids, to another store (see ``_push``); 130 on Ctrl-C."""
+    import warnings
+    from urllib.parse import urlsplit
+
+    from ._plugins import open_store
+    from ._push import PushInterrupted, PushProgress, lines, push
+    from ._redact import redact_value
+
+    source = store_for(args)
+    progress = PushProgress()
+    try:
+        with warnings.catch_warnings():
+            if args.artifacts is not None:  # the files go where --artifacts says, not to its default
+                warnings.filterwarnings("ignore", message=".*RUNLOG_ARTIFACTS is not set")
+            destination = open_store(args.to)
+        summary = push(source, destination, runs=args.runs, experiment=args.experiment, all=args.all,
+                       artifacts=args.artifacts, progress=progress)
+    except PushInterrupted as stopped:
+        progress.close()
+        for line in lines(stopped.summary):
+            print(f"runlog: {line}", file=sys.stderr)
+        print(f"runlog: interrupted; {stopped.summary.line()}; run the same command again to resume "
+              "(nothing is copied twice)", file=sys.stderr)
+        return 130
+    except RunlogError as err:  # never a password of --to, whatever the driver's message says
+        progress.close()
+        text = redact_value(_one_line(err))
+        password = urlsplit(args.to).password if "://" in args.to else None
+        raise RunlogError(text.replace(password, "***") if password else text) from err
+    progress.close()
+    for line in lines(summary):
+        print(f"runlog: {line}", file=sys.stderr)
+    print(summary.line())
+    return 1 if summary.refused or summary.skipped else 0
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line (argparse prints the usage first)."""
 
@@ -320,6 +357,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="csv: run_id, metric, step, value, timestamp; json: the run with every point "
                              "(NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")")
     export.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+
+    push = add("push", cmd_push, "copy runs with their ids to another store, e.g. a team's PostgreSQL "
+               "(again: copies only what is new)",
+               "Copies runs, points, params, tags, statuses, parent links, logs and files; pushing again "
+               "brings pushed runs up to date and copies nothing twice; after Ctrl-C or a lost connection, "
+               "the same command resumes. Parents go with their children.")
+    push.add_argument("runs", nargs="*", metavar="RUN",
+                      help="runs (ids, id prefixes or names) to push, with their child runs")
+    push.add_argument("--to", required=True, metavar="URI",
+                      help="the destination store, e.g. postgresql://user@host/db (created when missing)")
+    push.add_argument("--artifacts", default=None, metavar="URI",
+                      help="where files go: s3://bucket/prefix or a folder (default: $RUNLOG_ARTIFACTS, else "
+                           "the destination's own)")
+    push.add_argument("-e", "--experiment", default=None, help="push every run of this experiment")
+    push.add_argument("--all", action="store_true", help="push every run of the store")
 
     for module in ("runlog_core._submit_cli", "runlog_core._ui_cli"):
         try:
