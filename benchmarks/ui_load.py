@@ -1,0 +1,307 @@
+"""The web UI in headless Chromium, side by side with `mlflow server`'s UI on the same data.
+
+    python benchmarks/ui_load.py                            # 10,000 runs x 20 metrics x 20 params, 1,000,000 points
+    python benchmarks/ui_load.py --runs 2000 --points 200000   # quicker
+    python benchmarks/ui_load.py --skip-mlflow
+
+Both stores get the same data: ``--runs`` finished runs with ``--metrics`` metrics (one value each) and
+``--params`` params, plus one run ("big") with a ``--points`` series "loss". runlog is filled through
+its API, MLflow through ``MlflowClient.log_batch`` on a ``sqlite:///`` backend; then ``runlog ui`` and
+``mlflow server`` serve them on free loopback ports. Every measurement opens a fresh browser context
+(cold cache: the page's own scripts are fetched too) and reports the median of ``--repeats``:
+
+    table     navigation to the experiment's runs table until the newest run's name is on screen
+    chart     navigation to the big run's page until its "loss" chart is drawn (runlog: the uPlot chart
+              has its data; MLflow: the plotly trace path exists), with the bytes of every response
+              (page, scripts, API) and of the API answers alone
+    live      runlog only: a second process logs a point and flushes; the time until the page shows
+              it (the run page polls about once a second); MLflow has no such measure (its charts'
+              auto-refresh re-reads whole histories on a timer, and its tables do not refresh)
+
+Targets (issue 10): table < 1 s, 1M-point chart < 1 s and < 300 KB, live point < 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+try:
+    import runlog_core  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(HERE.parent / "src"))
+
+from runlog_core import Experiment  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+perf = time.perf_counter
+
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def fill_runlog(store: str, runs: int, metrics: int, params: int, points: int) -> str:
+    exp = Experiment("bench", store=store)
+    with exp.start_logging(name="big", outputs=None) as big:
+        for step in range(points):
+            big.log("loss", 1.0 / (step + 1) + (step % 1000) * 1e-6)
+    for index in range(runs):
+        with exp.start_logging(name=f"run-{index:05d}", outputs=None) as run:
+            run.log_params({f"p{k}": index * k for k in range(params)})
+            run.log_metrics({f"m{k}": index * 0.5 + k for k in range(metrics)}, step=0)
+    return big.id
+
+
+def fill_mlflow(uri: str, folder: Path, runs: int, metrics: int, params: int, points: int) -> tuple[str, str]:
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = client.create_experiment("bench", artifact_location=str(folder / "mlflow-artifacts"))
+    big = client.create_run(experiment_id, run_name="big").info.run_id
+    now = int(time.time() * 1000)
+    for start in range(0, points, 1000):
+        client.log_batch(big, metrics=[Metric("loss", 1.0 / (step + 1) + (step % 1000) * 1e-6, now + step, step)
+                                       for step in range(start, min(points, start + 1000))])
+    client.set_terminated(big)
+    for index in range(runs):
+        run_id = client.create_run(experiment_id, run_name=f"run-{index:05d}").info.run_id
+        client.log_batch(run_id, metrics=[Metric(f"m{k}", index * 0.5 + k, now, 0) for k in range(metrics)],
+                         params=[Param(f"p{k}", str(index * k)) for k in range(params)])
+        client.set_terminated(run_id)
+    return experiment_id, big
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[Any], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up") from None
+            time.sleep(0.1)
+
+
+def start_runlog_ui(store: str) -> tuple[subprocess.Popen[str], str]:
+    runlog = shutil.which("runlog") or str(Path(sys.executable).parent / "runlog")
+    proc = subprocess.Popen([runlog, "ui", "--store", store, "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip().split()[0].rstrip("/")
+    wait_until_up(url + "/api/experiments", proc)
+    return proc, url
+
+
+def start_mlflow(uri: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    mlflow = shutil.which("mlflow") or str(Path(sys.executable).parent / "mlflow")
+    proc = subprocess.Popen([mlflow, "server", "--backend-store-uri", uri, "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1", "--default-artifact-root", str(folder / "mlflow-artifacts")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url + "/health", proc)
+    return proc, url
+
+
+def measure(browser: Any, url: str, ready: Callable[[Any], None]) -> tuple[float, int, int]:
+    """Seconds from navigation to ``ready(page)`` returning, in a fresh context; bytes of all responses, of API ones."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    responses: list[Any] = []
+    page.on("response", responses.append)
+    start = perf()
+    page.goto(url, wait_until="commit")
+    ready(page)
+    seconds = perf() - start
+    total = api = 0
+    for response in responses:
+        try:
+            size = len(response.body())
+        except Exception:  # redirects and aborted requests have no body
+            continue
+        total += size
+        if "/api/" in response.url or "/ajax-api/" in response.url:
+            api += size
+    context.close()
+    return seconds, total, api
+
+
+def median_of(repeats: int, run: Callable[[], tuple[float, int, int]]) -> tuple[float, int, int]:
+    results = [run() for _ in range(repeats)]
+    return (statistics.median(r[0] for r in results), int(statistics.median(r[1] for r in results)),
+            int(statistics.median(r[2] for r in results)))
+
+
+LIVE_SCRIPT = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from runlog_core import Experiment
+
+    store, folder, count = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+
+    def signal(name, text):
+        (folder / (name + ".tmp")).write_text(text)
+        os.replace(folder / (name + ".tmp"), folder / name)
+
+    with Experiment("bench-live", store=store).start_logging(name="live", outputs=None) as run:
+        for step in range(count + 1):
+            if step:
+                while not (folder / f"go-{step}").exists():
+                    time.sleep(0.005)
+            run.log("value", step + 0.5)
+            run.flush()
+            signal(f"flushed-{step}", repr(time.time()))
+            if step == 0:
+                signal("run-id", run.id)
+""")
+
+
+def live_delays(browser: Any, base: str, store: str, count: int) -> list[float]:
+    folder = Path(tempfile.mkdtemp(prefix="ui-live-"))
+    script = folder / "live.py"
+    script.write_text(LIVE_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), store, str(folder), str(count)])
+    try:
+        while not (folder / "run-id").exists():
+            if proc.poll() is not None:
+                raise RuntimeError("the logging process ended early")
+            time.sleep(0.02)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/runs/{(folder / 'run-id').read_text()}")
+        shown = ("(v) => { const el = document.querySelector('.metric-card[data-metric=\"value\"]');"
+                 " return el && el.querySelector('.latest').textContent === v && el.dataset.points === String(Math.floor(v) + 1); }")
+        page.wait_for_function(shown, arg="0.5", timeout=30000)
+        delays = []
+        for step in range(1, count + 1):
+            (folder / f"go-{step}").write_text("")
+            while not (folder / f"flushed-{step}").exists():
+                time.sleep(0.002)
+            flushed = float((folder / f"flushed-{step}").read_text())
+            page.wait_for_function(shown, arg=f"{step}.5", polling="raf", timeout=30000)
+            delays.append(time.time() - flushed)
+        page.close()
+        return delays
+    finally:
+        proc.wait(30) if proc.poll() is None else None
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--metrics", type=int, default=20)
+    parser.add_argument("--params", type=int, default=20)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--live-points", type=int, default=5)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--folder", type=Path, default=None, help="keep the stores here (default: a temporary folder)")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    folder = args.folder or Path(tempfile.mkdtemp(prefix="ui-load-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    store = str(folder / "runlog")
+    mlflow_uri = f"sqlite:///{folder / 'mlflow.db'}"
+    newest = f"run-{args.runs - 1:05d}"
+
+    start = perf()
+    big = fill_runlog(store, args.runs, args.metrics, args.params, args.points)
+    note(f"runlog filled: {args.runs:,} runs x {args.metrics} metrics x {args.params} params "
+         f"+ {args.points:,} points in {perf() - start:.1f} s")
+    if not args.skip_mlflow:
+        start = perf()
+        ml_experiment, ml_big = fill_mlflow(mlflow_uri, folder, args.runs, args.metrics, args.params, args.points)
+        note(f"MLflow filled (log_batch) in {perf() - start:.1f} s")
+
+    procs: list[subprocess.Popen[Any]] = []
+    rows: list[tuple[str, str, float, int, int]] = []
+    try:
+        ui, base = start_runlog_ui(store)
+        procs.append(ui)
+        with urllib.request.urlopen(base + "/api/experiments") as answer:
+            experiment = next(e["id"] for e in json.load(answer)["experiments"] if e["name"] == "bench")
+        if not args.skip_mlflow:
+            ml, ml_base = start_mlflow(mlflow_uri, folder)
+            procs.append(ml)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+
+            def table_ready(page: Any) -> None:
+                page.get_by_text(newest, exact=True).first.wait_for(timeout=120_000)
+
+            def runlog_chart(page: Any) -> None:
+                page.wait_for_selector('.metric-card[data-metric="loss"][data-points] canvas', timeout=120_000)
+
+            def mlflow_chart(page: Any) -> None:
+                page.wait_for_selector(".js-plotly-plot .scatterlayer .trace path", timeout=120_000)
+
+            # one untimed visit each, so neither server pays its own warm-up (imports, caches) in the figures
+            measure(browser, f"{base}/experiments/{experiment}", table_ready)
+            rows.append(("runlog", "table", *median_of(args.repeats, lambda: measure(
+                browser, f"{base}/experiments/{experiment}", table_ready))))
+            rows.append(("runlog", "chart", *median_of(args.repeats, lambda: measure(
+                browser, f"{base}/runs/{big}", runlog_chart))))
+            if not args.skip_mlflow:
+                measure(browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready)
+                rows.append(("MLflow", "table", *median_of(args.repeats, lambda: measure(
+                    browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready))))
+                rows.append(("MLflow", "chart", *median_of(args.repeats, lambda: measure(
+                    browser, f"{ml_base}/#/experiments/{ml_experiment}/runs/{ml_big}/model-metrics", mlflow_chart))))
+            delays = live_delays(browser, base, store, args.live_points)
+            browser.close()
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    print(f"\n{args.runs:,} runs x {args.metrics} metrics x {args.params} params; one run of {args.points:,} points; "
+          f"median of {args.repeats}, cold browser cache\n")
+    print(f"{'UI':<8}{'measure':<8}{'seconds':>9}{'all bytes':>12}{'API bytes':>12}")
+    for ui_name, what, seconds, total, api in rows:
+        print(f"{ui_name:<8}{what:<8}{seconds:>9.3f}{total:>12,}{api:>12,}")
+    figures = {(u, w): (s, t, a) for u, w, s, t, a in rows}
+    if not args.skip_mlflow:
+        print()
+        for what in ("table", "chart"):
+            ours, theirs = figures[("runlog", what)], figures[("MLflow", what)]
+            print(f"{what}: MLflow/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
+    print(f"\nlive (runlog): flush to screen {statistics.median(delays):.2f} s median, {max(delays):.2f} s max "
+          f"over {len(delays)} points; MLflow: not measured (its tables do not refresh; its charts re-read on a timer)")
+    table, chart = figures[("runlog", "table")], figures[("runlog", "chart")]
+    print("\ntargets: table < 1 s: {}; chart < 1 s: {}; chart < 300 KB: {}; live < 2 s: {}".format(
+        *("yes" if ok else "NO" for ok in (table[0] < 1, chart[0] < 1, chart[1] < 300_000, max(delays) < 2))))
+    if args.folder is None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
