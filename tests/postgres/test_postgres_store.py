@@ -414,3 +414,32 @@ def test_ten_thousand_terms_over_many_names_search_like_short_ones(pg_store_fact
     assert [info.name for info in store.search_runs(parse_filter(wanted), [])] == ["k1"]
     bounds = " and ".join(f"params.p{i % 40} >= {i % 40}" for i in range(9_999)) + " and params.p0 <= 1"
     assert [info.name for info in store.search_runs(parse_filter(bounds), [])] == ["k1", "k0"]
+
+
+def test_values_postgresql_cannot_hold_are_refused_not_retried(pg_store_factory: Callable[[], Any]) -> None:
+    from runlog_core.exceptions import RunlogError
+    from runlog_core.store import Batch, RunInfo, SeriesRef
+
+    store = pg_store_factory()
+    experiment_id = store.get_or_create_experiment("refused")
+    store.create_run(RunInfo("r", experiment_id, "refused", "r", "Running", time.time()))
+    for kind, step, value in (("str", 0, "a\x00b"), ("str", 2**63, "fine"), ("row", 0, {"x": 1}), ("number", 0, 1)):
+        series = SeriesRef("r", f"{kind}-{step}", kind)
+        batch = Batch()
+        batch.series.append(series)
+        batch.columns.append((series, 0, [step], [value], [1.0]))
+        batch.count = 1
+        batch.tags.append(("r", f"tag-{kind}-{step}", "x"))
+        if kind == "number":  # the good one: written
+            store.write(batch)
+            continue
+        if kind == "row":  # NUL inside JSON is escaped: written as well
+            batch.columns[0] = (series, 0, [step], [{"x": "a\x00b"}], [1.0])
+            store.write(batch)
+            continue
+        with pytest.raises(RunlogError) as caught:
+            store.write(batch)
+        assert not isinstance(caught.value, (StoreError, OSError)), caught.value
+    assert sorted(store.get_tags("r")) == ["tag-number-0", "tag-row-0"]
+    points = {info.name: store.get_points(info.id) for info in store.get_series("r")}
+    assert points == {"row-0": [(0, {"x": "a\x00b"}, 1.0)], "number-0": [(0, 1, 1.0)]}
