@@ -1,17 +1,18 @@
-"""Which artifact store a metadata store uses: ``RUNLOG_ARTIFACTS`` (a folder, ``file://`` or a plugin's scheme).
+"""Which artifact store a metadata store uses: ``RUNLOG_ARTIFACTS`` (a folder, ``file://`` or ``s3://``).
 
 Every store opens its artifact store here, so that ``RUNLOG_ARTIFACTS=s3://bucket/prefix`` means the
-same thing beside SQLite and beside PostgreSQL.
+same thing beside SQLite and beside PostgreSQL. The S3 store (``_s3``, which needs boto3) is imported
+only when such a URI is given: ``import runlog_core`` never imports boto3.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 from . import _config
 from ._artifacts import LocalArtifactStore
+from .exceptions import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,13 +22,30 @@ __all__ = ["open_artifact_store"]
 
 
 def open_artifact_store(default_folder: str | os.PathLike[str], value: str | None = None) -> ArtifactStore:
-    """The artifact store for ``value`` (default ``RUNLOG_ARTIFACTS``), else a folder at ``default_folder``."""
+    """The artifact store for ``value`` (default ``RUNLOG_ARTIFACTS``), else a folder at ``default_folder``.
+
+    Args:
+        default_folder: the folder used when neither ``value`` nor ``RUNLOG_ARTIFACTS`` is set.
+        value: a folder, ``file:///folder`` or ``s3://bucket/prefix``.
+
+    Raises:
+        ConfigError: ``value`` has a scheme runlog does not know, or is a malformed ``s3://`` URI.
+        MissingDependencyError: ``s3://`` without boto3 installed.
+    """
     if value is None:
         value = _config.artifacts()
     if not value:
         return LocalArtifactStore(Path(default_folder))
+    if value.startswith("s3://"):
+        from ._s3 import S3ArtifactStore, parse_s3_uri
+        from .exceptions import InvalidArgumentError
+
+        try:
+            parse_s3_uri(value)
+        except InvalidArgumentError as err:
+            raise ConfigError("RUNLOG_ARTIFACTS", value, "s3://bucket or s3://bucket/prefix, with plain segments") \
+                from err
+        return S3ArtifactStore(value)
     if "://" in value and not value.startswith("file://"):
-        warnings.warn(f"RUNLOG_ARTIFACTS={value!r} needs a plugin for that scheme; using the local folder",
-                      stacklevel=3)
-        return LocalArtifactStore(Path(default_folder))
+        raise ConfigError("RUNLOG_ARTIFACTS", value, "a folder, file:///folder or s3://bucket/prefix")
     return LocalArtifactStore(Path(value[len("file://"):] if value.startswith("file://") else value))

@@ -14,12 +14,11 @@ import functools
 import os
 import sqlite3
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
-from . import _config
+from ._artifact_roots import open_artifact_store
 from ._artifacts import LocalArtifactStore
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from ._sqlite_codec import (
@@ -42,6 +41,7 @@ from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from ._search import Expression, Field
+    from .store import ArtifactStore
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLitePlugin", "SQLiteStore", "quote_identifier", "store_exists"]
 
@@ -70,7 +70,8 @@ class SQLiteStore(SQLiteDatabase):
 
     Args:
         db_path: the database file (created with its folder, private to the user, when missing).
-        artifact_root: where artifact files go; default ``artifacts/`` beside the database.
+        artifact_root: the folder artifact files go to; by default ``RUNLOG_ARTIFACTS`` (a folder or
+            ``s3://bucket/prefix``, see ``_artifact_roots``), else ``artifacts/`` beside the database.
         uri: the URI it is known by; default ``sqlite:///<db_path>``.
 
     Raises:
@@ -82,9 +83,9 @@ class SQLiteStore(SQLiteDatabase):
                  uri: str | None = None) -> None:
         super().__init__(db_path)
         self.uri = uri or f"sqlite:///{self.path}"
-        root = Path(artifact_root) if artifact_root is not None else self.path.parent / "artifacts"
-        self.artifacts = LocalArtifactStore(root)
         try:
+            self.artifacts: ArtifactStore = (LocalArtifactStore(Path(artifact_root)) if artifact_root is not None
+                                             else open_artifact_store(self.path.parent / "artifacts"))
             migrate(self._conn(), self.atomic, str(self.path))
         except sqlite3.Error as err:
             self.close()
@@ -95,6 +96,15 @@ class SQLiteStore(SQLiteDatabase):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+    def close(self) -> None:
+        """Close the database's connections, and let the artifact store finish (S3 uploads its logs)."""
+        try:
+            super().close()
+        finally:
+            finish = getattr(self.__dict__.get("artifacts"), "close", None)
+            if finish is not None:
+                finish()
 
     # -- experiments and runs -------------------------------------------------------------------
 
@@ -390,27 +400,17 @@ def store_exists(uri: str) -> bool | None:
     return None if found is None else found[0].is_file()
 
 
-def _locate(uri: str) -> tuple[Path, Path | None, str] | None:
-    """``(database file, artifact root or None for the default, uri)`` for a local store URI, else ``None``."""
+def _locate(uri: str) -> tuple[Path, None, str] | None:
+    """``(database file, None, uri)`` for a local store URI, else ``None``; the artifact store is chosen by
+    ``open_artifact_store`` (``RUNLOG_ARTIFACTS``, else ``artifacts/`` beside the database)."""
     if "://" in uri and not uri.startswith("sqlite://") and not uri.startswith("file://"):
         return None
-    artifacts = _local_root(_config.artifacts())
     if uri.startswith("sqlite:///"):
         db_path = Path(uri[len("sqlite:///"):])
         if not uri.startswith("sqlite:////") and not db_path.is_absolute():
             db_path = Path.cwd() / db_path
-        return db_path, artifacts or db_path.parent / "artifacts", uri
+        return db_path, None, uri
     folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
     if folder.suffix in (".db", ".sqlite", ".sqlite3") and not folder.is_dir():
-        return folder, artifacts, str(folder)
-    return folder / "runlog.db", artifacts or folder / "artifacts", str(folder.absolute())
-
-
-def _local_root(value: str | None) -> Path | None:
-    if not value:
-        return None
-    if "://" in value and not value.startswith("file://"):
-        warnings.warn(f"RUNLOG_ARTIFACTS={value!r} needs a plugin for that scheme; using the local folder",
-                      stacklevel=3)
-        return None
-    return Path(value[len("file://"):] if value.startswith("file://") else value)
+        return folder, None, str(folder)
+    return folder / "runlog.db", None, str(folder.absolute())
