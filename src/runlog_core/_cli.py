@@ -238,19 +238,16 @@ def cmd_push(args: argparse.Namespace) -> int:
     import warnings
     from urllib.parse import urlsplit
 
-    from ._plugins import open_store
     from ._push import PushInterrupted, PushProgress, lines, push
     from ._redact import redact_value
 
     source = store_for(args)
     progress = PushProgress()
     try:
-        with warnings.catch_warnings():
-            if args.artifacts is not None:  # the files go where --artifacts says, not to its default
-                warnings.filterwarnings("ignore", message=".*RUNLOG_ARTIFACTS is not set")
-            destination = open_store(args.to)
-        summary = push(source, destination, runs=args.runs, experiment=args.experiment, all=args.all,
-                       artifacts=args.artifacts, progress=progress)
+        with warnings.catch_warnings():  # a store's warning (files kept on this host only) as one line
+            warnings.showwarning = lambda message, *_args, **_kwargs: print(str(message), file=sys.stderr)
+            summary = push(source, args.to, runs=args.runs, experiment=args.experiment, all=args.all,
+                           artifacts=args.artifacts, progress=progress)
     except PushInterrupted as stopped:
         progress.close()
         for line in lines(stopped.summary):

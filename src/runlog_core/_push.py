@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 
 from ._handle import RUNNING
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesRef
@@ -162,7 +163,10 @@ def push(source: Any, destination: Any, runs: Sequence[str] | None = None, exper
     if batch_points < 1:
         raise InvalidArgumentError("batch_points", batch_points, "a positive number of points")
     src: Store = open_store(source)
-    dst: Store = open_store(destination)
+    with warnings.catch_warnings():
+        if artifacts is not None:  # the files go where ``artifacts`` says, not to the store's default
+            warnings.filterwarnings("ignore", message=".*RUNLOG_ARTIFACTS is not set")
+        dst: Store = open_store(destination)
     if src is dst or src.uri == dst.uri:
         raise InvalidArgumentError("destination", dst.uri, "another store than the source")
     target = dst.artifacts
