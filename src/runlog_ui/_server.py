@@ -24,7 +24,7 @@ from ._security import is_loopback
 
 __all__ = ["serve", "start_server"]
 
-_started: dict[str, str] = {}  # "pid:store uri" -> base URL of this process' background server
+_started: dict[str, str] = {}  # "pid:store uri:store object" -> base URL of this process' background server
 _start_lock = threading.Lock()
 
 
@@ -84,12 +84,12 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     url = _url(host, actual)
     register_ui(opened.uri, url)
     out = out if out is not None else sys.stdout
-    out.write((f"{url}/?token={token}" if token else f"{url}/") + "\n")
-    out.flush()
-    server = _server(build_app(opened, host=host, token=token or None))
     try:
+        out.write((f"{url}/?token={token}" if token else f"{url}/") + "\n")
+        out.flush()
+        server = _server(build_app(opened, host=host, token=token or None))
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled, once it has stopped
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has stopped; or one came first
         pass
     finally:
         register_ui(opened.uri, None)
@@ -106,7 +106,7 @@ def start_server(store: Any = None, port: int = 0, host: str = "127.0.0.1") -> s
         raise RunlogError(f"start_server listens on this machine only (127.0.0.1, localhost, ::1), not {host!r}; "
                           "use `runlog ui --host ... --token ...` to serve other machines")
     opened = _store(store)
-    key = f"{os.getpid()}:{opened.uri}"
+    key = f"{os.getpid()}:{opened.uri}:{id(opened)}"  # a store closed and opened again gets a new server
     with _start_lock:
         found = _started.get(key)
         if found is not None:
