@@ -10,8 +10,9 @@ its API, MLflow through ``MlflowClient.log_batch`` on a ``sqlite:///`` backend; 
 ``mlflow server`` serve them on free loopback ports. Every measurement opens a fresh browser context
 (cold cache: the page's own scripts are fetched too) and reports the median of ``--repeats``:
 
-    table     navigation to the experiment's runs table until the newest run's name is on screen
-    chart     navigation to the big run's page until its "loss" chart is drawn (runlog: the uPlot chart
+    table     from the navigation's start (the page's performance.now(), checked every frame) until the
+              newest run's name is in the experiment's runs table
+    chart     from the navigation's start to the big run's page until its "loss" chart is drawn (runlog: the uPlot chart
               has its data; MLflow: the plotly trace path exists), with the bytes of every response
               (page, scripts, API) and of the API answers alone
     live      runlog only: a second process logs a point and flushes; the time until the page shows
@@ -126,16 +127,16 @@ def start_mlflow(uri: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def measure(browser: Any, url: str, ready: Callable[[Any], None]) -> tuple[float, int, int]:
-    """Seconds from navigation to ``ready(page)`` returning, in a fresh context; bytes of all responses, of API ones."""
+def measure(browser: Any, url: str, ready: str) -> tuple[float, int, int]:
+    """Seconds from the navigation's start to the JS condition ``ready`` holding (the page's own clock,
+    checked every frame), in a fresh context; bytes of all responses, and of the API ones."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     responses: list[Any] = []
-    page.on("response", responses.append)
-    start = perf()
+    page.on("response", lambda response: responses.append(response))
     page.goto(url, wait_until="commit")
-    ready(page)
-    seconds = perf() - start
+    handle = page.wait_for_function(f"() => ({ready}) ? performance.now() : false", polling="raf", timeout=180_000)
+    seconds = handle.json_value() / 1000
     total = api = 0
     for response in responses:
         try:
@@ -252,14 +253,9 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
 
-            def table_ready(page: Any) -> None:
-                page.get_by_text(newest, exact=True).first.wait_for(timeout=120_000)
-
-            def runlog_chart(page: Any) -> None:
-                page.wait_for_selector('.metric-card[data-metric="loss"][data-points] canvas', timeout=120_000)
-
-            def mlflow_chart(page: Any) -> None:
-                page.wait_for_selector(".js-plotly-plot .scatterlayer .trace path", timeout=120_000)
+            table_ready = f"document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
+            runlog_chart = "document.querySelector('.metric-card[data-metric=\"loss\"][data-points] canvas')"
+            mlflow_chart = "document.querySelector('.js-plotly-plot .scatterlayer .trace path')"
 
             # one untimed visit each, so neither server pays its own warm-up (imports, caches) in the figures
             measure(browser, f"{base}/experiments/{experiment}", table_ready)

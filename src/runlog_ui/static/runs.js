@@ -54,6 +54,11 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     selected: new Set(),
     shownColumns: [],
   };
+  // the first page of runs is asked for at once, beside the experiment's name
+  const firstQuery = {filter: state.filter, sort: state.sort, columns: state.columns ? state.columns.join(",") : undefined,
+    limit: PAGE_SIZE, offset: state.offset};
+  let prefetched = api(`experiments/${experimentId}/runs`, firstQuery);
+  prefetched.catch(() => {});
   const experiments = await api("experiments");
   const exp = experiments.experiments.find((e) => String(e.id) === String(experimentId));
   if (!exp) throw new ApiError(404, {error: `no experiment with id ${experimentId}`});
@@ -194,6 +199,11 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
   }
 
   async function fetchPage() {
+    if (prefetched) {
+      const first = prefetched;
+      prefetched = null;
+      return first;
+    }
     return api(`experiments/${experimentId}/runs`, query({offset: state.offset}));
   }
 
