@@ -97,11 +97,20 @@ class S3ArtifactError(ArtifactWriteError):
         RunlogError.__init__(self, self.message)
         self.errno, self.strerror, self.filename = os_code.get(code, errno.EIO), reason, uri
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Exception.__new__, (type(self),), self.__dict__
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (multiprocessing) with its message and attributes
+        return _rebuild_error, (type(self), {**self.__dict__, "errno": self.errno, "strerror": self.strerror,
+                                             "filename": self.filename})
 
     def __str__(self) -> str:
         return self.message
+
+
+def _rebuild_error(cls: type[S3ArtifactError], state: dict[str, Any]) -> S3ArtifactError:
+    error = cls.__new__(cls)
+    RunlogError.__init__(error, state.get("message", ""))
+    for key, value in state.items():
+        setattr(error, key, value)
+    return error
 
 
 def parse_s3_uri(value: str) -> tuple[str, str]:
