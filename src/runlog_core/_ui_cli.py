@@ -55,5 +55,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
         raise RunlogError(f"--host {args.host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
                           "(anyone who can reach the port could read every run otherwise)")
     store = store_for(args)
-    server.serve(store, host=args.host, port=args.port, token=token)
+    try:
+        server.serve(store, host=args.host, port=args.port, token=token)
+    except KeyboardInterrupt:  # Ctrl-C while starting: stopping is what was asked
+        pass
     return 0
