@@ -373,3 +373,20 @@ def test_the_azure_flow_over_sqlite_keeps_every_file_in_s3(s3_bucket: str, s3_cl
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli" / "ckpt" / "sub" / "b.txt").read_text() == "b"
     assert (tmp_path / "cli" / "ckpt" / "a.txt").read_text() == "a"
+
+
+def test_the_sqlite_stores_artifact_root_argument_still_means_a_local_folder(s3_bucket: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlog_core._artifacts import LocalArtifactStore
+    from runlog_core._sqlite import SQLiteStore
+
+    monkeypatch.setenv("RUNLOG_ARTIFACTS", s3_bucket)
+    local = SQLiteStore(tmp_path / "a" / "runlog.db", artifact_root=tmp_path / "files")
+    in_s3 = SQLiteStore(tmp_path / "b" / "runlog.db")
+    try:
+        assert isinstance(local.artifacts, LocalArtifactStore) and local.artifacts.root == tmp_path / "files"
+        assert isinstance(in_s3.artifacts, S3ArtifactStore)
+        assert in_s3.artifacts.uri(RUN, "x.txt") == f"{s3_bucket}/{RUN}/x.txt"
+    finally:
+        local.close()
+        in_s3.close()
