@@ -87,6 +87,10 @@ def _absolute_store_uri(uri: str) -> str:
         return uri if os.path.isabs(path) else "sqlite:///" + os.path.abspath(path)
     if uri.startswith("file://"):
         return "file://" + os.path.abspath(uri[len("file://"):])
+    if uri.startswith(("postgresql://", "postgres://")):
+        from ._postgres import _with_password
+
+        return _with_password(uri)  # the script must connect: the password it was shown without (never recorded)
     if "://" in uri:
         return uri
     return os.path.abspath(uri)
