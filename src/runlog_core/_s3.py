@@ -372,6 +372,10 @@ class S3ArtifactStore:
                                        "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (or "
                                        f"AWS_PROFILE), and that they may read, write and list s3://{self.bucket}/"
                                        f"{self.prefix}", "credentials")
+            if status == 404:  # a HEAD-less 404 without S3's code: the bucket, or not an S3 endpoint at all
+                return S3ArtifactError(name, uri, action, f"{self._where()} answered 404 ({text})",
+                                       f"check that the bucket {self.bucket!r} exists there and AWS_ENDPOINT_URL",
+                                       "bucket")
             return S3ArtifactError(name, uri, action, f"S3 answered {code or status}: {text}",
                                    "check the bucket's settings and RUNLOG_ARTIFACTS", code or str(status))
         if isinstance(err, bce.BotoCoreError):
