@@ -21,7 +21,7 @@ import pytest
 
 from runlog_core import Experiment
 from runlog_core._plugins import open_store
-from runlog_core._push import PushInterrupted, PushProgress, PushSummary, push
+from runlog_core._push import PushError, PushInterrupted, PushProgress, PushSummary, push
 from runlog_core._records import ArtifactInfo, Batch, RunInfo, SeriesRef
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
 
@@ -409,3 +409,31 @@ def test_push_with_artifacts_to_s3(logged: dict[str, str], tmp_path: Path, pg_ur
     assert all(a.uri.startswith(s3_bucket.rstrip("/") + "/") for a in team.get_artifacts(logged["a"]))
     again = runlog("push", "--all", "--to", pg_uri, "--artifacts", s3_bucket, cwd=tmp_path)
     assert "0 files" in again.stdout and "3 already up to date" in again.stdout
+
+
+@pytest.mark.filterwarnings("ignore:runlog. RUNLOG_ARTIFACTS is not set")
+def test_a_push_that_loses_its_postgresql_connection_resumes_exactly(tmp_path: Path, pg_uri: str) -> None:
+    import psycopg
+
+    from fixtures_postgres import SERVER
+
+    _bulk_source("runlog", 3, 2500)
+    database = pg_uri.rsplit("/", 1)[1]
+
+    def cut_after_the_first_batch(summary: PushSummary) -> None:
+        if summary.points == 1000:  # the server ends every connection to the database, as a restart would
+            with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                              (database,))
+
+    files = str(tmp_path / "team-files")
+    try:
+        push("runlog", pg_uri, all=True, artifacts=files, progress=cut_after_the_first_batch, batch_points=1000)
+    except PushError as err:  # the next write found the connection gone: what was committed stays
+        assert "run the same command again to resume" in str(err) and err.summary.points == 1000
+    push("runlog", pg_uri, all=True, artifacts=files, batch_points=1000)
+    from runlog_core._artifact_roots import open_artifact_store
+
+    team = open_store(pg_uri)
+    assert rows(team) == (7500, 3)
+    assert dump(team, open_artifact_store(files, files)) == dump(open_store("runlog"))
