@@ -173,8 +173,18 @@ def compare_runs(store: str) -> list[str]:
     return ids
 
 
+def many_metrics_run(store: str, count: int = 1000) -> str:
+    """One run with ``count`` metrics of 5 points each."""
+    from runlog_core import Experiment
+
+    with Experiment("many", store=store).start_logging(name="a-thousand-metrics", outputs=None) as run:
+        for step in range(5):
+            run.log_metrics({f"layer{i:04d}/grad_norm": i + step * 0.1 for i in range(count)}, step=step)
+    return run.id
+
+
 def build(store: str, tmp: Path) -> dict[str, Any]:
-    return {"lightning": lightning_run(store), "keras": keras_run(store), "sklearn": sklearn_search(store),
+    return {"many": many_metrics_run(store), "lightning": lightning_run(store), "keras": keras_run(store), "sklearn": sklearn_search(store),
             "xgboost": xgboost_run(store), "every": every_type_run(store, tmp), "compare": compare_runs(store)}
 
 

@@ -127,6 +127,9 @@ def scroll_all(page: Page) -> None:
 
 
 def shot(page: Page, name: str) -> None:
+    """docs/images/ui-<name>.png, when RUNLOG_UI_SCREENSHOTS=1 (so a test run leaves the checkout clean)."""
+    if os.environ.get("RUNLOG_UI_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"ui-{name}.png"))
 
@@ -245,7 +248,7 @@ def test_run_page_shows_every_data_type(page: Page, base: str, data: Any) -> Non
     expect(gallery.locator(".step-label")).to_have_text("step 20 · 3/3")
     gallery.locator(".step-slider").fill("0")
     expect(gallery.locator(".step-label")).to_have_text("step 0 · 1/3")
-    assert page.evaluate("() => document.querySelector('.gallery-img').naturalWidth") == 16
+    page.wait_for_function("() => document.querySelector('.gallery-img').naturalWidth === 16")  # the PNG loaded
 
     expect(page.locator('.data-card[data-series="confusion"] table')).to_contain_text("dog")
     expect(page.locator('.data-card[data-series="per_epoch"] tbody tr')).to_have_count(3)
@@ -268,6 +271,22 @@ def test_real_training_runs_draw_their_charts(page: Page, base: str, data: Any, 
     expect(card.locator("canvas")).to_be_visible()
     expect(card).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     assert page.locator("#params-table tr").count() > 0
+
+
+def test_a_thousand_metrics_build_only_the_charts_in_view(page: Page, base: str, data: Any) -> None:
+    ready(page, f"{base}/runs/{data['many']}")
+    cards = page.locator("#metrics .metric-card")
+    expect(cards).to_have_count(1000)
+    expect(cards.first.locator("canvas")).to_be_visible()
+    built = page.locator("#metrics .metric-card canvas").count()
+    assert 0 < built < 60, built
+    last = page.locator('.metric-card[data-metric="layer0999/grad_norm"]')
+    assert last.locator("canvas").count() == 0
+    page.locator("#metric-search").fill("layer0999")
+    expect(page.locator("#metrics .metric-card:not(.hidden)")).to_have_count(1)
+    expect(last.locator("canvas")).to_be_visible()
+    expect(last).to_have_attribute("data-points", "5")
+    expect(last.locator(".latest")).to_have_text("999.4")
 
 
 def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
@@ -425,8 +444,15 @@ def test_live_run_updates_within_two_seconds(page: Page, base: str, data: Any, t
         assert page.locator("#run-duration").text_content() != start
         shot(page, "live")
 
+        # the runs table polls the statuses of its running runs too
+        table = page.context.new_page()
+        ready(table, f"{base}/experiments/{experiment_id(base, table, 'live')}")
+        status = table.locator(f'#runs tr[data-run="{run_id}"] .status')
+        expect(status).to_have_text("Running")
+
         (tmp_path / "go-2").write_text("")
         expect(page.locator("#run-status")).to_have_text("Completed", timeout=10000)
+        expect(status).to_have_text("Completed", timeout=10000)
         assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:

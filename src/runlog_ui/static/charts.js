@@ -32,6 +32,10 @@ export function toNumbers(values) {
   return out;
 }
 
+// Steps are whole numbers: no tick at step 0.5.
+const STEP_INCRS = [];
+for (let exp = 0; exp < 16; exp++) for (const m of [1, 2, 5]) STEP_INCRS.push(m * 10 ** exp);
+
 // Room for the longest y tick label (about 7 px a character at 11 px).
 function yAxisSize(u, values) {
   const longest = Math.max(3, ...(values || []).map((v) => String(v).length));
@@ -101,7 +105,8 @@ export class LineChart {
       scales: {x: this.logX ? {time: false, distr: 3} : {time: this.xMode === "time"}, y: this.log ? {distr: 3} : {}},
       axes: [
         {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: 34,
-          values: this.xMode === "time" ? undefined : (u, vals) => vals.map((v) => this.fmtX(v))},
+          values: this.xMode === "time" ? undefined : (u, vals) => vals.map((v) => this.fmtX(v)),
+          incrs: this.xMode === "step" && !this.points ? STEP_INCRS : undefined},
         {stroke: "#6b7280", grid: {stroke: "#eef0f3"}, ticks: {stroke: "#e5e7eb"}, size: yAxisSize,
           values: (u, vals) => vals.map((v) => fmtNum(v))},
       ],

@@ -431,6 +431,7 @@ export async function runPage(page, root, setCrumbs, runId) {
 
   // Live: about once a second, status, times and each series' count; new points only.
   let fileCount = files.length;
+  let polls = 0;
   page.poll(async () => {
     const live = await api(`runs/${run.id}/live`);
     Object.assign(run, {status: live.status, end_time: live.end_time, heartbeat: live.heartbeat});
@@ -448,7 +449,9 @@ export async function runPage(page, root, setCrumbs, runId) {
       }
     }
     updates.push(...logPanels.map((p) => p.tail()));
-    if (typeof live.files === "number" && live.files !== fileCount) {
+    polls += 1;
+    // a new file shows at once; sizes of growing ones (logs) every few seconds
+    if (typeof live.files === "number" && (live.files !== fileCount || polls % 5 === 0)) {
       fileCount = live.files;
       updates.push(api(`runs/${run.id}`).then((full) => {
         renderFiles(full.files || []);
