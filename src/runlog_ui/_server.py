@@ -82,7 +82,8 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     sock = _bind(host, port)
     actual = sock.getsockname()[1]
     url = _url(host, actual)
-    register_ui(opened.uri, url)
+    # a loopback server without a token: notebooks of this user link their runs to it
+    register_ui(opened.uri, url, shared=is_loopback(host) and not token)
     out = out if out is not None else sys.stdout
     try:
         out.write((f"{url}/?token={token}" if token else f"{url}/") + "\n")
@@ -92,7 +93,7 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled once it has stopped; or one came first
         pass
     finally:
-        register_ui(opened.uri, None)
+        register_ui(opened.uri, None, shared=is_loopback(host) and not token)
         sock.close()
 
 

@@ -414,3 +414,11 @@ def test_polling_a_series_reads_it_again_only_when_it_grew(tmp_path: Path) -> No
     run.complete()
     with urllib.request.urlopen(f"{base}/api/runs/{run.id}/live", timeout=30) as response:
         assert json.loads(response.read())["status"] == "Completed"
+
+
+def test_a_runs_html_in_another_process_links_to_the_running_ui(ui: dict[str, Any]) -> None:
+    from runlog_core import Experiment
+
+    runs = [r for r in Experiment("train", store=ui["store"]).get_runs() if r.id == ui["lr-0.1"]]
+    card = runs[0]._repr_html_()
+    assert f'href="{ui["url"]}/runs/{ui["lr-0.1"]}"' in card and "open in runlog ui" in card
