@@ -250,6 +250,9 @@ class PostgresStore:
             return
         for conn in connections:
             _close_quietly(conn)
+        close_artifacts = getattr(self.artifacts, "close", None)
+        if close_artifacts is not None:
+            close_artifacts()  # an S3 store uploads the logs it still spools
 
     # -- experiments and runs -------------------------------------------------------------------
 
