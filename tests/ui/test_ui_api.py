@@ -422,3 +422,22 @@ def test_a_runs_html_in_another_process_links_to_the_running_ui(ui: dict[str, An
     runs = [r for r in Experiment("train", store=ui["store"]).get_runs() if r.id == ui["lr-0.1"]]
     card = runs[0]._repr_html_()
     assert f'href="{ui["url"]}/runs/{ui["lr-0.1"]}"' in card and "open in runlog ui" in card
+
+
+def test_keys_search_among_thousands(tmp_path: Path) -> None:
+    from runlog_core import Experiment
+    from runlog_ui import start_server
+
+    experiment = Experiment("wide", store=str(tmp_path / "store"))
+    with experiment.start_logging(name="wide", outputs=None) as run:
+        run.log_metrics({f"layer_{n:04d}/grad_norm": float(n) for n in range(3000)})
+        run.log_params({f"hp_{n:04d}": n for n in range(2000)})
+    base = start_server(experiment._store)
+    experiment_id = experiment._store.get_experiment_id("wide")
+    everything = get_json(f"{base}/api/experiments/{experiment_id}/keys")
+    assert len(everything["metrics"]) == 200 and everything["truncated"] is True
+    found = get_json(f"{base}/api/experiments/{experiment_id}/keys?q=LAYER_012&limit=50")
+    assert found["metrics"] == [f"layer_{n:04d}/grad_norm" for n in range(120, 130)] and found["params"] == []
+    assert found["truncated"] is False
+    table = get_json(f"{base}/api/experiments/{experiment_id}/runs?columns=metrics.layer_2999/grad_norm,params.hp_1999")
+    assert table["runs"][0]["metrics"] == {"layer_2999/grad_norm": 2999.0} and table["runs"][0]["params"] == {"hp_1999": 1999}
