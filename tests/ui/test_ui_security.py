@@ -196,3 +196,11 @@ def test_the_printed_url_carries_the_token(served: dict[str, Any]) -> None:
         assert line.startswith("http://127.0.0.1:") and line.endswith("/?token=abc")
     finally:
         assert stop(proc) == 0
+
+
+@pytest.mark.parametrize("target", ["/static/../_api.py", "/static/%2e%2e/_api.py", "/static/..%2f_server.py",
+                                    "/static//etc/passwd", "/static/%2fetc%2fpasswd"])
+def test_static_files_stay_in_their_folder(served: dict[str, Any], target: str) -> None:
+    status, body = raw_get(served["url"], target)
+    assert status == 404, (target, status)
+    assert b"def " not in body and b"root:" not in body
