@@ -72,10 +72,10 @@ def rows(store: Any) -> tuple[int, int]:
 
 @pytest.fixture
 def logged(tmp_path: Path) -> dict[str, str]:
-    """Runs of every kind in the default store ./runlog: ``{"a": id, "child": id, "b": id}``."""
+    """Runs of every kind in ./runlog: ``{"a": id, "child": id, "b": id}`` (names no id can start with)."""
     (tmp_path / "plot.png").write_bytes(PNG)
     exp = Experiment("train")
-    with exp.start_logging(name="a") as run:
+    with exp.start_logging(name="first") as run:
         for step, value in ((0, 0.5), (10, 0.25), (5, float("nan")), (7, float("inf")), (8, -0.0)):
             run.log("loss", value, step=step)
         for value in (1, 2.5, True, 2**62, float("-inf")):
@@ -97,7 +97,7 @@ def logged(tmp_path: Path) -> dict[str, str]:
         child.log("x", 1.5)
         child.fail("ValueError: bad input")
     other = Experiment("other")
-    with other.start_logging(name="b") as b_run:
+    with other.start_logging(name="second") as b_run:
         b_run.log("acc", 0.9)
     exp.close()
     other.close()
@@ -297,7 +297,7 @@ def test_a_run_id_from_another_store_is_refused_and_the_others_go(logged: dict[s
     assert result.returncode == 1
     lines = result.stderr.splitlines()
     assert len(lines) == 2 and "Traceback" not in result.stderr
-    assert lines[0].startswith(f"runlog: refused run {logged['a']} (a): ") and "did not come from this store" in lines[0]
+    assert lines[0].startswith(f"runlog: refused run {logged['a']} (first): ") and "did not come from this store" in lines[0]
     assert "experiment \"someone else's\" there, 'train' here" in lines[0]
     assert lines[1] == f"runlog: run {logged['child']} (child): not pushed, its parent run {logged['a']} was not"
     assert "1 runs pushed" not in result.stdout and "(1 new, 0 updated)" in result.stdout and "1 refused" in result.stdout
@@ -323,7 +323,7 @@ def test_which_runs_experiment_ids_prefixes_and_parents(logged: dict[str, str], 
     assert {info.id for info in open_store(team).list_runs()} == set(logged.values())
 
     team2 = str(tmp_path / "team2")
-    result = runlog("push", "a", "--to", team2, cwd=tmp_path)  # a name; its child goes with it
+    result = runlog("push", "first", "--to", team2, cwd=tmp_path)  # a name; its child goes with it
     assert "2 runs pushed" in result.stdout
     assert {info.id for info in open_store(team2).list_runs()} == {logged["a"], logged["child"]}
 
