@@ -20,10 +20,13 @@ __all__ = [
     "MetricPoint",
     "MissingDependencyError",
     "ParamConflictError",
+    "PushError",
+    "PushInterrupted",
     "Run",
     "RunEndedError",
     "RunNotFoundError",
     "RunlogError",
+    "S3ArtifactError",
     "ScriptRunConfig",
     "ScriptRunError",
     "SnapshotTooLargeError",
@@ -34,6 +37,7 @@ __all__ = [
     "UnsafeFolderNamesError",
     "autolog",
     "hookimpl",
+    "push",
     "register_plugin",
     "search_runs",
     "unregister_plugin",
@@ -60,9 +64,12 @@ from .exceptions import (
     MetricNotFoundError,
     MissingDependencyError,
     ParamConflictError,
+    PushError,
+    PushInterrupted,
     RunEndedError,
     RunlogError,
     RunNotFoundError,
+    S3ArtifactError,
     ScriptRunError,
     SnapshotTooLargeError,
     StoreBusyError,
@@ -86,6 +93,10 @@ def __getattr__(name: str) -> Any:
         from ._submit import ScriptRunConfig
 
         return ScriptRunConfig
+    if name == "push":
+        from ._push import push
+
+        return push
     if name == "autolog":
         from ._autolog import autolog
 

@@ -31,7 +31,7 @@ import warnings
 
 from ._handle import RUNNING
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesRef
-from .exceptions import InvalidArgumentError, RunlogError, RunNotFoundError, StoreError
+from .exceptions import InvalidArgumentError, PushError, PushInterrupted, RunlogError, RunNotFoundError, StoreError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -90,24 +90,6 @@ class PushSummary:
 
     def __repr__(self) -> str:
         return f"PushSummary({self.line()})"
-
-
-class PushInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a push; ``summary`` says what was pushed before it (pushing again resumes)."""
-
-    def __init__(self, summary: PushSummary) -> None:
-        self.summary = summary
-        super().__init__(f"push interrupted: {summary.line()}")
-
-
-class PushError(StoreError):
-    """The destination failed during a push (unreachable, full); ``summary`` says what was pushed before."""
-
-    def __init__(self, summary: PushSummary, err: BaseException) -> None:
-        self.summary = summary
-        self.error = err
-        super().__init__(f"{_one_line(err)}; pushed before that: {summary.line()}; "
-                         "run the same command again to resume")
 
 
 def size_text(count: int) -> str:

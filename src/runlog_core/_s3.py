@@ -30,7 +30,6 @@ Failures
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import os
@@ -50,6 +49,7 @@ from .exceptions import (
     MissingDependencyError,
     RunlogError,
     RunNotFoundError,
+    S3ArtifactError,
     UnsafeArtifactNameError,
 )
 
@@ -79,38 +79,6 @@ _AUTH_CODES = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "Expired
                          "AccessDenied", "AllAccessDisabled", "InvalidClientTokenId", "UnrecognizedClientException",
                          "403", "Forbidden", "AuthorizationHeaderMalformed"})
 _MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-
-
-class S3ArtifactError(ArtifactWriteError):
-    """S3 refused or could not be reached while writing (or reading) an artifact; nothing half-written is left.
-
-    Attributes:
-        name: the artifact.
-        path: its ``s3://bucket/key`` URI.
-        code: what went wrong: ``"credentials"``, ``"bucket"``, ``"unreachable"``, ``"conflict"`` or S3's code.
-    """
-
-    def __init__(self, name: str, uri: str, action: str, reason: str, fix: str, code: str) -> None:
-        os_code = {"credentials": errno.EACCES, "bucket": errno.ENOENT, "unreachable": errno.ECONNREFUSED}
-        self.name, self.path, self.code = name, uri, code
-        self.message = f"artifact {name!r}: {action} {uri} failed: {reason}; {fix}"
-        RunlogError.__init__(self, self.message)
-        self.errno, self.strerror, self.filename = os_code.get(code, errno.EIO), reason, uri
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickles (multiprocessing) with its message and attributes
-        return _rebuild_error, (type(self), {**self.__dict__, "errno": self.errno, "strerror": self.strerror,
-                                             "filename": self.filename})
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _rebuild_error(cls: type[S3ArtifactError], state: dict[str, Any]) -> S3ArtifactError:
-    error = cls.__new__(cls)
-    RunlogError.__init__(error, state.get("message", ""))
-    for key, value in state.items():
-        setattr(error, key, value)
-    return error
 
 
 def parse_s3_uri(value: str) -> tuple[str, str]:

@@ -7,6 +7,10 @@ handlers keep working.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = [
     "ArtifactConflictError",
     "ArtifactWriteError",
@@ -22,9 +26,12 @@ __all__ = [
     "MetricNotFoundError",
     "MissingDependencyError",
     "ParamConflictError",
+    "PushError",
+    "PushInterrupted",
     "RunEndedError",
     "RunNotFoundError",
     "RunlogError",
+    "S3ArtifactError",
     "ScriptRunError",
     "SnapshotTooLargeError",
     "StoreBusyError",
@@ -372,3 +379,55 @@ class MetricNotFoundError(RunlogError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class S3ArtifactError(ArtifactWriteError):
+    """S3 refused or could not be reached while writing (or reading) an artifact; nothing half-written is left.
+
+    Attributes:
+        name: the artifact.
+        path: its ``s3://bucket/key`` URI.
+        code: what went wrong: ``"credentials"``, ``"bucket"``, ``"unreachable"``, ``"conflict"`` or S3's code.
+    """
+
+    def __init__(self, name: str, uri: str, action: str, reason: str, fix: str, code: str) -> None:
+        import errno
+
+        os_code = {"credentials": errno.EACCES, "bucket": errno.ENOENT, "unreachable": errno.ECONNREFUSED}
+        self.name, self.path, self.code = name, uri, code
+        self.message = f"artifact {name!r}: {action} {uri} failed: {reason}; {fix}"
+        RunlogError.__init__(self, self.message)
+        self.errno, self.strerror, self.filename = os_code.get(code, errno.EIO), reason, uri
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (multiprocessing) with its message and attributes
+        return _rebuild_s3_error, (type(self), {**self.__dict__, "errno": self.errno, "strerror": self.strerror,
+                                             "filename": self.filename})
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild_s3_error(cls: type[S3ArtifactError], state: dict[str, Any]) -> S3ArtifactError:
+    error = cls.__new__(cls)
+    RunlogError.__init__(error, state.get("message", ""))
+    for key, value in state.items():
+        setattr(error, key, value)
+    return error
+
+
+class PushInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a push; ``summary`` says what was pushed before it (pushing again resumes)."""
+
+    def __init__(self, summary: Any) -> None:
+        self.summary = summary
+        super().__init__(f"push interrupted: {summary.line()}")
+
+
+class PushError(StoreError):
+    """The destination failed during a push (unreachable, full); ``summary`` says what was pushed before."""
+
+    def __init__(self, summary: Any, err: BaseException) -> None:
+        self.summary = summary
+        self.error = err
+        super().__init__(f"{' '.join(str(err).split()) or type(err).__name__}; pushed before that: {summary.line()}; "
+                         "run the same command again to resume")
