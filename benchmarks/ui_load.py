@@ -231,14 +231,27 @@ def main() -> None:
     mlflow_uri = f"sqlite:///{folder / 'mlflow.db'}"
     newest = f"run-{args.runs - 1:05d}"
 
-    start = perf()
-    big = fill_runlog(store, args.runs, args.metrics, args.params, args.points)
-    note(f"runlog filled: {args.runs:,} runs x {args.metrics} metrics x {args.params} params "
-         f"+ {args.points:,} points in {perf() - start:.1f} s")
-    if not args.skip_mlflow:
+    # a --folder filled before with the same sizes is used again (MLflow takes minutes to fill)
+    sizes = {"runs": args.runs, "metrics": args.metrics, "params": args.params, "points": args.points}
+    filled = folder / "filled.json"
+    known = json.loads(filled.read_text()) if filled.exists() else {}
+    if known.get("sizes") == sizes and (args.skip_mlflow or "ml_big" in known):
+        big, ml_experiment, ml_big = known["big"], known.get("ml_experiment", ""), known.get("ml_big", "")
+        note(f"using the stores filled before in {folder}")
+    else:
+        if filled.exists():
+            raise SystemExit(f"{folder} holds stores of other sizes: give another --folder")
         start = perf()
-        ml_experiment, ml_big = fill_mlflow(mlflow_uri, folder, args.runs, args.metrics, args.params, args.points)
-        note(f"MLflow filled (log_batch) in {perf() - start:.1f} s")
+        big = fill_runlog(store, args.runs, args.metrics, args.params, args.points)
+        note(f"runlog filled: {args.runs:,} runs x {args.metrics} metrics x {args.params} params "
+             f"+ {args.points:,} points in {perf() - start:.1f} s")
+        ml_experiment = ml_big = ""
+        if not args.skip_mlflow:
+            start = perf()
+            ml_experiment, ml_big = fill_mlflow(mlflow_uri, folder, args.runs, args.metrics, args.params, args.points)
+            note(f"MLflow filled (log_batch) in {perf() - start:.1f} s")
+        filled.write_text(json.dumps({"sizes": sizes, "big": big, **(
+            {} if args.skip_mlflow else {"ml_experiment": ml_experiment, "ml_big": ml_big})}))
 
     procs: list[subprocess.Popen[Any]] = []
     rows: list[tuple[str, str, float, int, int]] = []

@@ -54,15 +54,24 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     selected: new Set(),
     shownColumns: [],
   };
-  // the first page of runs is asked for at once, beside the experiment's name
+  // the first page of runs is asked for first; the experiment's name follows (one request at a time
+  // keeps the table's answer from sharing the server with the experiment list)
   const firstQuery = {filter: state.filter, sort: state.sort, columns: state.columns ? state.columns.join(",") : undefined,
     limit: PAGE_SIZE, offset: state.offset};
   let prefetched = api(`experiments/${experimentId}/runs`, firstQuery);
   prefetched.catch(() => {});
-  const experiments = await api("experiments");
-  const exp = experiments.experiments.find((e) => String(e.id) === String(experimentId));
-  if (!exp) throw new ApiError(404, {error: `no experiment with id ${experimentId}`});
-  setCrumbs([[exp.name, null]]);
+  const title = h("h1", null, `Experiment ${experimentId}`);
+  const count = h("span", {class: "muted"});
+  setCrumbs([[`Experiment ${experimentId}`, null]]);
+  const named = prefetched.then(() => null, () => null).then(() => api("experiments")).then((answer) => {
+    const exp = answer.experiments.find((e) => String(e.id) === String(experimentId));
+    if (!exp || !page.alive) return;
+    title.textContent = exp.name;
+    count.textContent = `${exp.runs} runs`;
+    setCrumbs([[exp.name, null]]);
+    document.title = `${exp.name} · runlog`;
+  });
+  named.catch(() => {});
 
   const filterInput = h("input", {type: "search", id: "filter", class: "filter", value: state.filter, spellcheck: "false",
     placeholder: "filter, e.g.  metrics.loss < 0.5 and params.lr = 0.01 and status = 'Completed'"});
@@ -79,7 +88,7 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
 
   clear(root);
   root.append(
-    h("div", {class: "page-head"}, h("h1", null, exp.name), h("span", {class: "muted"}, `${exp.runs} runs`)),
+    h("div", {class: "page-head"}, title, count),
     h("form", {class: "toolbar", id: "filter-form"}, filterInput, h("button", {type: "submit"}, "Apply"),
       h("div", {class: "picker-wrap"}, pickerButton, picker), compareButton),
     filterError,
