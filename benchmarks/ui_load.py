@@ -127,6 +127,14 @@ def start_mlflow(uri: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
+def stop(proc: subprocess.Popen[Any]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def measure(browser: Any, url: str, ready: str) -> tuple[float, int, int]:
     """Seconds from the navigation's start to the JS condition ``ready`` holding (the page's own clock,
     checked every frame), in a fresh context; bytes of all responses, and of the API ones."""
@@ -253,44 +261,37 @@ def main() -> None:
         filled.write_text(json.dumps({"sizes": sizes, "big": big, **(
             {} if args.skip_mlflow else {"ml_experiment": ml_experiment, "ml_big": ml_big})}))
 
-    procs: list[subprocess.Popen[Any]] = []
     rows: list[tuple[str, str, float, int, int]] = []
-    try:
+    table_ready = f"document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
+    runlog_chart = "document.querySelector('.metric-card[data-metric=\"loss\"][data-points] canvas')"
+    mlflow_chart = "document.querySelector('.js-plotly-plot .scatterlayer .trace path')"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        # one server at a time, so neither's start-up or background work lands in the other's figures;
+        # one untimed visit first, so neither pays its own warm-up (imports, caches)
         ui, base = start_runlog_ui(store)
-        procs.append(ui)
-        with urllib.request.urlopen(base + "/api/experiments") as answer:
-            experiment = next(e["id"] for e in json.load(answer)["experiments"] if e["name"] == "bench")
-        if not args.skip_mlflow:
-            ml, ml_base = start_mlflow(mlflow_uri, folder)
-            procs.append(ml)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-
-            table_ready = f"document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
-            runlog_chart = "document.querySelector('.metric-card[data-metric=\"loss\"][data-points] canvas')"
-            mlflow_chart = "document.querySelector('.js-plotly-plot .scatterlayer .trace path')"
-
-            # one untimed visit each, so neither server pays its own warm-up (imports, caches) in the figures
+        try:
+            with urllib.request.urlopen(base + "/api/experiments") as answer:
+                experiment = next(e["id"] for e in json.load(answer)["experiments"] if e["name"] == "bench")
             measure(browser, f"{base}/experiments/{experiment}", table_ready)
             rows.append(("runlog", "table", *median_of(args.repeats, lambda: measure(
                 browser, f"{base}/experiments/{experiment}", table_ready))))
             rows.append(("runlog", "chart", *median_of(args.repeats, lambda: measure(
                 browser, f"{base}/runs/{big}", runlog_chart))))
-            if not args.skip_mlflow:
+            delays = live_delays(browser, base, store, args.live_points)
+        finally:
+            stop(ui)
+        if not args.skip_mlflow:
+            ml, ml_base = start_mlflow(mlflow_uri, folder)
+            try:
                 measure(browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready)
                 rows.append(("MLflow", "table", *median_of(args.repeats, lambda: measure(
                     browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready))))
                 rows.append(("MLflow", "chart", *median_of(args.repeats, lambda: measure(
                     browser, f"{ml_base}/#/experiments/{ml_experiment}/runs/{ml_big}/model-metrics", mlflow_chart))))
-            delays = live_delays(browser, base, store, args.live_points)
-            browser.close()
-    finally:
-        for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            finally:
+                stop(ml)
+        browser.close()
 
     print(f"\n{args.runs:,} runs x {args.metrics} metrics x {args.params} params; one run of {args.points:,} points; "
           f"median of {args.repeats}, cold browser cache\n")
