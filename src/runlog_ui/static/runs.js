@@ -114,11 +114,18 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     const [key, dir] = state.sort.split(/\s+/);
     const active = key === sortKey;
     const arrow = active ? (dir === "desc" ? " ▼" : " ▲") : "";
+    const sortBy = () => {
+      state.sort = active && dir !== "desc" ? `${sortKey} desc` : active ? "" : `${sortKey} asc`;
+      state.offset = 0;
+      load();
+    };
     return h("th", {class: "sortable" + (cls ? " " + cls : "") + (active ? " sorted" : ""), title: `sort by ${sortKey}`,
-      dataset: {sort: sortKey}, onclick: () => {
-        state.sort = active && dir !== "desc" ? `${sortKey} desc` : active ? "" : `${sortKey} asc`;
-        state.offset = 0;
-        load();
+      tabindex: 0, "aria-sort": active ? (dir === "desc" ? "descending" : "ascending") : "none",
+      dataset: {sort: sortKey}, onclick: sortBy, onkeydown: (e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          sortBy();
+        }
       }}, label, arrow);
   }
 
