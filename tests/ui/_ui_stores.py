@@ -183,7 +183,18 @@ def many_metrics_run(store: str, count: int = 1000) -> str:
     return run.id
 
 
+def paging_runs(store: str, count: int = 130) -> None:
+    """More runs than one page of the runs table holds."""
+    from runlog_core import Experiment
+
+    exp = Experiment("paging", store=store)
+    for index in range(count):
+        with exp.start_logging(name=f"page-run-{index:03d}", outputs=None) as run:
+            run.log("score", index)
+
+
 def build(store: str, tmp: Path) -> dict[str, Any]:
+    paging_runs(store)
     return {"many": many_metrics_run(store), "lightning": lightning_run(store), "keras": keras_run(store), "sklearn": sklearn_search(store),
             "xgboost": xgboost_run(store), "every": every_type_run(store, tmp), "compare": compare_runs(store)}
 

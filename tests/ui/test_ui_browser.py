@@ -203,6 +203,24 @@ def test_experiments_and_runs_table_sort_filter_columns_children_compare(page: P
     expect(page.locator("#diff-table")).to_contain_text("lr")
 
 
+def test_runs_table_pages(page: Page, base: str, data: Any) -> None:
+    ready(page, f"{base}/experiments/{experiment_id(base, page, 'paging')}")
+    rows = page.locator("#runs tbody tr")
+    expect(page.locator("#total")).to_have_text("1–100 of 130 runs")
+    expect(rows).to_have_count(100)
+    expect(page.locator("#prev")).to_be_disabled()
+    page.locator('th[data-sort="metrics.score"]').click()
+    expect(rows.first.locator("td.name")).to_have_text("page-run-000")
+    page.locator("#next").click()
+    expect(page.locator("#total")).to_have_text("101–130 of 130 runs")
+    expect(rows).to_have_count(30)
+    expect(rows.last.locator("td.name")).to_have_text("page-run-129")
+    expect(page.locator("#next")).to_be_disabled()
+    page.reload()  # the page, sort and offset live in the URL
+    page.wait_for_selector("#app[data-ready]")
+    expect(page.locator("#total")).to_have_text("101–130 of 130 runs")
+
+
 def test_run_page_shows_every_data_type(page: Page, base: str, data: Any) -> None:
     ids = data["every"]
     ready(page, f"{base}/runs/{ids['run']}")
