@@ -211,9 +211,22 @@ def choose_columns(named: Sequence[str], metrics_per_run: Iterable[Iterable[str]
     for names in metrics_per_run:
         counts.update(f"metrics.{name}" for name in names if not name.startswith("system/"))
     chosen = list(named)
-    # most_common keeps the order of first appearance among equal counts
-    extra = [key for key, _count in counts.most_common() if key not in chosen]
+    # most_common keeps the order of first appearance among equal counts; among those, scores and
+    # losses come before other metrics, and timings (a search's mean_fit_time) after them
+    ranked = sorted(enumerate(counts.most_common()), key=lambda item: (-item[1][1], _rank(item[1][0]), item[0]))
+    extra = [key for _position, (key, _count) in ranked if key not in chosen]
     return [*DEFAULT_ATTRIBUTES, *chosen, *extra[:max(shared, 0)]]
+
+
+_SCORE_WORDS = ("score", "loss", "acc", "auc", "f1", "err", "mse", "mae", "precision", "recall", "r2")
+
+
+def _rank(key: str) -> int:
+    """0 for a metric that reads as a score or a loss, 2 for a timing, 1 for the rest."""
+    name = key[len("metrics."):].lower()
+    if name.endswith("time") or "_time" in name or name.endswith(("_s", "_ms")):
+        return 2
+    return 0 if any(word in name for word in _SCORE_WORDS) else 1
 
 
 def when(moment: float | None) -> str:

@@ -418,8 +418,8 @@ class Api:
         differs = {ns: [k for k, row in rows.items()
                         if len({json.dumps(json_ready(v), sort_keys=True, default=str) for v in row}) > 1]
                    for ns, rows in table.items()}
-        runs = [{**self._row(i, 0), "experiment_id": i.experiment_id, "experiment_name": i.experiment_name}
-                for i in infos]
+        runs = [{**self._row(i, len(self.store.list_runs(parent_id=i.id))), "experiment_id": i.experiment_id,
+                 "experiment_name": i.experiment_name} for i in infos]
         return json_response({"runs": runs, **table, "differs": differs})
 
     def compare_metric(self, request: Request) -> Response:

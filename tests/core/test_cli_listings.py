@@ -253,3 +253,15 @@ def test_commands_added_by_other_modules_get_the_same_one_line_errors(tmp_path: 
         "runlog: runlog import fake needs fakelib: pip install fakelib"
     assert one_line_error(run("import")) == "runlog import: give a subcommand; see `runlog import --help`"
     assert run("import", "fake", "--help").returncode == 0
+
+
+def test_scores_come_before_timings_among_metrics_every_run_shares(tmp_path: Path) -> None:
+    exp = Experiment("search-children")
+    for k in range(3):
+        with exp.start_logging(name=f"candidate-{k}") as run:  # in the order scikit-learn's cv_results_ has them
+            for name in ("mean_fit_time", "std_fit_time", "mean_score_time", "std_score_time", "epoch"):
+                run.log(name, 0.01 * k)
+            run.log("mean_test_score", 0.9 - k / 10)
+            run.log("rank_test_score", k + 1)
+    headers = _headers(runlog("runs", cwd=tmp_path).stdout)
+    assert headers == ["mean_test_score", "rank_test_score", "epoch", "mean_fit_time"]  # --metrics 4

@@ -150,8 +150,11 @@ def test_experiments_and_runs_table_sort_filter_columns_children_compare(page: P
     expect(rows).to_have_count(1)
     expect(page.locator("#total")).to_have_text("1–1 of 1 runs")
     page.locator(".fold-button").click()
-    expect(rows).to_have_count(9)
     expect(page.locator("#runs tbody tr.child")).to_have_count(8)
+    # the candidates show their own scores, under a header of their own columns
+    expect(page.locator("#runs tbody tr.child-head")).to_contain_text("mean_test_score")
+    child_cells = page.locator("#runs tbody tr.child").first.locator("td.num")
+    expect(child_cells.filter(has_text="0.")).not_to_have_count(0)
     shot(page, "runs-table")
 
     ready(page, f"{base}/experiments/{experiment_id(base, page, 'compare')}")

@@ -140,7 +140,19 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     head.append(tr);
   }
 
-  function runRow(run, depth) {
+  // the header of an expanded parent's children when they have columns of their own (a search's
+  // children score metrics the parent does not have): shown above them, under the parent's row
+  function childHead(columns) {
+    const tr = h("tr", {class: "child-head"}, h("td", {class: "check"}, ""), h("td", {class: "fold"}, ""),
+      h("td", {colspan: BUILTIN.length}, ""));
+    for (const col of columns) {
+      const [ns, ...rest] = col.split(".");
+      tr.append(h("td", {class: "num"}, h("span", {class: "ns"}, ns + "."), rest.join(".")));
+    }
+    return tr;
+  }
+
+  function runRow(run, depth, columns) {
     const check = h("input", {type: "checkbox", checked: state.selected.has(run.id), "aria-label": "pick run",
       onchange: (e) => {
         if (e.target.checked) state.selected.add(run.id);
@@ -165,7 +177,7 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
       h("td", {class: "name" + (depth ? " indent" : "")}, link(`/runs/${run.id}`, run.name || run.id)),
       h("td", {class: "time"}, fmtTime(run.start_time)),
       h("td", {class: "num"}, fmtDuration(run.duration)));
-    for (const col of state.shownColumns) {
+    for (const col of columns || state.shownColumns) {
       const value = columnValue(run, col);
       tr.append(h("td", {class: typeof value === "number" ? "num" : "", title: fmtValue(value)}, fmtValue(value)));
     }
@@ -185,10 +197,15 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
       if (run.children && state.expanded.has(run.id)) {
         let kids = childCache.get(run.id);
         if (!kids) {
-          kids = (await api(`experiments/${experimentId}/runs`, query({parent: run.id, limit: 1000}))).runs;
+          // without columns picked by hand, the server picks the children's own (their shared metrics)
+          kids = await api(`experiments/${experimentId}/runs`,
+            {...query({parent: run.id, limit: 1000}), columns: state.columns ? state.columns.join(",") : undefined});
           childCache.set(run.id, kids);
         }
-        for (const kid of kids) rows.push(runRow(kid, 1));
+        const own = kids.columns || state.shownColumns;
+        const same = own.length === state.shownColumns.length && own.every((c, i) => c === state.shownColumns[i]);
+        if (!same && kids.runs.length) rows.push(childHead(own));
+        for (const kid of kids.runs) rows.push(runRow(kid, 1, own));
       }
     }
     clear(body);
