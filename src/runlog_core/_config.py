@@ -25,6 +25,7 @@ __all__ = [
     "run_id",
     "snapshot_max_mb",
     "source_directory",
+    "spill_dir",
     "stop_grace",
     "store",
     "store_timeout",
@@ -53,6 +54,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_KEEP_WORKDIR": "1: keep a submitted script's working copy after it ends",
     "RUNLOG_REDACT": "extra variable and option name patterns whose values a submitted run records as ***",
     "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
+    "RUNLOG_SPILL_DIR": "where points a remote store could not take before the program ended wait to be written",
     "RUNLOG_UI_TOKEN": "the token runlog ui asks of every request (required to serve another host than 127.0.0.1)",
 }
 
@@ -92,6 +94,15 @@ def _flag(name: str) -> bool:
 def store() -> str | None:
     """``RUNLOG_STORE``: the default store, or ``None`` for ``./runlog``."""
     return _raw("RUNLOG_STORE")
+
+
+def spill_dir() -> str:
+    """``RUNLOG_SPILL_DIR``: where a remote store's unwritten points wait at exit (``~/.local/state/runlog/spill``)."""
+    found = _raw("RUNLOG_SPILL_DIR")
+    if found:
+        return found
+    state = _raw("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(state, "runlog", "spill")
 
 
 def artifacts() -> str | None:

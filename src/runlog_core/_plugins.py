@@ -124,7 +124,27 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
                 raise StoreError(f"no plugin can open the store {uri!r}; install the plugin for its scheme "
                                  "(for PostgreSQL: pip install 'runlog[postgres]')")
             _stores[key] = found
+            if getattr(found, "remote", False):
+                _replay_spills(found)
         return found
+
+
+def _replay_spills(store: Any) -> None:
+    """Write what an earlier program could not write into this remote store before it ended (``_spill``)."""
+    from ._spill import replay, spills_for
+
+    if not spills_for(store.uri):
+        return
+    try:
+        written = replay(store)
+    except Exception as err:  # still refusing: kept for the next time, logging goes on
+        warnings.warn(f"runlog: {store.uri} did not take yet what an earlier program kept for it on local disk "
+                      f"({err}); it stays there and is written the next time the store is opened",
+                      RuntimeWarning, stacklevel=4)
+        return
+    if written:
+        warnings.warn(f"runlog: wrote into {store.uri} the {written} batch(es) an earlier program kept on local disk "
+                      "when the store was down at its end", RuntimeWarning, stacklevel=4)
 
 
 def forget_store(store: Any) -> None:

@@ -106,6 +106,9 @@ class PostgresStore:
         StoreVersionError: the database was written by a newer runlog.
     """
 
+    remote = True
+    """What the writer could not write before the program ended is kept on local disk (``_spill``)."""
+
     def __init__(self, uri: str, artifact_root: str | os.PathLike[str] | None = None) -> None:
         pg = _driver()
         self._conninfo = _with_password(uri)

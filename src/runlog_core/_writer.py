@@ -411,17 +411,57 @@ class Writer:
                          "the data is kept in memory and retried") from error
 
     def close(self) -> None:
-        """Commit everything buffered, then end the thread. A later event starts a new one."""
+        """Commit everything buffered, then end the thread. A later event starts a new one.
+
+        A remote store (``store.remote``: PostgreSQL) that still refuses writes after
+        ``RUNLOG_STORE_TIMEOUT`` gets what waits kept on local disk (``_spill``), written when the
+        store is next opened; the :class:`StoreError` raised says where.
+        """
         try:
             self.flush()
+        except StoreError as err:
+            if not getattr(self.store, "remote", False):
+                raise
+            self._stop_thread()
+            kept = self._spill()
+            if kept is None:
+                raise
+            folder, files = kept
+            raise StoreError(f"{err}; what it did not take ({files} batch{'es' if files > 1 else ''}) is kept in "
+                             f"{folder} and written when {getattr(self.store, 'uri', '')} is next opened") from err
         finally:
-            self._stopped = True
-            self._wake.set()
-            thread = self._thread
-            if thread is not None and thread is not threading.current_thread():
-                thread.join()
-            self._thread = None
-            self._stopped = False
+            self._stop_thread()
+
+    def _stop_thread(self) -> None:
+        self._stopped = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        self._thread = None
+        self._stopped = False
+
+    def _spill(self) -> tuple[Any, int] | None:
+        """Everything not written, as batches, kept on local disk for the store; ``None`` if that failed."""
+        from ._spill import spill
+
+        try:
+            batches = []
+            while self._pending:
+                batches.append(self._pending.take()[0])
+            points, ops = self._points[:], self._ops[:]
+            del self._points[:]
+            del self._ops[:]
+            rest = Batch()
+            self._collect(ops, rest, [])
+            rest.columns, rest.count = build_columns(points, self.series_by_key)
+            rest.heartbeats.clear()
+            batches.append(rest)
+            return spill(getattr(self.store, "uri", ""), batches)
+        except Exception as err:
+            self._warn_once("spill", f"runlog: could not keep what {getattr(self.store, 'uri', '')} did not take "
+                            f"on local disk ({err!r}); it is lost")
+            return None
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's buffered events are the parent's to write; the child
