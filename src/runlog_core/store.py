@@ -51,6 +51,11 @@ Optional methods
         chunks with ``numpy.frombuffer``: a million points in milliseconds); without it, through
         ``get_points``.
 
+    ``remote`` (a class attribute, ``True``)
+        The store is on another machine (PostgreSQL): when it still refuses writes as the
+        program ends, the writer keeps what waits on local disk (``RUNLOG_SPILL_DIR``) and
+        writes it through ``write`` the next time the store is opened in any process.
+
 Values by series kind
     A series has one kind (``SeriesRef.kind``). The values of its points, in ``Batch.columns``
     and back from ``get_points`` and ``SeriesInfo.last_value``:
