@@ -245,8 +245,10 @@ def test_run_page_shows_every_data_type(page: Page, base: str, data: Any) -> Non
 
     # the chart controls: wall time, relative time, log scale, smoothing, and zoom by dragging
     page.select_option("#x-axis", "relative")
+    expect(loss).to_have_attribute("data-x", "relative")
     expect(loss).to_have_attribute("data-points", "50")
     page.select_option("#x-axis", "step")
+    expect(loss).to_have_attribute("data-x", "step")
     page.locator("#log-scale").check()
     page.locator("#smoothing").fill("0.6")
     expect(loss.locator(".u-legend")).to_contain_text("loss (raw)")

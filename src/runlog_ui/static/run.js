@@ -72,19 +72,22 @@ class MetricCard {
 
   async load() {
     this.busy = true;
+    // answers can arrive out of order (x switched twice quickly): only the latest request's is drawn
+    const request = (this.requests = (this.requests || 0) + 1);
     try {
       const data = await api(`runs/${this.ctx.run.id}/metric`, {
         name: this.info.name, x: this.xParam(), width: this.chart.width(),
         start: this.zoom ? this.zoom.start : undefined, end: this.zoom ? this.zoom.end : undefined});
-      if (!this.chart) return;
+      if (!this.chart || request !== this.requests) return;
       this.cursor = data.cursor;
       this.chart.setData(this.shiftX(data.x), [toNumbers(data.y)]);
       this.el.classList.toggle("zoomed", !!this.zoom);
       this.el.dataset.points = String(data.x.length);
+      this.el.dataset.x = this.ctx.opts.x;  // what the drawn data's x is (step, time or relative)
     } catch (err) {
       this.chartEl.append(errorBox(err));
     } finally {
-      this.busy = false;
+      if (request === this.requests) this.busy = false;
     }
   }
 
