@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_cli import runlog
 
 from runlog_core import Experiment
 from runlog_core._plugins import open_store
@@ -26,15 +27,6 @@ from runlog_core._records import ArtifactInfo, Batch, RunInfo, SeriesRef
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-
-
-def runlog(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    executable = shutil.which("runlog", path=os.path.dirname(sys.executable))
-    command = [executable] if executable else [sys.executable, "-m", "runlog_core._cli"]
-    result = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 def dump(store: Any, files: Any = None) -> dict[str, Any]:
