@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from . import _config
 from ._artifact_roots import open_artifact_store
 from ._postgres_codec import decode_rows, decode_value, encode_value
-from ._postgres_filter import Joins, compile_filter, compile_order
+from ._postgres_filter import Joins, compile_filter, compile_order, placeholder
 from ._postgres_schema import RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, schema_version
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from ._redact import REDACTED, redact_url, redact_value
+from ._sql_runs import run_conditions
 from ._sqlite_codec import decode_chunk, decode_param, encode_columns, encode_param, refusal
 from ._sqlite_columns import join_chunks, split_points
 from .exceptions import RunlogError, StoreError
@@ -312,25 +313,8 @@ class PostgresStore:
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
                   include_children: bool = True) -> list[RunInfo]:
-        where: list[str] = []
-        params: dict[str, Any] = {"now": time.time()}
-        if experiment_id is not None:
-            where.append("r.experiment_id = %(experiment)s")
-            params["experiment"] = experiment_id
-        if parent_id is not None:
-            where.append("r.parent_id = %(parent)s")
-            params["parent"] = parent_id
-        elif not include_children:
-            where.append("r.parent_id IS NULL")
-        if status is not None:
-            where.append(f"{STATUS_SQL} = %(status)s")
-            params["status"] = status
-        for index, (key, value) in enumerate((tags or {}).items()):
-            params[f"tk{index}"] = key
-            test = "" if value is None else f" AND t.value = %(tv{index})s"
-            if value is not None:
-                params[f"tv{index}"] = value
-            where.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = %(tk{index})s{test})")
+        where, params = run_conditions(placeholder, STATUS_SQL, experiment_id, status, tags, parent_id,
+                                       include_children)
         sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)

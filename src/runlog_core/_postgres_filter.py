@@ -13,6 +13,8 @@ from typing import Any, Final
 
 from ._postgres_schema import END_SQL, STATUS_SQL, STATUSES
 from ._search import And, Compare, Field, Or
+from ._sql_runs import SOURCES, bind
+from ._sql_runs import Joins as SharedJoins
 from ._values import BOOL, NUMBER, STR
 from .exceptions import InvalidArgumentError
 
@@ -20,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._search import Expression
 
-__all__ = ["Joins", "compile_filter", "compile_order"]
+__all__ = ["Joins", "compile_filter", "compile_order", "placeholder"]
 
 _SCALAR_KINDS: Final = f"('{NUMBER}', '{BOOL}', '{STR}')"
 _NUMERIC_VTYPES: Final = "('d', 'q', '?')"
@@ -31,16 +33,17 @@ _NUMBER_ATTRIBUTES: Final = {
     "duration": f"(coalesce({END_SQL}, %(now)s) - r.start_time)",
 }
 _OPERATORS: Final = frozenset({"=", "!=", "<", "<=", ">", ">="})
-_SOURCES: Final = {"metrics": ("series", "name"), "params": ("params", "key"), "tags": ("tags", "key")}
 _SHORT: Final = {"metrics": "s", "params": "p", "tags": "t"}
 _MAX_JOINS: Final = 32
 _GROUP: Final = 32  # terms per parenthesised group: a long chain stays a few levels deep
 
 
-def _bind(params: dict[str, Any], value: Any) -> str:
-    name = f"p{len(params)}"
-    params[name] = value
+def placeholder(name: str) -> str:
     return f"%({name})s"
+
+
+def _bind(params: dict[str, Any], value: Any) -> str:
+    return bind(params, value, placeholder)
 
 
 def _number(value: Any) -> float:
@@ -61,32 +64,11 @@ def _attribute(key: str) -> tuple[str, bool]:
     raise InvalidArgumentError("search field", key, f"one of {known}")
 
 
-class Joins:
-    """The rows a filter reads: one ``LEFT JOIN`` per metric, param or tag it names, up to ``_MAX_JOINS``.
-
-    As in SQLite (#9), a joined row is read once per run and each comparison is a plain column test;
-    series, params and tags are unique per run and name, so a join never repeats a run. Names beyond
-    the limit use scalar subqueries (the planner stops reordering joins beyond a few anyway).
-    """
+class Joins(SharedJoins):
+    """The rows a filter reads, joined once per name (see :class:`runlog_core._sql_runs.Joins`)."""
 
     def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self._aliases: dict[tuple[str, str], str] = {}
-
-    def alias(self, field: Field, params: dict[str, Any]) -> str | None:
-        """The alias of the row holding ``field`` for the run, joined on first use; ``None`` past the limit."""
-        found = self._aliases.get((field.namespace, field.key))
-        if found is None and len(self._aliases) < _MAX_JOINS:
-            found = self._aliases[(field.namespace, field.key)] = f"f{len(self._aliases)}"
-            table, column = _SOURCES[field.namespace]
-            kinds = f" AND {found}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
-            self.clauses.append(f"LEFT JOIN {table} {found} ON {found}.run_id = r.id"
-                                f" AND {found}.{column} = {_bind(params, field.key)}::text{kinds}")
-        return found
-
-    @property
-    def sql(self) -> str:
-        return " ".join(self.clauses)
+        super().__init__(placeholder, _MAX_JOINS, _SCALAR_KINDS, key_cast="::text")
 
 
 def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins | None = None) -> str:
@@ -104,7 +86,7 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
         raise InvalidArgumentError("search expression", expression, "a tree of And, Or and Compare")
     field, op, value = expression.field, expression.op, expression.value
     sql_op = "<>" if op == "!=" else op
-    if field.namespace not in _SOURCES:
+    if field.namespace not in SOURCES:
         return _compare_attribute(field.key, sql_op, value, params)
     alias = joins.alias(field, params) if joins is not None else None
     row = alias or _SHORT[field.namespace]
@@ -113,7 +95,7 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
     if alias is None:
         # #11: a scalar subquery, not EXISTS: PostgreSQL turns each EXISTS of an AND into a semi-join,
         # and planning 200 of them took 40 s; a scalar subquery stays a subplan
-        table, column = _SOURCES[field.namespace]
+        table, column = SOURCES[field.namespace]
         kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
         compared = (f"(SELECT {compared} FROM {table} {row} WHERE {row}.run_id = r.id"
                     f" AND {row}.{column} = {_bind(params, field.key)}::text{kinds})")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 from ._artifact_roots import open_artifact_store
 from ._artifacts import LocalArtifactStore
 from ._records import ArtifactInfo, Batch, RunInfo, SeriesInfo
+from ._sql_runs import run_conditions
 from ._sqlite_codec import (
     BOOL_VTYPE,
     decode_chunk,
@@ -33,7 +34,7 @@ from ._sqlite_codec import (
 )
 from ._sqlite_columns import join_chunks, split_points
 from ._sqlite_db import SQLiteDatabase, store_errors
-from ._sqlite_filter import Joins, compile_filter, compile_order
+from ._sqlite_filter import Joins, compile_filter, compile_order, placeholder
 from ._sqlite_schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, quote_identifier
 from ._values import LIST, NUMBER
 from .exceptions import RunlogError, StoreError
@@ -164,27 +165,8 @@ class SQLiteStore(SQLiteDatabase):
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
                   include_children: bool = True) -> list[RunInfo]:
-        where: list[str] = []
-        params: dict[str, Any] = {"now": time.time()}
-        if experiment_id is not None:
-            where.append("r.experiment_id = :experiment")
-            params["experiment"] = experiment_id
-        if parent_id is not None:
-            where.append("r.parent_id = :parent")
-            params["parent"] = parent_id
-        elif not include_children:
-            where.append("r.parent_id IS NULL")
-        if status is not None:
-            where.append(f"{STATUS_SQL} = :status")
-            params["status"] = status
-        for index, (key, value) in enumerate((tags or {}).items()):
-            params[f"tk{index}"] = key
-            if value is None:
-                where.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = :tk{index})")
-            else:
-                params[f"tv{index}"] = value
-                where.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = :tk{index}"
-                             f" AND t.value = :tv{index})")
+        where, params = run_conditions(placeholder, STATUS_SQL, experiment_id, status, tags, parent_id,
+                                       include_children)
         sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._search import And, Compare, Field, Or
+from ._sql_runs import SOURCES, bind
+from ._sql_runs import Joins as SharedJoins
 from ._sqlite_schema import END_SQL, STATUS_SQL, STATUSES
 from ._values import BOOL, NUMBER, STR
 from .exceptions import InvalidArgumentError
@@ -18,7 +20,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._search import Expression
 
-__all__ = ["Joins", "compile_filter", "compile_order"]
+__all__ = ["Joins", "compile_filter", "compile_order", "placeholder"]
 
 _SCALAR_KINDS = f"('{NUMBER}', '{BOOL}', '{STR}')"
 _ATTRIBUTES = {
@@ -31,16 +33,17 @@ _ATTRIBUTES = {
     "duration": f"(coalesce({END_SQL}, :now) - r.start_time)",
 }
 _OPERATORS = frozenset({"=", "!=", "<", "<=", ">", ">="})
-_SOURCES = {"metrics": ("series", "name"), "params": ("params", "key"), "tags": ("tags", "key")}
 _SHORT = {"metrics": "s", "params": "p", "tags": "t"}
 _MAX_JOINS = 48
 _GROUP = 32  # terms per group: 10,000 terms are three levels of groups, each at most 32 deep
 
 
-def _bind(params: dict[str, Any], value: Any) -> str:
-    name = f"p{len(params)}"
-    params[name] = value
+def placeholder(name: str) -> str:
     return f":{name}"
+
+
+def _bind(params: dict[str, Any], value: Any) -> str:
+    return bind(params, value, placeholder)
 
 
 def _attribute(key: str) -> str:
@@ -50,33 +53,11 @@ def _attribute(key: str) -> str:
         raise InvalidArgumentError("search field", key, f"one of {', '.join(_ATTRIBUTES)}") from None
 
 
-class Joins:
-    """The rows a filter reads: one ``LEFT JOIN`` per metric, param or tag it names, up to ``_MAX_JOINS``.
-
-    #9: a correlated subquery per comparison made SQLite's cost grow with the square of their
-    number (10,000 ``or`` terms: minutes); a joined row is read once per run and each comparison
-    is a plain column test. Series, params and tags are unique per run and name, so a join never
-    repeats a run. Names beyond the join limit (SQLite joins at most 64 tables) use subqueries.
-    """
+class Joins(SharedJoins):
+    """The rows a filter reads, joined once per name (see :class:`runlog_core._sql_runs.Joins`)."""
 
     def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self._aliases: dict[tuple[str, str], str] = {}
-
-    def alias(self, field: Field, params: dict[str, Any]) -> str | None:
-        """The alias of the row holding ``field`` for the run, joined on first use; ``None`` past the limit."""
-        found = self._aliases.get((field.namespace, field.key))
-        if found is None and len(self._aliases) < _MAX_JOINS:
-            found = self._aliases[(field.namespace, field.key)] = f"f{len(self._aliases)}"
-            table, column = _SOURCES[field.namespace]
-            kinds = f" AND {found}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
-            self.clauses.append(f"LEFT JOIN {table} {found} ON {found}.run_id = r.id"
-                                f" AND {found}.{column} = {_bind(params, field.key)}{kinds}")
-        return found
-
-    @property
-    def sql(self) -> str:
-        return " ".join(self.clauses)
+        super().__init__(placeholder, _MAX_JOINS, _SCALAR_KINDS)
 
 
 def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins | None = None) -> str:
@@ -97,7 +78,7 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
     if not isinstance(expression, Compare) or expression.op not in _OPERATORS:
         raise InvalidArgumentError("search expression", expression, "a tree of And, Or and Compare")
     field, op, value = expression.field, expression.op, expression.value
-    if field.namespace not in _SOURCES:
+    if field.namespace not in SOURCES:
         if field.key == "status" and isinstance(value, str):
             value = next((s for s in STATUSES if s.lower() == value.lower()), value)
         return f"{_attribute(field.key)} {op} {_bind(params, value)}"
@@ -113,7 +94,7 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
         test = f"{f'CAST({row}.value AS REAL)' if numeric else f'{row}.value'} {op} {_bind(params, value)}"
     if alias is not None:
         return f"({test})"
-    table, column = _SOURCES[field.namespace]
+    table, column = SOURCES[field.namespace]
     kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
     return (f"EXISTS (SELECT 1 FROM {table} {row} WHERE {row}.run_id = r.id"
             f" AND {row}.{column} = {_bind(params, field.key)}{kinds} AND {test})")
