@@ -270,6 +270,25 @@ def runlog_empty_bytes() -> int:
         return _runlog_store_bytes(folder, exp)
 
 
+def log_workload(run, w: Workload) -> tuple[float, float]:
+    """Log the workload into ``run`` as a training loop would (``log`` per point, or ``log_metrics`` per
+    step); returns the clock before and after: the caller's cost."""
+    if w.metrics == 1:
+        name = w.names[0]
+        values = [row[0] for row in w.values]
+        log = run.log
+        t0 = perf()
+        for i, value in enumerate(values):
+            log(name, value, step=i)
+        return t0, perf()
+    dicts = w.dicts
+    log_metrics = run.log_metrics
+    t0 = perf()
+    for i, d in enumerate(dicts):
+        log_metrics(d, step=i)
+    return t0, perf()
+
+
 def bench_runlog(w: Workload, repeats: int, empty: int) -> Result:
     from runlog_core import Experiment
 
@@ -278,21 +297,7 @@ def bench_runlog(w: Workload, repeats: int, empty: int) -> Result:
             folder = Path(tmp)
             exp = Experiment("bench", store=folder)
             run = exp.start_logging(outputs=None)
-            if w.metrics == 1:
-                name = w.names[0]
-                values = [row[0] for row in w.values]
-                log = run.log
-                t0 = perf()
-                for i, value in enumerate(values):
-                    log(name, value, step=i)
-                t1 = perf()
-            else:
-                dicts = w.dicts
-                log_metrics = run.log_metrics
-                t0 = perf()
-                for i, d in enumerate(dicts):
-                    log_metrics(d, step=i)
-                t1 = perf()
+            t0, t1 = log_workload(run, w)
             run.flush()
             t2 = perf()
             # another connection sees every point: rows of `points` plus the points packed in `chunks`
@@ -472,21 +477,7 @@ def bench_runlog_postgres(w: Workload, repeats: int, pg: PostgresServer) -> Resu
         name = pg.create("bench_runlog")
         exp = Experiment("bench", store=pg.uri(name))
         run = exp.start_logging(outputs=None)
-        if w.metrics == 1:
-            metric = w.names[0]
-            values = [row[0] for row in w.values]
-            log = run.log
-            t0 = perf()
-            for i, value in enumerate(values):
-                log(metric, value, step=i)
-            t1 = perf()
-        else:
-            dicts = w.dicts
-            log_metrics = run.log_metrics
-            t0 = perf()
-            for i, d in enumerate(dicts):
-                log_metrics(d, step=i)
-            t1 = perf()
+        t0, t1 = log_workload(run, w)
         run.flush()
         t2 = perf()
         ok = pg.count(name, "SELECT (SELECT count(*) FROM points) + (SELECT coalesce(sum(n), 0) FROM chunks)") == w.points
