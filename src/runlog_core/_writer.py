@@ -206,15 +206,7 @@ class Writer:
             self._taken += count
             ops = self._ops[:len(self._ops)]
             del self._ops[:len(ops)]
-            batch, events = Batch(), list[Op]()
-            self._collect(ops, batch, events)
-            collecting = gc.isenabled()
-            gc.disable()  # grouping 100,000 entries would set off collections that find nothing to free
-            try:
-                batch.columns, batch.count = build_columns(points, self.series_by_key)
-            finally:
-                if collecting:
-                    gc.enable()
+            batch, events = self._build(points, ops)
             now = time.time()
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
@@ -233,6 +225,19 @@ class Writer:
                     self._durable = self._taken
                 self._done.notify_all()
             return len(self._points) > MAX_ENTRIES_PER_COMMIT // 2
+
+    def _build(self, points: list[tuple[Any, ...]], ops: list[Op]) -> tuple[Batch, list[Op]]:
+        """A batch of ``points`` and ``ops`` as taken from the buffers, and the events to announce once written."""
+        batch, events = Batch(), list[Op]()
+        self._collect(ops, batch, events)
+        collecting = gc.isenabled()
+        gc.disable()  # grouping 100,000 entries would set off collections that find nothing to free
+        try:
+            batch.columns, batch.count = build_columns(points, self.series_by_key)
+        finally:
+            if collecting:
+                gc.enable()
+        return batch, events
 
     def _write_pending(self) -> BaseException | None:
         """Write the batches that wait, oldest first; stop at the first the store refuses."""
@@ -452,11 +457,7 @@ class Writer:
             points, ops = self._points[:], self._ops[:]
             del self._points[:]
             del self._ops[:]
-            rest = Batch()
-            self._collect(ops, rest, [])
-            rest.columns, rest.count = build_columns(points, self.series_by_key)
-            rest.heartbeats.clear()
-            batches.append(rest)
+            batches.append(self._build(points, ops)[0])
             return spill(getattr(self.store, "uri", ""), batches)
         except Exception as err:
             self._warn_once("spill", f"runlog: could not keep what {getattr(self.store, 'uri', '')} did not take "
