@@ -20,7 +20,7 @@ from typing import IO, BinaryIO
 from ._artifact_names import check_artifact_name
 from .exceptions import ArtifactConflictError, ArtifactWriteError, RunNotFoundError, UnsafeArtifactNameError
 
-__all__ = ["LocalArtifactStore", "make_private_dirs"]
+__all__ = ["LocalArtifactStore", "copy_to_file", "make_private_dirs"]
 
 _CHUNK = 1 << 20
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -49,6 +49,36 @@ def make_private_dirs(folder: Path) -> None:
         except FileExistsError:
             if not path.is_dir():
                 raise
+
+
+def copy_to_file(source: BinaryIO, name: str, destination: Path) -> Path:
+    """Write the rest of ``source`` (the artifact ``name``) to the local file ``destination``, whatever store it is in.
+
+    The copy keeps the user's umask, is written beside ``destination`` and renamed into place: a
+    failed download (a full disk, a store failing mid-read, Ctrl-C) leaves nothing under that name,
+    and a link there is replaced, not written through.
+
+    Raises:
+        ArtifactWriteError: ``destination`` cannot be written (or the store's own, reading ``source``).
+    """
+    tmp = ""
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        tmp = str(destination.parent / f".runlog-download-{os.urandom(6).hex()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o666)
+        try:
+            for chunk in iter(lambda: source.read(_CHUNK), b""):
+                _write_all(fd, chunk)
+        finally:
+            os.close(fd)
+        os.replace(tmp, destination)
+    except BaseException as err:
+        if tmp:
+            _remove(tmp)
+        if isinstance(err, OSError) and not isinstance(err, ArtifactWriteError):
+            raise ArtifactWriteError(name, str(destination), err, "downloading it to") from err
+        raise
+    return destination
 
 
 def _remove(path: str) -> None:
@@ -214,22 +244,7 @@ class LocalArtifactStore:
         """
         destination = Path(destination)
         with self.open(run_id, name) as source:  # before anything is created
-            tmp = ""
-            try:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                tmp = str(destination.parent / f".runlog-download-{os.urandom(6).hex()}")
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, 0o666)
-                try:
-                    for chunk in iter(lambda: source.read(_CHUNK), b""):
-                        _write_all(fd, chunk)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, destination)
-            except OSError as err:
-                if tmp:
-                    _remove(tmp)
-                raise ArtifactWriteError(name, str(destination), err, "downloading it to") from err
-        return destination
+            return copy_to_file(source, name, destination)
 
     def digest(self, run_id: str, name: str) -> tuple[int, str]:
         """``(size, sha256)`` of the stored artifact."""

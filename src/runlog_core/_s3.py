@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO, Final
 
 from ._artifact_names import check_artifact_name
+from ._artifacts import copy_to_file
 from .exceptions import (
     ArtifactConflictError,
     ArtifactWriteError,
@@ -642,23 +643,8 @@ class S3ArtifactStore:
             RunNotFoundError: there is no such artifact.
             ArtifactWriteError: ``destination`` cannot be written, or S3 fails; nothing is left under its name.
         """
-        destination = Path(destination)
         with self.open(run_id, name) as source:  # before anything is created
-            tmp = ""
-            try:
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                tmp = str(destination.parent / f".runlog-download-{os.urandom(6).hex()}")
-                with open(tmp, "xb") as out:
-                    for chunk in iter(lambda: source.read(_CHUNK), b""):
-                        out.write(chunk)
-                os.replace(tmp, destination)
-            except BaseException as err:
-                if tmp and os.path.exists(tmp):
-                    os.unlink(tmp)
-                if isinstance(err, OSError) and not isinstance(err, ArtifactWriteError):
-                    raise ArtifactWriteError(name, str(destination), err, "downloading it to") from err
-                raise
-        return destination
+            return copy_to_file(source, name, Path(destination))
 
     def digest(self, run_id: str, name: str) -> tuple[int, str]:
         """``(size, sha256)``: from the object's ``x-amz-meta-sha256`` when it has one, else read back."""
