@@ -87,3 +87,22 @@ def pm():  # type: ignore[no-untyped-def]
     for plugin in list(manager.get_plugins()):
         if id(plugin) not in before:
             manager.unregister(plugin)
+
+
+@pytest.fixture
+def kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A Jupyter kernel running this interpreter (the venv's), declared in a temporary JUPYTER_PATH:
+    nothing is installed. For tests that execute real notebooks with nbclient."""
+    import json
+    import sys
+
+    spec = tmp_path / "jupyter" / "kernels" / "runlog-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "runlog test", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    return "runlog-test"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -163,19 +161,10 @@ except ValueError:
 
 
 @pytest.fixture
-def kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A kernel running this interpreter, declared in a temporary JUPYTER_PATH: nothing is installed."""
-    spec = tmp_path / "jupyter" / "kernels" / "runlog-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "runlog test", "language": "python",
-    }))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+def kernel_name(kernel_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The conftest's kernel, with this test's store as RUNLOG_STORE."""
     monkeypatch.setenv("RUNLOG_STORE", str(tmp_path / "store"))
-    return "runlog-test"
+    return kernel_name
 
 
 def _html_of(cell: Any) -> str:

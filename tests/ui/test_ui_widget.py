@@ -3,7 +3,6 @@ kernel (`start_server`), the live page, and the link from a run's own HTML to it
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -16,22 +15,6 @@ pytest.importorskip("uvicorn", reason="the UI needs the ui extra: pip install 'r
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _ui_helpers import get, get_json
-
-
-@pytest.fixture
-def kernel_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A kernel running this interpreter (the venv's), declared in a temporary JUPYTER_PATH."""
-    spec = tmp_path / "jupyter" / "kernels" / "runlog-ui-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "runlog ui test", "language": "python",
-    }))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
-    return "runlog-ui-test"
-
 
 CELLS = [
     "from runlog_core import Experiment\nfrom runlog_ui import RunDetails",
