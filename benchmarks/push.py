@@ -32,9 +32,9 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent / "src"))
 
-from runlog_core._plugins import open_store  # noqa: E402
-from runlog_core._push import push  # noqa: E402
-from runlog_core._records import Batch, RunInfo, SeriesRef  # noqa: E402
+from runlog_core.base.records import Batch, RunInfo, SeriesRef  # noqa: E402
+from runlog_core.plugins.manager import open_store  # noqa: E402
+from runlog_core.transfer.push import push  # noqa: E402
 
 perf = time.perf_counter
 
@@ -61,7 +61,7 @@ def build_source(folder: Path, runs: int, points: int) -> int:
         batch.params.extend((run_id, f"p{k}", k * 0.1) for k in range(5))
         batch.tags.extend([(run_id, "team", "bench"), (run_id, "index", str(index))])
         size, sha256 = store.artifacts.put_bytes(run_id, "outputs/model.bin", os.urandom(1 << 20))
-        from runlog_core._records import ArtifactInfo
+        from runlog_core.base.records import ArtifactInfo
 
         batch.artifacts.append(ArtifactInfo(run_id, "outputs/model.bin", size, sha256,
                                             store.artifacts.uri(run_id, "outputs/model.bin"), start))
@@ -84,7 +84,7 @@ def pg_database(server: str) -> tuple[str, Any] | None:
     try:
         import psycopg
 
-        from runlog_core import _postgres  # noqa: F401
+        from runlog_core.store.postgres import store as _postgres  # noqa: F401
     except ImportError as err:
         print(f"push -> PostgreSQL      skipped: {err}")
         return None
@@ -128,7 +128,7 @@ def main() -> None:
                     timed_push(source, uri, "push -> PostgreSQL", total, artifacts=str(root / "pg-files"))
                     timed_push(source, uri, "push again (no-op)", total, artifacts=str(root / "pg-files"))
             finally:
-                from runlog_core._plugins import open_stores
+                from runlog_core.plugins.manager import open_stores
 
                 for store in open_stores():
                     store.close()

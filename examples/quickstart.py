@@ -81,7 +81,7 @@ def main() -> None:
     shutil.rmtree(scratch)
 
     # and with the command line
-    command = [shutil.which("runlog") or sys.executable] + ([] if shutil.which("runlog") else ["-m", "runlog_core._cli"])
+    command = [shutil.which("runlog") or sys.executable] + ([] if shutil.which("runlog") else ["-m", "runlog_core.cli.main"])
     subprocess.run([*command, "show", run.id], check=True)
 
 

@@ -30,7 +30,9 @@ def _close_what_the_test_opened():  # type: ignore[no-untyped-def]
     yield
     import warnings
 
-    from runlog_core import _lifecycle, _plugins, _writers
+    from runlog_core.plugins import manager as _plugins
+    from runlog_core.run import lifecycle as _lifecycle
+    from runlog_core.writer import registry as _writers
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -51,8 +53,8 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(store_dir: Path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (a real file in the test's folder), closed after the test."""
-    from runlog_core._plugins import open_store
-    from runlog_core._writers import close_store
+    from runlog_core.plugins.manager import open_store
+    from runlog_core.writer.registry import close_store
 
     opened = open_store(str(store_dir))
     yield opened
@@ -79,7 +81,7 @@ def run(experiment):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pm():  # type: ignore[no-untyped-def]
     """The plugin manager; every plugin a test registers is unregistered after it."""
-    from runlog_core._plugins import get_plugin_manager
+    from runlog_core.plugins.manager import get_plugin_manager
 
     manager = get_plugin_manager()
     before = {id(plugin) for plugin in manager.get_plugins()}

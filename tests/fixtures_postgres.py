@@ -80,7 +80,7 @@ def pg_store_factory(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
     Artifacts go to the test's folder (``RUNLOG_ARTIFACTS``), so no warning about local artifacts.
     """
-    from runlog_core._postgres import PostgresStore
+    from runlog_core.store.postgres.store import PostgresStore
 
     monkeypatch.setenv("RUNLOG_ARTIFACTS", str(tmp_path / "artifacts"))
     made: list[tuple[str, Any]] = []

@@ -44,12 +44,8 @@ __all__ = [
 ]
 
 
-from ._experiment import Experiment
-from ._plugins import register_plugin, unregister_plugin
-from ._query import search_runs
-from ._records import LoggedPoint, MetricPoint
-from ._run import Run
-from .exceptions import (
+from runlog_core.base.records import LoggedPoint, MetricPoint
+from runlog_core.exceptions import (
     ArtifactConflictError,
     ArtifactWriteError,
     ConfigError,
@@ -78,6 +74,10 @@ from .exceptions import (
     UnsafeArtifactNameError,
     UnsafeFolderNamesError,
 )
+from runlog_core.plugins.manager import register_plugin, unregister_plugin
+from runlog_core.run.experiment import Experiment
+from runlog_core.run.query import search_runs
+from runlog_core.run.run import Run
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -86,19 +86,19 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name == "hookimpl":  # pluggy is imported on first use, not by `import runlog_core`
-        from .hookspecs import hookimpl
+        from runlog_core.hookspecs import hookimpl
 
         return hookimpl
     if name == "ScriptRunConfig":
-        from ._submit import ScriptRunConfig
+        from runlog_core.submit.api import ScriptRunConfig
 
         return ScriptRunConfig
     if name == "push":
-        from ._push import push
+        from runlog_core.transfer.push import push
 
         return push
     if name == "autolog":
-        from ._autolog import autolog
+        from runlog_core.integration.autolog import autolog
 
         return autolog
     if name == "__version__":

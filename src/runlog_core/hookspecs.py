@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ._records import LoggedPoint
-    from ._run import Run
-    from .store import Store
+    from runlog_core.base.records import LoggedPoint
+    from runlog_core.run.run import Run
+    from runlog_core.store import Store
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["runlog_run", "runlog_store"]
 
-_STORE_VARIABLE = "RUNLOG_STORE"  # set (never read) here; runlog_core._config reads it
+_STORE_VARIABLE = "RUNLOG_STORE"  # set (never read) here; runlog_core.base.config reads it
 
 
 @pytest.fixture
@@ -44,7 +44,8 @@ def runlog_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     Yields:
         The store's folder; pass it as ``store=`` or to ``runlog --store``, or rely on the default.
     """
-    from runlog_core import _lifecycle, _plugins
+    from runlog_core.plugins import manager as _plugins
+    from runlog_core.run import lifecycle as _lifecycle
 
     folder = tmp_path / "runlog"
     monkeypatch.setenv(_STORE_VARIABLE, str(folder))
@@ -61,7 +62,9 @@ def _close_stores_in(folder: Path, context_before: Run | None) -> None:
     """End the runs left open in the stores under ``folder``, commit and close them."""
     import warnings
 
-    from runlog_core import _lifecycle, _plugins, _writers
+    from runlog_core.plugins import manager as _plugins
+    from runlog_core.run import lifecycle as _lifecycle
+    from runlog_core.writer import registry as _writers
 
     inside = str(folder.absolute())
     stores = [store for store in _plugins.open_stores() if inside in str(getattr(store, "uri", ""))]

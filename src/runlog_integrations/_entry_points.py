@@ -13,8 +13,8 @@ import importlib.util
 import sys
 from typing import Any
 
-from runlog_core._autolog import selected
 from runlog_core.hookspecs import hookimpl
+from runlog_core.integration.autolog import selected
 
 __all__ = ["keras", "lightning", "sklearn", "xgboost"]
 

@@ -3,7 +3,7 @@
 The run is decided once, on rank 0: the logger's ``run=``, else the run a checkpoint names
 (``fit(ckpt_path=...)``: the state callback hands its run id over when Lightning restores callback
 states) or ``run_id=``, else the submitted run, else a new run in ``experiment_name=``,
-``RUNLOG_EXPERIMENT`` or ``"lightning_logs"`` (:func:`runlog_core._target.resolve_run`). Lightning
+``RUNLOG_EXPERIMENT`` or ``"lightning_logs"`` (:func:`runlog_core.integration.target.resolve_run`). Lightning
 asks for ``logger.experiment`` and ``logger.version`` while a fit sets up, before it restores the
 checkpoint, so until then ``experiment`` is a stand-in, ``version`` a provisional name and
 hyperparameters wait.
@@ -16,10 +16,11 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from runlog_core import Experiment, Run, _config
-from runlog_core._guard import WarnOnce
-from runlog_core._target import resolve_run
+from runlog_core import Experiment, Run
+from runlog_core.base import config as _config
 from runlog_core.exceptions import RunNotFoundError
+from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration.target import resolve_run
 
 from ._lightning_flavours import rank as _rank
 from ._lightning_support import STATE_KEY, attach_state_callback, state_callback_class

@@ -31,10 +31,10 @@ except ImportError as err:
 from typing_extensions import override
 
 from runlog_core import Experiment, Run
-from runlog_core._autolog import Patches, nested, selected, warn_once
-from runlog_core._guard import WarnOnce
-from runlog_core._target import check_target, resolve_run
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.integration.autolog import Patches, nested, selected, warn_once
+from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration.target import check_target, resolve_run
 
 from ._keras_values import control_flow, name_of, number, plain
 

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import override
 
-from runlog_core import Run, _config
-from runlog_core._guard import WarnOnce
-from runlog_core._target import check_target
+from runlog_core import Run
+from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration.target import check_target
 
 from . import _lightning_autolog
 from ._lightning_flavours import BOTH, FLAVOURS, PendingRun, rank_zero_only

@@ -41,10 +41,10 @@ except ImportError as err:
 from typing_extensions import override
 
 from runlog_core import Experiment, Run
-from runlog_core._autolog import Patches, nested, selected, warn_once
-from runlog_core._guard import WarnOnce
-from runlog_core._target import check_target, resolve_run
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.integration.autolog import Patches, nested, selected, warn_once
+from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration.target import check_target, resolve_run
 
 from ._xgboost_values import booster_params, first_booster, is_cv_pack, put_result, rank
 

@@ -18,11 +18,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runlog_core import _values
-from runlog_core._artifact_names import check_artifact_name
-from runlog_core._cli_table import choose_columns, json_ready, named_fields, parse_columns
-from runlog_core._search import parse_filter, parse_order_by
+from runlog_core.base import values as _values
+from runlog_core.base.filter import parse_filter, parse_order_by
+from runlog_core.cli.table import choose_columns, json_ready, named_fields, parse_columns
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
+from runlog_core.store.artifacts.names import check_artifact_name
 
 from ._downsample import ColumnCache, downsample
 

@@ -14,10 +14,10 @@ import threading
 import time
 from typing import Any, TextIO
 
-from runlog_core import _config
-from runlog_core._html import register_ui
-from runlog_core._plugins import open_store
+from runlog_core.base import config as _config
 from runlog_core.exceptions import RunlogError
+from runlog_core.plugins.manager import open_store
+from runlog_core.views.html import register_ui
 
 from ._app import build_app
 from ._security import is_loopback

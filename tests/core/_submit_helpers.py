@@ -47,7 +47,7 @@ def read_pids(path: Path) -> list[int]:
 
 def cli_parser() -> argparse.ArgumentParser:
     """The `runlog` parser with just our subcommand (what _cli.py does with every subcommand)."""
-    from runlog_core._submit_cli import register
+    from runlog_core.cli.submit import register
 
     parser = argparse.ArgumentParser(prog="runlog")
     register(parser.add_subparsers(dest="command", required=True))

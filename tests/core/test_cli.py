@@ -19,7 +19,7 @@ from runlog_core import Experiment
 
 def runlog(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     executable = shutil.which("runlog", path=os.path.dirname(sys.executable))
-    command = [executable] if executable else [sys.executable, "-m", "runlog_core._cli"]
+    command = [executable] if executable else [sys.executable, "-m", "runlog_core.cli.main"]
     result = subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True)
     if check:
         assert result.returncode == 0, result.stderr
@@ -152,7 +152,7 @@ def test_runs_takes_long_filters(two_runs: tuple[str, str], tmp_path: Path, term
 
 
 def test_filters_too_long_or_too_deep_are_one_line(two_runs: tuple[str, str], tmp_path: Path) -> None:
-    from runlog_core._search import MAX_COMPARISONS, MAX_NESTING
+    from runlog_core.base.filter import MAX_COMPARISONS, MAX_NESTING
 
     text = " or ".join(["id=1"] * (MAX_COMPARISONS + 1))
     line = one_line_error(runlog("runs", "--filter", text, cwd=tmp_path, check=False))
@@ -240,7 +240,7 @@ def test_a_read_only_store_is_readable_or_one_line(tmp_path: Path) -> None:
 
 def test_an_unexpected_exception_is_one_line_asking_for_a_report(tmp_path: Path) -> None:
     script = ("import sys\n"
-              "from runlog_core import _cli\n"
+              "from runlog_core.cli import main as _cli\n"
               "def broken(args):\n"
               "    raise KeyError('boom')\n"
               "_cli.cmd_runs = broken\n"

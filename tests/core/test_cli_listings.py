@@ -16,8 +16,8 @@ import pytest
 from test_cli import one_line_error, runlog
 
 from runlog_core import Experiment
-from runlog_core._cli import build_parser
-from runlog_core._cli_table import display_width, truncate
+from runlog_core.cli.main import build_parser
+from runlog_core.cli.table import display_width, truncate
 
 
 def _headers(out: str) -> list[str]:
@@ -224,11 +224,11 @@ def test_every_positional_argument_has_help(tmp_path: Path) -> None:
 
 
 def test_commands_added_by_other_modules_get_the_same_one_line_errors(tmp_path: Path) -> None:
-    # `runlog import ...` comes from runlog_core._import_cli; here a stand-in registers the same way
+    # `runlog import ...` comes from runlog_core.cli.imports; here a stand-in registers the same way
     script = ("import sys, types\n"
-              "from runlog_core import _cli\n"
+              "from runlog_core.cli import main as _cli\n"
               "from runlog_core.exceptions import ImportSourceError\n"
-              "fake = types.ModuleType('runlog_core._import_cli')\n"
+              "fake = types.ModuleType('runlog_core.cli.imports')\n"
               "def fail(args):\n"
               "    if args.kind == 'missing':\n"
               "        raise ImportError('runlog import fake needs fakelib: pip install fakelib')\n"
@@ -241,7 +241,7 @@ def test_commands_added_by_other_modules_get_the_same_one_line_errors(tmp_path: 
               "    fake_tool.add_argument('--kind', default='bad')\n"
               "    fake_tool.set_defaults(func=fail)\n"
               "fake.add_import_parsers = add_import_parsers\n"
-              "sys.modules['runlog_core._import_cli'] = fake\n"
+              "sys.modules['runlog_core.cli.imports'] = fake\n"
               "sys.exit(_cli.main(sys.argv[1:]))\n")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import ConfigError, Experiment, RunlogError, _config
+from runlog_core import ConfigError, Experiment, RunlogError
+from runlog_core.base import config as _config
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -333,7 +333,7 @@ def test_a_store_failing_at_exit_costs_one_line_and_not_the_exit_status(store_di
 def test_a_store_that_stays_down_takes_bounded_memory(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_MAX_BUFFERED_POINTS", "1000")
     monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "0.5")
-    from runlog_core._sqlite import SQLiteStore
+    from runlog_core.store.sqlite.store import SQLiteStore
 
     store = SQLiteStore(store_dir / "runlog.db")  # a store (and writer) of this test's own
     exp = Experiment("down", store=store)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run, StoreBusyError, StoreError, _writer, search_runs
+from runlog_core import Experiment, Run, StoreBusyError, StoreError, search_runs
+from runlog_core.writer import writer as _writer
 
 
 def _wait_for(condition, deadline: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
@@ -176,7 +177,7 @@ def test_a_file_that_is_not_a_runlog_store_is_an_error_not_a_fresh_store(store_d
         Experiment("x", store=store_dir)
     assert "Traceback" not in str(caught.value)
     assert (store_dir / "runlog.db").read_bytes() == content  # left as it was
-    done = subprocess.run([sys.executable, "-m", "runlog_core._cli", "runs", "--store", str(store_dir)],
+    done = subprocess.run([sys.executable, "-m", "runlog_core.cli.main", "runs", "--store", str(store_dir)],
                           capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode != 0 and "Traceback" not in done.stderr
 

@@ -330,7 +330,7 @@ def test_a_folder_where_a_file_is_needed_is_a_conflict(run: Run) -> None:
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT, errno.EACCES], ids=["ENOSPC", "EDQUOT", "EACCES"])
 def test_a_failed_write_is_an_artifact_write_error_and_leaves_nothing(run: Run, monkeypatch: pytest.MonkeyPatch,
                                                                       code: int) -> None:
-    from runlog_core import _artifacts
+    from runlog_core.store.artifacts import local as _artifacts
 
     run.upload_file("models/first.pt", b"first")
     real_write = _artifacts._write_all

@@ -135,7 +135,7 @@ def test_entry_point_plugins_load_once_on_first_use_not_at_import(tmp_path: Path
         assert "runlog_csv_mirror" not in sys.modules, "loaded at import"
         with Experiment("ep", store="store").start_logging() as run:
             run.log("x", 2.5)
-        from runlog_core._plugins import get_plugin_manager
+        from runlog_core.plugins.manager import get_plugin_manager
         pm = get_plugin_manager()
         assert pm.get_plugin("csv_mirror") is sys.modules["runlog_csv_mirror"]
         assert get_plugin_manager() is pm
@@ -150,7 +150,7 @@ def test_entry_point_plugins_load_once_on_first_use_not_at_import(tmp_path: Path
 
 
 def test_a_store_plugin_can_take_over_a_uri(tmp_path: Path) -> None:
-    from runlog_core._sqlite import SQLiteStore
+    from runlog_core.store.sqlite.store import SQLiteStore
 
     opened = []
 

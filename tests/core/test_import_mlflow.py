@@ -9,8 +9,8 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 
 from runlog_core import Experiment, ImportSourceError  # noqa: E402
-from runlog_core._cli import main  # noqa: E402
-from runlog_core._import_mlflow import RUN_ID_TAG, import_mlflow, param_value  # noqa: E402
+from runlog_core.cli.main import main  # noqa: E402
+from runlog_core.transfer.import_mlflow import RUN_ID_TAG, import_mlflow, param_value  # noqa: E402
 
 
 def fill(uri: str, workdir: Path) -> dict[str, str]:

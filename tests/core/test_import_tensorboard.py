@@ -11,8 +11,8 @@ pytest.importorskip("tensorboard")
 torch_tb = pytest.importorskip("torch.utils.tensorboard")
 
 from runlog_core import Experiment, ImportSourceError  # noqa: E402
-from runlog_core._cli import main  # noqa: E402
-from runlog_core._import_tensorboard import PATH_TAG, import_tensorboard  # noqa: E402
+from runlog_core.cli.main import main  # noqa: E402
+from runlog_core.transfer.import_tensorboard import PATH_TAG, import_tensorboard  # noqa: E402
 
 
 def f32(value: float) -> float:

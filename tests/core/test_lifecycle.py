@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core import Experiment, Run, _writer
+from runlog_core import Experiment, Run
 from runlog_core.exceptions import RunEndedError
+from runlog_core.writer import writer as _writer
 
 
 def _writer_threads() -> list[threading.Thread]:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from runlog_core import Experiment, search_runs
-from runlog_core import _html as html_module
-from runlog_core._html import RunList
+from runlog_core.views import html as html_module
+from runlog_core.views.html import RunList
 
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = '"onerror=alert(2)'
@@ -140,7 +140,7 @@ def test_ui_link_is_none_until_a_ui_serves_the_store_and_is_escaped_when_given(
 
 HOSTILE_CELLS = {
     "setup": f"""
-from runlog_core._html import RunList
+from runlog_core.views.html import RunList
 SCRIPT, ONERROR, AMP = {SCRIPT!r}, {ONERROR!r}, {AMP!r}
 bad = Experiment(SCRIPT)
 with bad.start_logging(name=SCRIPT, tags={{"note": ONERROR, "team": AMP}}) as hostile:

@@ -21,10 +21,10 @@ import pytest
 from test_cli import runlog
 
 from runlog_core import Experiment
-from runlog_core._plugins import open_store
-from runlog_core._push import PushError, PushInterrupted, PushProgress, PushSummary, push
-from runlog_core._records import ArtifactInfo, Batch, RunInfo, SeriesRef
+from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesRef
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
+from runlog_core.plugins.manager import open_store
+from runlog_core.transfer.push import PushError, PushInterrupted, PushProgress, PushSummary, push
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -220,7 +220,7 @@ def test_an_interrupted_push_resumes_and_ends_with_the_same_data(tmp_path: Path)
 def test_sigint_stops_runlog_push_and_the_same_command_resumes(tmp_path: Path) -> None:
     ids = _bulk_source("runlog", 30, 50_000)
     executable = shutil.which("runlog", path=os.path.dirname(sys.executable))
-    command = [executable] if executable else [sys.executable, "-m", "runlog_core._cli"]
+    command = [executable] if executable else [sys.executable, "-m", "runlog_core.cli.main"]
     process = subprocess.Popen([*command, "push", "--all", "--to", "team"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     copied = tmp_path / "team" / "artifacts"
@@ -355,7 +355,7 @@ def test_push_refuses_an_empty_selection_in_the_api() -> None:
 def test_push_to_postgresql_copies_exactly_and_never_shows_the_password(logged: dict[str, str], tmp_path: Path,
                                                                         pg_uri: str) -> None:
     from fixtures_postgres import database_uri
-    from runlog_core._artifact_roots import open_artifact_store
+    from runlog_core.store.artifacts.roots import open_artifact_store
 
     with_password = database_uri(pg_uri.rsplit("/", 1)[1], password="s3cret-pw")
     files = str(tmp_path / "team-files")
@@ -383,7 +383,7 @@ def test_push_to_postgresql_brings_a_running_run_up_to_date(tmp_path: Path, pg_u
     run.complete()
     exp.close()
     assert push("runlog", pg_uri, runs=[run.id], artifacts=files).points == 10
-    from runlog_core._artifact_roots import open_artifact_store
+    from runlog_core.store.artifacts.roots import open_artifact_store
 
     assert dump(open_store(pg_uri), open_artifact_store(files, files)) == dump(open_store("runlog"))
 
@@ -393,7 +393,7 @@ def test_push_with_artifacts_to_s3(logged: dict[str, str], tmp_path: Path, pg_ur
     source = open_store("runlog")
     result = runlog("push", "--all", "--to", pg_uri, "--artifacts", s3_bucket, cwd=tmp_path)
     assert "3 files" in result.stdout and "RUNLOG_ARTIFACTS is not set" not in result.stderr
-    from runlog_core._artifact_roots import open_artifact_store
+    from runlog_core.store.artifacts.roots import open_artifact_store
 
     s3 = open_artifact_store(tmp_path, s3_bucket)
     team = open_store(pg_uri)
@@ -424,7 +424,7 @@ def test_a_push_that_loses_its_postgresql_connection_resumes_exactly(tmp_path: P
     except PushError as err:  # the next write found the connection gone: what was committed stays
         assert "run the same command again to resume" in str(err) and err.summary.points == 1000
     push("runlog", pg_uri, all=True, artifacts=files, batch_points=1000)
-    from runlog_core._artifact_roots import open_artifact_store
+    from runlog_core.store.artifacts.roots import open_artifact_store
 
     team = open_store(pg_uri)
     assert rows(team) == (7500, 3)

@@ -11,7 +11,7 @@ import pytest
 from _submit_helpers import write_script
 
 from runlog_core import ConfigError, Experiment, ScriptRunConfig
-from runlog_core._submit import redact_environment
+from runlog_core.submit.api import redact_environment
 
 GHP = "ghp_" + "R2d2C3poBb8Luke4Leia5Han6Solo7Yoda8x"
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ."

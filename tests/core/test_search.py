@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, Run, search_runs
-from runlog_core._records import RunInfo
-from runlog_core._sqlite import SQLiteStore
+from runlog_core.base.records import RunInfo
 from runlog_core.exceptions import FilterSyntaxError
+from runlog_core.store.sqlite.store import SQLiteStore
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ MALFORMED = [
 @pytest.mark.parametrize(("expression", "position", "message"), MALFORMED, ids=[m[0] or "empty" for m in MALFORMED])
 def test_malformed_filters_point_at_the_offending_character(store_dir: Path, expression: str, position: int,
                                                             message: str) -> None:
-    from runlog_core._search import parse_filter
+    from runlog_core.base.filter import parse_filter
 
     with pytest.raises(FilterSyntaxError, match=message) as caught:
         parse_filter(expression)
@@ -135,7 +135,7 @@ def numbered(store_dir: Path) -> dict[int, str]:
 @pytest.mark.parametrize("terms", [100, 1_000, 10_000])
 def test_long_or_and_and_chains_select_the_right_runs(numbered: dict[int, str], store_dir: Path, terms: int) -> None:
     # #9: 100 terms hit SQLite's expression depth (a raw OperationalError), 1,000 Python's recursion limit
-    from runlog_core._search import MAX_COMPARISONS, MAX_NAMES
+    from runlog_core.base.filter import MAX_COMPARISONS, MAX_NAMES
 
     wanted = " or ".join(f"metrics.k = {1000 + i}" for i in range(terms - 2)) + " or metrics.k = 1 or params.k = 3"
     assert sorted(run.id for run in search_runs(wanted, store=store_dir)) == sorted([numbered[1], numbered[3]])
@@ -150,7 +150,7 @@ def test_long_or_and_and_chains_select_the_right_runs(numbered: dict[int, str], 
 
 
 def test_a_chain_parses_into_one_flat_node(store_dir: Path) -> None:
-    from runlog_core._search import And, Compare, Field, Or, parse_filter
+    from runlog_core.base.filter import And, Compare, Field, Or, parse_filter
 
     def k(n: int) -> Compare:
         return Compare(Field("metrics", "k"), "=", n)
@@ -166,7 +166,7 @@ def test_a_chain_parses_into_one_flat_node(store_dir: Path) -> None:
 
 def test_the_deepest_accepted_nesting_runs_and_deeper_is_a_filter_error(numbered: dict[int, str],
                                                                       store_dir: Path) -> None:
-    from runlog_core._search import MAX_COMPARISONS, MAX_NESTING
+    from runlog_core.base.filter import MAX_COMPARISONS, MAX_NESTING
 
     def nested(depth: int, siblings: int) -> str:
         text = "metrics.k = 2"
@@ -190,7 +190,7 @@ def test_the_deepest_accepted_nesting_runs_and_deeper_is_a_filter_error(numbered
 
 
 def test_a_filter_with_too_many_comparisons_is_a_filter_error(numbered: dict[int, str], store_dir: Path) -> None:
-    from runlog_core._search import MAX_COMPARISONS
+    from runlog_core.base.filter import MAX_COMPARISONS
 
     at_limit = " or ".join(["metrics.k = 4"] * MAX_COMPARISONS)
     assert [run.name for run in search_runs(at_limit, store=store_dir)] == ["k4"]
@@ -201,7 +201,7 @@ def test_a_filter_with_too_many_comparisons_is_a_filter_error(numbered: dict[int
 
 
 def test_a_filter_naming_too_many_metrics_is_a_filter_error(store_dir: Path) -> None:
-    from runlog_core._search import MAX_NAMES, parse_filter
+    from runlog_core.base.filter import MAX_NAMES, parse_filter
 
     text = " or ".join(f"params.p{i} = 1" for i in range(MAX_NAMES + 1))
     with pytest.raises(FilterSyntaxError, match=f"names more than {MAX_NAMES} different metrics") as caught:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, Run
-from runlog_core._sqlite import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore, quote_identifier
 from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
 from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
+from runlog_core.store.sqlite.store import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore, quote_identifier
 
 
 def _make_v1_store(folder: Path) -> Path:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runlog_core._sqlite import SQLiteStore
+from runlog_core.store.sqlite.store import SQLiteStore
 from runlog_core.testing.store_conformance import *  # noqa: F403
 
 

@@ -17,8 +17,8 @@ import pytest
 from _submit_helpers import child_env, pid_alive, read_pids, run_cli, wait_until, write_script
 
 from runlog_core import Experiment, Run, ScriptRunConfig
-from runlog_core._submit import redact_environment, wait_for_completion
 from runlog_core.exceptions import ConfigError, InvalidArgumentError, ScriptRunError, SnapshotTooLargeError
+from runlog_core.submit.api import redact_environment, wait_for_completion
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process groups and /proc: Linux")
 

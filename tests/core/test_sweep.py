@@ -10,8 +10,8 @@ import pytest
 from _submit_helpers import pid_alive, read_pids, run_cli, wait_until, write_script
 
 from runlog_core import Experiment, ScriptRunConfig
-from runlog_core._submit import parse_sweep, sweep
 from runlog_core.exceptions import ConfigError, InvalidArgumentError
+from runlog_core.submit.api import parse_sweep, sweep
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process groups and /proc: Linux")
 

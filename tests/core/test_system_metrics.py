@@ -77,7 +77,7 @@ def test_submitted_run_measures_the_scripts_process_tree(tmp_path: Path, monkeyp
 
 
 def test_interval_defaults_to_10_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core._system import _interval
+    from runlog_core.run.system import _interval
 
     monkeypatch.delenv("RUNLOG_SYSTEM_INTERVAL", raising=False)
     assert _interval(None) == 10.0
@@ -89,7 +89,7 @@ def test_interval_defaults_to_10_seconds(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "inf"])
 def test_a_bad_interval_raises_when_the_monitor_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        value: str) -> None:
-    from runlog_core._system import start_monitor
+    from runlog_core.run.system import start_monitor
 
     monkeypatch.setenv("RUNLOG_SYSTEM_INTERVAL", value)
     with Experiment("sys", store=tmp_path / "store").start_logging() as run:
@@ -103,7 +103,7 @@ def test_a_bad_interval_raises_when_the_monitor_starts(tmp_path: Path, monkeypat
 
 
 def test_importing_runlog_core_imports_neither_psutil_nor_pynvml() -> None:
-    code = ("import sys, runlog_core, runlog_core._system, runlog_core._submit\n"
+    code = ("import sys, runlog_core, runlog_core.run.system, runlog_core.submit.api\n"
             "print(sorted(m for m in ('psutil', 'pynvml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__import__("runlog_core").__file__).parents[1])})

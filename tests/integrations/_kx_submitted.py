@@ -3,7 +3,7 @@ Keras, XGBoost, autolog and contract tests).
 
 ``runlog submit`` starts the run, then runs the script with ``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
 set; there ``Run.get_context()`` attaches to it. Here the run is started in the test's own store,
-the variables are set with ``monkeypatch``, and ``runlog_core._lifecycle``'s cached context is
+the variables are set with ``monkeypatch``, and ``runlog_core.run.lifecycle``'s cached context is
 cleared before and after, so ``Run.get_context()`` attaches to it as in a submitted script.
 """
 
@@ -16,7 +16,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from runlog_core import Experiment, Run, _lifecycle, search_runs
+from runlog_core import Experiment, Run, search_runs
+from runlog_core.run import lifecycle as _lifecycle
 
 
 @contextmanager

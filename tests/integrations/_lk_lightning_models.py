@@ -74,7 +74,8 @@ class RecordStores(Callback):
         self.folder = folder
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        from runlog_core import _plugins, _writers
+        from runlog_core.plugins import manager as _plugins
+        from runlog_core.writer import registry as _writers
 
         # core internals (issue 8 reshapes them): the stores this process opened, the points its writers hold
         opened = getattr(_plugins, "open_stores", None)

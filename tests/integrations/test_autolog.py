@@ -128,7 +128,7 @@ def test_user_exceptions_propagate_unchanged(diabetes: Any) -> None:
 
 def test_runlog_errors_become_one_warning(diabetes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     runlog_core.autolog(frameworks=["sklearn", "xgboost"], experiment="auto")
-    from runlog_core import _autolog
+    from runlog_core.integration import autolog as _autolog
 
     monkeypatch.setattr(_autolog.warn_once, "seen", set())
 
@@ -197,7 +197,7 @@ def test_keras_fit_gets_the_callback() -> None:
 
 
 def test_import_runlog_core_and_autolog_module_load_no_framework() -> None:
-    code = ("import sys, runlog_core; from runlog_core import _autolog; "
+    code = ("import sys, runlog_core; from runlog_core.integration import autolog as _autolog; "
             "bad = [m for m in ('sklearn', 'xgboost', 'numpy', 'torch', 'keras', 'lightning', 'runlog_integrations') "
             "if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
@@ -208,7 +208,7 @@ def test_import_runlog_core_and_autolog_module_load_no_framework() -> None:
 def test_builtin_integrations_are_entry_point_plugins_of_the_runlog_group() -> None:
     from importlib.metadata import entry_points
 
-    from runlog_core._plugins import get_plugin_manager
+    from runlog_core.plugins.manager import get_plugin_manager
 
     names = {entry_point.name for entry_point in entry_points(group="runlog")}
     assert {"runlog.sklearn", "runlog.xgboost", "runlog.lightning", "runlog.keras"} <= names

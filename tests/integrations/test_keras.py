@@ -230,7 +230,7 @@ def _fit(callbacks: list[Any]) -> tuple[list[np.ndarray], dict[str, list[float]]
 
 @pytest.mark.parametrize("fault", ["write-enospc", "everything-locked"])
 def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core import _sqlite
+    from runlog_core.store.sqlite import store as _sqlite
 
     baseline = _fit([])
 
@@ -257,7 +257,7 @@ def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.Mon
 
 
 def test_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core import _sqlite
+    from runlog_core.store.sqlite import store as _sqlite
 
     monkeypatch.setenv("RUNLOG_STRICT_INTEGRATIONS", "1")
     monkeypatch.setattr(_sqlite.SQLiteStore, "create_run",

@@ -344,7 +344,7 @@ def _fit_weights(logger: Any) -> tuple[dict[str, torch.Tensor], list[float]]:
 
 @pytest.mark.parametrize("fault", ["write-enospc", "everything-locked"])
 def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core import _sqlite
+    from runlog_core.store.sqlite import store as _sqlite
 
     monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "1")  # how long finalize waits for the failing store
 
@@ -373,7 +373,7 @@ def test_failing_store_never_breaks_training(fault: str, monkeypatch: pytest.Mon
 
 
 def test_strict_mode_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core import _sqlite
+    from runlog_core.store.sqlite import store as _sqlite
 
     monkeypatch.setenv("RUNLOG_STRICT_INTEGRATIONS", "1")
     monkeypatch.setattr(_sqlite.SQLiteStore, "create_run",

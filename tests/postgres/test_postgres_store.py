@@ -157,8 +157,8 @@ def test_a_process_that_dies_reads_killed(team_store: str, tmp_path: Path) -> No
 
 
 def test_a_newer_schema_is_refused_and_an_older_one_upgraded(pg_uri: str, pg_store_factory: Any) -> None:
-    from runlog_core._postgres import PostgresStore
-    from runlog_core._postgres_schema import MIGRATIONS, SCHEMA_VERSION
+    from runlog_core.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
+    from runlog_core.store.postgres.store import PostgresStore
 
     # an older store (version 1 only) with an experiment in it: upgraded in place, kept
     for statement in ("CREATE TABLE runlog_schema (version INTEGER NOT NULL)", "INSERT INTO runlog_schema VALUES (1)",
@@ -202,15 +202,15 @@ def test_an_unreachable_server_is_a_clear_store_error_without_the_password(tmp_p
 
 
 def test_the_password_is_never_shown(pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core._environment import child_environment
-    from runlog_core._plugins import open_store
-    from runlog_core._redact import redact_environment
-    from runlog_core._script_config import ScriptRunConfig
+    from runlog_core.base.redact import redact_environment
+    from runlog_core.plugins.manager import open_store
+    from runlog_core.submit.config import ScriptRunConfig
+    from runlog_core.submit.environment import child_environment
 
     secret_uri = _with_password(pg_uri)
     monkeypatch.setenv("RUNLOG_STORE", secret_uri)
     monkeypatch.delenv("RUNLOG_ARTIFACTS", raising=False)
-    monkeypatch.setattr("runlog_core._postgres._warned_artifacts", False)
+    monkeypatch.setattr("runlog_core.store.postgres.store._warned_artifacts", False)
     with pytest.warns(RuntimeWarning, match="RUNLOG_ARTIFACTS") as caught:
         exp = Experiment("secrets")
     assert all(PASSWORD not in str(w.message) for w in caught)
@@ -233,7 +233,7 @@ def test_the_password_is_never_shown(pg_uri: str, tmp_path: Path, monkeypatch: p
 
 def test_artifacts_without_runlog_artifacts_warn_once(pg_uri: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core import _postgres
+    from runlog_core.store.postgres import store as _postgres
 
     monkeypatch.delenv("RUNLOG_ARTIFACTS", raising=False)
     monkeypatch.setattr(_postgres, "_warned_artifacts", False)
@@ -247,8 +247,8 @@ def test_artifacts_without_runlog_artifacts_warn_once(pg_uri: str, tmp_path: Pat
 
 def test_the_cli_sees_no_store_in_an_empty_database(pg_uri: str, capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from runlog_core._cli import main
-    from runlog_core._postgres import store_exists
+    from runlog_core.cli.main import main
+    from runlog_core.store.postgres.store import store_exists
 
     monkeypatch.setenv("RUNLOG_ARTIFACTS", str(tmp_path))
     secret_uri = _with_password(pg_uri)
@@ -400,7 +400,7 @@ def test_a_forked_child_never_uses_its_parents_connection(pg_store_factory: Call
 
 
 def test_ten_thousand_terms_over_many_names_search_like_short_ones(pg_store_factory: Callable[[], Any]) -> None:
-    from runlog_core._search import parse_filter
+    from runlog_core.base.filter import parse_filter
     from runlog_core.store import Batch, RunInfo
 
     store = pg_store_factory()

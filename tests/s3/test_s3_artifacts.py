@@ -26,7 +26,6 @@ pytest.importorskip("boto3")
 pytest.importorskip("moto.server")
 
 from runlog_core import Experiment
-from runlog_core._s3 import S3ArtifactStore, _ObjectReader
 from runlog_core.exceptions import (
     ArtifactConflictError,
     ArtifactWriteError,
@@ -35,6 +34,7 @@ from runlog_core.exceptions import (
     RunNotFoundError,
     UnsafeArtifactNameError,
 )
+from runlog_core.store.artifacts.s3 import S3ArtifactStore, _ObjectReader
 
 RUN = "0123456789abcdef"
 MB = 1 << 20
@@ -366,7 +366,7 @@ def test_the_azure_flow_over_sqlite_keeps_every_file_in_s3(s3_bucket: str, s3_cl
 
     script = Path(sys.executable).parent / "runlog"
     command = [str(script)] if script.exists() else [sys.executable, "-c",
-                                                     "import sys; from runlog_core._cli import main; "
+                                                     "import sys; from runlog_core.cli.main import main; "
                                                      "sys.exit(main(sys.argv[1:]))"]
     result = subprocess.run([*command, "download", run.id, "ckpt", str(tmp_path / "cli")], cwd=tmp_path,
                             capture_output=True, text=True)
@@ -377,8 +377,8 @@ def test_the_azure_flow_over_sqlite_keeps_every_file_in_s3(s3_bucket: str, s3_cl
 
 def test_the_sqlite_stores_artifact_root_argument_still_means_a_local_folder(s3_bucket: str, tmp_path: Path,
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from runlog_core._artifacts import LocalArtifactStore
-    from runlog_core._sqlite import SQLiteStore
+    from runlog_core.store.artifacts.local import LocalArtifactStore
+    from runlog_core.store.sqlite.store import SQLiteStore
 
     monkeypatch.setenv("RUNLOG_ARTIFACTS", s3_bucket)
     local = SQLiteStore(tmp_path / "a" / "runlog.db", artifact_root=tmp_path / "files")

@@ -144,7 +144,7 @@ def test_the_cli_reads_the_team_store(team: tuple[str, str]) -> None:
     run = Experiment("team-cli").start_logging()
     run.log("loss", 0.5)
     run.complete()
-    shown = subprocess.run([sys.executable, "-m", "runlog_core._cli", "runs", "-e", "team-cli", "--json"],
+    shown = subprocess.run([sys.executable, "-m", "runlog_core.cli.main", "runs", "-e", "team-cli", "--json"],
                            capture_output=True, text=True, env=os.environ.copy(), check=False)
     assert shown.returncode == 0, shown.stderr
     assert run.id in shown.stdout

@@ -96,7 +96,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         ids = _fill(store, folder)
     finally:
         os.chdir(cwd)
-    from runlog_core import _plugins, _writers
+    from runlog_core.plugins import manager as _plugins
+    from runlog_core.writer import registry as _writers
 
     for opened in _plugins.open_stores():
         _writers.close_store(opened)
@@ -336,7 +337,7 @@ class Counting:
 
 def _ten_thousand_runs(store: Any) -> int:
     """10,000 runs x 20 metrics x 20 params, written through the store contract as the writer does."""
-    from runlog_core._records import Batch, RunInfo, SeriesRef
+    from runlog_core.base.records import Batch, RunInfo, SeriesRef
 
     experiment_id = store.get_or_create_experiment("big-sweep")
     now = time.time()
@@ -358,7 +359,7 @@ def _ten_thousand_runs(store: Any) -> int:
 
 
 def test_the_first_page_of_10000_runs_reads_only_that_page(tmp_path: Path) -> None:
-    from runlog_core._plugins import open_store
+    from runlog_core.plugins.manager import open_store
     from runlog_ui import start_server
 
     store = open_store(str(tmp_path / "store"))

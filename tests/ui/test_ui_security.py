@@ -26,7 +26,9 @@ SECRET_BYTES = b"not in the index"
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("ui_security")
     store = str(folder / "store")
-    from runlog_core import Experiment, _plugins, _writers
+    from runlog_core import Experiment
+    from runlog_core.plugins import manager as _plugins
+    from runlog_core.writer import registry as _writers
 
     exp = Experiment("safety", store=store)
     with exp.start_logging(name="files", outputs=None) as run:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from ..exceptions import RunlogError, StoreError
-from ..store import BOOL, IMAGE, LIST, NUMBER, ROW, STR, TABLE, ArtifactInfo, Batch, SeriesRef, Store
+from runlog_core.exceptions import RunlogError, StoreError
+from runlog_core.store import BOOL, IMAGE, LIST, NUMBER, ROW, STR, TABLE, ArtifactInfo, Batch, SeriesRef, Store
+
 from ._store_helpers import T0, batch_of, new_run, same_value, write_points
 
 __all__ = [

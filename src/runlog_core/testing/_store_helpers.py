@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ..store import Batch, RunInfo, SeriesRef, Store
+from runlog_core.store import Batch, RunInfo, SeriesRef, Store
 
 __all__ = ["batch_of", "new_run", "same_value", "store", "write_points"]
 

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from .._search import parse_filter, parse_order_by
-from ..store import Batch, SeriesRef, Store
+from runlog_core.base.filter import parse_filter, parse_order_by
+from runlog_core.store import Batch, SeriesRef, Store
+
 from ._store_helpers import batch_of, new_run, write_points
 
 __all__ = [

@@ -17,8 +17,8 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection._search import BaseSearchCV
 
 from runlog_core import Experiment, Run
-from runlog_core._autolog import Patches, nested, selected, warn_once
-from runlog_core._target import resolve_run
+from runlog_core.integration.autolog import Patches, nested, selected, warn_once
+from runlog_core.integration.target import resolve_run
 
 from ._results import plain
 from ._search import DEFAULT_EXPERIMENT, TrackedSearch

@@ -8,10 +8,10 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.model_selection._search import BaseSearchCV
 
 from runlog_core import Experiment, Run
-from runlog_core._autolog import nested
-from runlog_core._guard import WarnOnce
-from runlog_core._target import check_target, resolve_run
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.integration.autolog import nested
+from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration.target import check_target, resolve_run
 
 from . import _live
 from ._live import FoldTimes, LiveChildren

@@ -1,0 +1,148 @@
+"""``runlog submit``: run a script as a run (or a sweep of runs) from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from runlog_core.base import config as _config
+
+__all__ = ["register", "run_submit"]
+
+_EPILOG = """\
+examples:
+  runlog submit train.py -e diabetes -- --alpha 0.5
+  runlog submit train.py -e diabetes --sweep alpha=0.1,0.5,1.0 --sweep l1=0,1 --max-parallel 2
+
+The script runs in a fresh copy of the source folder, with RUNLOG_RUN_ID set so that
+Run.get_context() inside it logs into the submitted run. The exit status is the script's
+(128+N when killed by signal N, 130 when canceled); for a sweep, 0 when every run completed.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``submit`` subcommand to the ``runlog`` parser."""
+    parser = subparsers.add_parser(
+        "submit", help="run a script as a run, streaming its output (or a sweep of runs)",
+        description="Run a Python script in a subprocess as a runlog run, streaming its output.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("script", help="the Python script, inside the source folder")
+    parser.add_argument("script_args", nargs="*", metavar="-- ARGS",
+                        help="arguments for the script, after --")
+    parser.add_argument("-e", "--experiment", help="experiment name (default: RUNLOG_EXPERIMENT, else the script's name)")
+    parser.add_argument("-d", "--source-directory", default=".",
+                        help="the folder copied for the run and kept as its snapshot (default: .)")
+    # SUPPRESS: `runlog --store X submit ...` (the top-level option) must survive the subcommand's default
+    parser.add_argument("--store", default=argparse.SUPPRESS,
+                        help="store folder or URI (default: RUNLOG_STORE, else ./runlog)")
+    parser.add_argument("-n", "--name", help="the run's display name")
+    parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,...",
+                        help="run once per combination of values, passed as --NAME VALUE (repeatable)")
+    parser.add_argument("--max-parallel", type=int, default=1, metavar="N",
+                        help="for a sweep: how many runs at a time (default: 1)")
+    parser.add_argument("--python", help="the interpreter to run the script with (default: this one)")
+    parser.add_argument("--no-stream", action="store_true",
+                        help="do not print the script's output (or the sweep's progress bar)")
+    parser.set_defaults(func=run_submit)
+    # argparse cannot give "--" arguments to a positional once options came between them and
+    # the script (`submit train.py -e x -- --lr 1`), so the submit parser splits at "--" itself.
+    parse = parser.parse_known_args
+
+    def parse_known_args(args: list[str] | None = None, namespace: argparse.Namespace | None = None,
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        args = list(sys.argv[1:] if args is None else args)
+        tail: list[str] = []
+        if "--" in args:
+            at = args.index("--")
+            args, tail = args[:at], args[at + 1:]
+        namespace, extras = parse(args, namespace)
+        namespace.script_args = [*(namespace.script_args or []), *tail]
+        return namespace, extras
+
+    parser.parse_known_args = parse_known_args
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # Turned into KeyboardInterrupt so that waiting stops the script's process group the same
+    # way as Ctrl-C does, and the run ends Canceled.
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """Carry out ``runlog submit``; returns the exit status."""
+    from runlog_core.exceptions import RunlogError
+    from runlog_core.run.experiment import Experiment
+    from runlog_core.submit.api import ScriptRunConfig, ScriptRunError, parse_sweep, submit, sweep
+
+    script_args = list(args.script_args)
+    source = Path(args.source_directory)
+    script = Path(args.script)
+    if not script.is_absolute() and not (source / script).is_file() and script.is_file():
+        script = script.resolve()  # given relative to here rather than to --source-directory
+    if script.is_absolute():
+        try:
+            script = script.relative_to(source.resolve())
+        except ValueError:
+            print(f"runlog submit: {args.script} is not inside the source folder {source.resolve()}; "
+                  "pass -d/--source-directory", file=sys.stderr)
+            return 2
+    if args.max_parallel < 1:
+        print(f"runlog submit: --max-parallel must be >= 1, got {args.max_parallel}", file=sys.stderr)
+        return 2
+    try:
+        config = ScriptRunConfig(source_directory=source, script=str(script), arguments=script_args,
+                                 python=args.python)
+        space = parse_sweep(args.sweep)
+        name = args.experiment or _config.experiment() or Path(config.script).stem
+        experiment = Experiment(name, store=getattr(args, "store", None))
+    except (RunlogError, OSError) as err:
+        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        if space:
+            parent = sweep(experiment, config, space, max_parallel=args.max_parallel, name=args.name)
+            print(f"runlog: sweep {parent.id} ({parent.total} runs, {args.max_parallel} at a time) "
+                  f"in experiment {experiment.name!r}", file=sys.stderr)
+            try:
+                details = parent.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
+            except KeyboardInterrupt:
+                print(f"runlog: sweep {parent.id} canceled", file=sys.stderr)
+                return 130
+            for child in sorted(parent.get_children(), key=lambda c: c.name):
+                print(f"  {child.name:<30} {child.status:<10} {child.id}", file=sys.stderr)
+            print(f"runlog: sweep {parent.id} {details['status']}", file=sys.stderr)
+            return 0 if details["status"] == "Completed" else 1
+        run = submit(experiment, config, name=args.name)
+        print(f"runlog: run {run.id} ({run.name}) in experiment {experiment.name!r}", file=sys.stderr)
+        try:
+            details = run.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
+        except KeyboardInterrupt:
+            print(f"runlog: run {run.id} canceled", file=sys.stderr)
+            return 130
+        status, code = details["status"], details.get("exitCode")
+        print(f"runlog: run {run.id} {status}" + (f" (exit code {code})" if code else ""), file=sys.stderr)
+        if status == "Completed":
+            return 0
+        if status == "Canceled":
+            return 130
+        if code is not None and code < 0:
+            return 128 - code
+        return code if isinstance(code, int) and 0 < code < 256 else 1
+    except ScriptRunError as err:
+        # one line: the script's output was shown as it ran; the log tail stays on the exception
+        print(f"runlog submit: {str(err).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except (RunlogError, OSError) as err:
+        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

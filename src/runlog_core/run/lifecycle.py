@@ -1,0 +1,229 @@
+"""What happens to runs when the process ends: normal exit, uncaught exception, SIGTERM.
+
+- Normal interpreter exit: everything buffered is committed; runs this process started
+  and did not end are ended Completed (Failed if an uncaught exception is on its way out).
+- SIGTERM: everything buffered is committed, those runs end Killed, then the previous
+  handler runs (or the process dies of SIGTERM as it would have).
+- SIGKILL or power loss: nothing runs; the run's heartbeat goes stale and readers see Killed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+
+from runlog_core.base import config as _config
+from runlog_core.exceptions import RunNotFoundError
+from runlog_core.plugins.manager import forget_store, open_store, open_stores
+from runlog_core.run.state import CANCELED, COMPLETED, FAILED, KILLED
+from runlog_core.writer.registry import all_writers, flush_all
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runlog_core.run.experiment import Experiment
+    from runlog_core.run.run import Run
+
+__all__ = ["forget", "get_context", "own"]
+
+_lock = threading.RLock()
+_owned: dict[str, Run] = {}
+_installed_pid: int | None = None
+_atexit_registered = False
+_deferring_flush = False
+_uncaught: str | None = None
+_interrupted = False
+_traceback: Any = None
+_context: Run | None = None
+# set by runlog_core.run.experiment when it is imported: the context run needs an Experiment, and the
+# experiment module depends on this one (runs it starts are ended here), not the other way round
+_experiment_class: type[Experiment] | None = None
+_context_pid = 0
+_previous_excepthook: Any = None
+_previous_sigterm: Any = None
+
+
+def own(run: Run) -> None:
+    """``run`` was started by this process: end it at exit if nobody else does."""
+    _install()
+    with _lock:
+        _owned[run.id] = run
+
+
+def forget(run: Run) -> None:
+    with _lock:
+        _owned.pop(run.id, None)
+
+
+def _install() -> None:
+    global _installed_pid, _previous_excepthook, _previous_sigterm, _traceback, _atexit_registered
+    if _installed_pid == os.getpid():
+        return
+    with _lock:
+        if _installed_pid == os.getpid():
+            return
+        _installed_pid = os.getpid()
+        if not _atexit_registered:
+            _atexit_registered = True
+            atexit.register(_at_exit)
+        if _previous_excepthook is None:
+            import traceback as _traceback
+
+            _previous_excepthook = sys.excepthook
+            sys.excepthook = _excepthook
+        if threading.current_thread() is threading.main_thread():
+            import signal  # here, not at import: `import runlog_core` stays light
+
+            try:
+                current = signal.getsignal(signal.SIGTERM)
+                if current is not _on_sigterm and current is not signal.SIG_IGN:
+                    _previous_sigterm = current
+                    signal.signal(signal.SIGTERM, _on_sigterm)
+            except (ValueError, OSError):  # not the main interpreter, or no signals here
+                pass
+
+
+def _excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    global _uncaught, _interrupted
+    # no import in here: importing inside an excepthook makes CPython forget that an uncaught
+    # KeyboardInterrupt must end the process by SIGINT (exit status 130 instead of 1)
+    _uncaught = "".join(_traceback.format_exception(exc_type, exc, tb))
+    _interrupted = issubclass(exc_type, KeyboardInterrupt)
+    hook = _previous_excepthook or sys.__excepthook__
+    hook(exc_type, exc, tb)
+
+
+def flush_deferred() -> bool:
+    """Whether the process is ending its runs at exit: each store is flushed once afterwards,
+    so a store that fails costs one wait, not one per run."""
+    return _deferring_flush
+
+
+def end_owned_in(store: Any) -> None:
+    """End the runs this process started in ``store`` and left open (the store is being closed)."""
+    if _installed_pid != os.getpid():
+        return
+    problems = _end_owned(None, None, store)
+    if problems:
+        import warnings
+
+        warnings.warn(f"runlog: closing {getattr(store, 'uri', store)}: {problems[0]}", RuntimeWarning, stacklevel=3)
+
+
+def _end_owned(status: str | None, error: str | None, store: Any = None) -> list[str]:
+    """End the runs this process started (in ``store``, or in any) and left open; returns what went wrong."""
+    with _lock:
+        runs = [run for run in _owned.values() if store is None or run._store is store]
+    # children first, so a parent never ends before its children
+    runs.sort(key=lambda run: run._parent_id is None)
+    problems = []
+    for run in runs:
+        final = status or (CANCELED if _interrupted else FAILED if _uncaught else COMPLETED)
+        try:
+            run._end(final, error if error is not None else (_uncaught if final != COMPLETED else None))
+        except Exception as err:  # never a traceback from interpreter shutdown
+            problems.append(f"run {run.id} not ended ({err})")
+    return problems
+
+
+def _at_exit() -> None:
+    import warnings
+
+    global _deferring_flush
+    owner = _installed_pid == os.getpid()
+    # at most one line on stderr, whatever the store does now (deleted, read-only, full)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _deferring_flush = True
+        try:
+            problems = _end_owned(None, None) if owner else []
+        finally:
+            _deferring_flush = False
+        # a forked child commits what it logged too (it never ends its parent's runs)
+        for writer in all_writers():
+            try:
+                writer.close()
+            except Exception as err:
+                problems.append(str(err))
+        for store in open_stores():  # every writer was closed just above: only connections remain
+            forget_store(store)
+            try:
+                store.close()
+            except Exception as err:
+                problems.append(str(err))
+    problems.extend(str(w.message) for w in caught if "runlog" in str(w.message))
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        sys.stderr.write(f"runlog: at exit, {problems[0]}{more}\n")
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    _end_owned(KILLED, "terminated by SIGTERM")
+    try:
+        flush_all()
+    except Exception:
+        pass
+    previous = _previous_sigterm
+    if callable(previous):
+        previous(signum, frame)
+        return
+    if previous == signal.SIG_IGN:
+        return
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def register_experiment_class(cls: type[Experiment]) -> None:
+    global _experiment_class
+    _experiment_class = cls
+
+
+def experiment_named(name: str) -> Experiment:
+    """``Experiment(name)`` in the default store (``Run("name", run_id)`` accepts a name)."""
+    if _experiment_class is None:
+        raise RuntimeError("runlog_core.run.experiment registers the Experiment class when it is imported")
+    return _experiment_class(name)
+
+
+def get_context() -> Run:
+    global _context, _context_pid
+    with _lock:
+        if _context is not None and _context_pid == os.getpid():
+            return _context
+        if _experiment_class is None:
+            raise RuntimeError("runlog_core.run.experiment registers the Experiment class when it is imported")
+        Experiment = _experiment_class
+        run_id = _config.run_id()
+        if run_id:
+            store = open_store(_config.store())
+            info = store.get_run(run_id)
+            if info is None:
+                raise RunNotFoundError("run", run_id, store.uri)
+            experiment = Experiment(info.experiment_name, store=store)
+            run = experiment._handle(run_id, info)
+            run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
+            _install()
+            # the submitter captures stdout and stderr; Python logging records are only seen in here,
+            # tapped without a root handler so they still reach the script's output (issue 9)
+            from runlog_core.run.capture import LOGGING_LOG, capture_records
+
+            capture_records(lambda text: run._append_log(LOGGING_LOG, text))
+        else:
+            name = _config.experiment() or _script_name()
+            run = Experiment(name).start_logging()
+        _context, _context_pid = run, os.getpid()
+        return run
+
+
+def _script_name() -> str:
+    from pathlib import Path
+
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
+    stem = Path(path).stem if path else ""
+    return stem if stem and stem not in ("-c", "<stdin>") else "interactive"

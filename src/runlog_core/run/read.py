@@ -1,0 +1,179 @@
+"""Reading a run back as Azure's ``Run`` returns it: status, details, metrics, history, params, tags."""
+
+from __future__ import annotations
+
+import functools
+import gc
+
+from runlog_core.base.records import MetricPoint, RunInfo, SeriesInfo
+from runlog_core.base.values import LIST, ROW, TABLE
+from runlog_core.run.state import RunState
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
+
+    from runlog_core.store import Store
+
+__all__ = ["ReadingMixin", "run_details"]
+
+_as_metric_point = functools.partial(tuple.__new__, MetricPoint)
+
+
+class ReadingMixin(RunState):
+    """``get_status``, ``get_details``, ``get_metrics``, ``get_metric_history``, ``get_params``, ``get_tags``."""
+
+    def get_status(self) -> str:
+        """The run's status: Running, Completed, Failed, Canceled or Killed (a stale heartbeat)."""
+        info = self._store.get_run(self.id)
+        return info.status if info is not None else "Unknown"
+
+    def get_details(self) -> dict[str, Any]:
+        """The run's record: ids, status, times (UTC ISO), error, tags, params and log files."""
+        self.flush()
+        info = self._store.get_run(self.id)
+        if info is None:
+            from runlog_core.exceptions import RunNotFoundError
+
+            raise RunNotFoundError("run", self.id, self._store.uri)
+        return run_details(self._store, info)
+
+    def get_tags(self) -> dict[str, str]:
+        """The run's tags."""
+        self.flush()
+        return self._store.get_tags(self.id)
+
+    def get_params(self) -> dict[str, Any]:
+        """The run's params, flattened, with their original types."""
+        self.flush()
+        return self._store.get_params(self.id)
+
+    def _series_infos(self) -> list[SeriesInfo]:
+        self.flush()
+        return self._store.get_series(self.id)
+
+    def get_metrics(self, name: str | None = None, recursive: bool = False, run_type: str | None = None,
+                    populate: bool = False) -> Any:
+        """Metrics as Azure returns them.
+
+        A metric logged once gives its value; logged more than once, or with ``log_list``, a
+        list; rows and tables a dict of columns; images their artifact names. With ``name``,
+        just that metric (``KeyError`` when it was never logged); without, a dict of all.
+        With ``recursive=True``, ``{run_id: metrics}`` for this run and every descendant
+        (with ``name``, each run's ``{name: value}`` where it logged it). ``run_type`` and
+        ``populate`` are accepted for Azure compatibility and change nothing.
+        """
+        if recursive:
+            result: dict[str, Any] = {}
+            pending: list[Any] = [self]
+            while pending:
+                run = pending.pop(0)
+                metrics = run.get_metrics()
+                result[run.id] = metrics if name is None else ({name: metrics[name]} if name in metrics else {})
+                pending.extend(run.get_children())
+            return result
+        infos = self._series_infos()
+        if name is not None:
+            found = [info for info in infos if info.name == name]
+            if not found:
+                raise KeyError(f"metric {name!r} was never logged in run {self.id}")
+            return self._azure_value(found[0])
+        return {info.name: self._azure_value(info) for info in infos}
+
+    def _azure_value(self, info: SeriesInfo) -> Any:
+        values = [value for _, value, _ in self._store.get_points(info.id)]
+        if info.kind == ROW:
+            columns: dict[str, list[Any]] = {}
+            for index, row in enumerate(values):
+                for column in row:
+                    columns.setdefault(column, [None] * index)
+                for column, cells in columns.items():
+                    cells.append(row.get(column))
+            return columns
+        if info.kind == TABLE:
+            merged: dict[str, list[Any]] = {}
+            done = 0
+            for table in values:
+                size = len(next(iter(table.values()), []))
+                for column in table:
+                    merged.setdefault(column, [None] * done)
+                for column, cells in merged.items():
+                    cells.extend(table.get(column, [None] * size))
+                done += size
+            return merged
+        if info.kind == LIST:
+            return values
+        return values[0] if len(values) == 1 else values
+
+    def get_metric_history(self, name: str) -> list[MetricPoint]:
+        """Every point of ``name`` in the order logged: ``[MetricPoint(step, value, timestamp), ...]``."""
+        for info in self._series_infos():
+            if info.name == name:
+                rows = self._store.get_points(info.id)
+                collecting = gc.isenabled()
+                gc.disable()  # 100,000 new tuples would set off collections that find nothing to free
+                try:
+                    return list(map(_as_metric_point, rows))
+                finally:
+                    if collecting:
+                        gc.enable()
+        raise KeyError(f"metric {name!r} was never logged in run {self.id}")
+
+    def get_metrics_frame(self, names: str | Iterable[str] | None = None, output: str = "pandas") -> Any:
+        """The run's series in long form, a DataFrame with the columns ``name, step, value, timestamp``.
+
+        Built from the store's columns, not point by point (a million points in a fraction of a
+        second). Series of numbers, bools and strings (and ``log_list`` lists) are included; rows,
+        tables and images are not. ``timestamp`` is a timezone-aware UTC time.
+
+        Args:
+            names: a metric name or a list of them; ``None`` (the default) for every such series.
+            output: ``"pandas"`` or ``"polars"``.
+
+        Returns:
+            A pandas (or polars) DataFrame, one row per point, series by series in the order they
+            were first logged, each one's points in the order logged.
+
+        Raises:
+            MetricNotFoundError: a name in ``names`` was never logged in this run (a KeyError too).
+            InvalidArgumentError: ``output`` is not "pandas" or "polars", or a name holds rows,
+                tables or images.
+            MissingDependencyError: pandas (or polars) is not installed.
+
+        Example::
+
+            frame = run.get_metrics_frame(["loss", "val_loss"])
+            frame.pivot(index="step", columns="name", values="value").plot()
+        """
+        from runlog_core.views.frames import metrics_frame
+
+        return metrics_frame(self._store, self._series_infos(), names, output, self.id)
+
+
+def run_details(store: Store, info: RunInfo) -> dict[str, Any]:
+    """Azure's ``get_details()`` dict for the run ``info``."""
+    from datetime import datetime, timezone
+
+    def iso(moment: float | None) -> str | None:
+        return None if moment is None else datetime.fromtimestamp(moment, timezone.utc).isoformat()
+
+    end = info.end_time
+    artifacts = store.get_artifacts(info.id)
+    return {
+        "runId": info.id,
+        "name": info.name,
+        "experiment": info.experiment_name,
+        "status": info.status,
+        "parentRunId": info.parent_id,
+        "startTimeUtc": iso(info.start_time),
+        "endTimeUtc": iso(end),
+        "duration": None if end is None else end - info.start_time,
+        "host": info.host,
+        "pid": info.pid,
+        "error": info.error,
+        "tags": store.get_tags(info.id),
+        "params": store.get_params(info.id),
+        "logFiles": {a.name: a.uri for a in artifacts if a.name.startswith("logs/")},
+        "files": [a.name for a in artifacts],
+    }

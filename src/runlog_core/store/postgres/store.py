@@ -1,0 +1,572 @@
+"""The team store: one PostgreSQL database (``RUNLOG_STORE=postgresql://user:pass@host:5432/db``).
+
+The same contract as the SQLite store (:mod:`runlog_core.store`), on psycopg 3, imported only when
+a ``postgresql://`` or ``postgres://`` URI is opened (``import runlog_core`` stays light). The
+schema is created on first use and migrated in place (``_postgres_schema``); values are laid out
+by ``_postgres_codec`` (numeric series in the packed chunks of ``_sqlite_codec``); search compiles
+to bound-parameter SQL in ``_postgres_filter``.
+
+Connections: one per thread, the writer thread's included (so a batch never waits for a reader),
+opened on first use, dropped when broken (a restarted server) and opened again on the next call;
+a forked child opens its own and never touches its parent's. A write that fails because the server
+is gone or busy raises :class:`StoreError`: the writer keeps the batch and retries it.
+
+The password of the URI never leaves this module: :attr:`PostgresStore.uri` shows it as ``***``,
+and every driver message is scrubbed of it. A URI shown that way (a pickled Experiment) opens with
+the password this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own
+(``PGPASSWORD``, ``~/.pgpass``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+from runlog_core.base import config as _config
+from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
+from runlog_core.base.redact import REDACTED, redact_url, redact_value
+from runlog_core.exceptions import RunlogError, StoreError
+from runlog_core.hookspecs import hookimpl
+from runlog_core.store.artifacts.roots import open_artifact_store
+from runlog_core.store.postgres.codec import decode_rows, decode_value, encode_value
+from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, schema_version
+from runlog_core.store.sql_runs import run_conditions
+from runlog_core.store.sqlite.codec import decode_chunk, decode_param, encode_columns, encode_param, refusal
+from runlog_core.store.sqlite.columns import join_chunks, split_points
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from runlog_core.base.filter import Expression, Field
+    from runlog_core.store import ArtifactStore
+
+__all__ = ["SCHEMA_VERSION", "PostgresPlugin", "PostgresStore", "is_postgres_uri", "store_exists"]
+
+_T = TypeVar("_T")
+_SCHEMES: Final = ("postgresql://", "postgres://")
+# a forked child's copies of its parent's connections: kept referenced, never closed (closing
+# would end the parent's sessions on the server)
+_inherited: list[object] = []
+# the URIs, password included, of stores opened in this process, by the URI shown to users
+_known: dict[str, str] = {}
+_warned_artifacts = False
+
+
+def is_postgres_uri(uri: str) -> bool:
+    """Whether ``uri`` names a PostgreSQL database."""
+    return uri.startswith(_SCHEMES)
+
+
+def _driver() -> Any:
+    """psycopg, imported on first use (``pip install 'runlog[postgres]'``)."""
+    try:
+        import psycopg
+    except ImportError as err:
+        from runlog_core.exceptions import MissingDependencyError
+
+        raise MissingDependencyError("psycopg[binary]", "PostgreSQL stores (pip install 'runlog[postgres]')") from err
+    return psycopg
+
+
+def _with_password(uri: str) -> str:
+    """The URI to connect with: a redacted URI gets back the password this process knows for it."""
+    shown = redact_url(uri)
+    if shown != uri:
+        _known[shown] = uri
+        return uri
+    if f":{REDACTED}@" not in uri:
+        return uri
+    found = _known.get(uri)
+    if found is not None:
+        return found
+    configured = _config.store()
+    if configured and redact_url(configured) == uri:
+        return configured
+    return uri.replace(f":{REDACTED}@", "@", 1)  # libpq then uses PGPASSWORD or ~/.pgpass
+
+
+class PostgresStore:
+    """A run store in one PostgreSQL database; artifacts where ``RUNLOG_ARTIFACTS`` says.
+
+    Args:
+        uri: ``postgresql://user:password@host:5432/db`` (any libpq URI); the database is created
+            when missing and the user may create it, its tables on first use.
+        artifact_root: where artifact files go; default ``RUNLOG_ARTIFACTS``, else
+            ``./runlog/artifacts`` (with a warning: other hosts will not see them).
+
+    Raises:
+        StoreError: the server cannot be reached within ``RUNLOG_STORE_TIMEOUT`` seconds, or refuses
+            the connection or the schema; the message names host and port, never the password.
+        StoreVersionError: the database was written by a newer runlog.
+    """
+
+    remote = True
+    """What the writer could not write before the program ended is kept on local disk (``_spill``)."""
+
+    def __init__(self, uri: str, artifact_root: str | os.PathLike[str] | None = None) -> None:
+        pg = _driver()
+        self._conninfo = _with_password(uri)
+        self.uri = redact_url(self._conninfo)
+        try:
+            parts = pg.conninfo.conninfo_to_dict(self._conninfo)
+        except pg.Error as err:
+            raise StoreError(f"{self.uri} is not a PostgreSQL URI runlog can use: {self._scrub(str(err))}") from None
+        self._password = str(parts.get("password") or "")
+        self._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
+        self._timeout = max(2, math.ceil(_config.store_timeout()))
+        self._lock = threading.Lock()
+        self._by_thread: dict[threading.Thread, psycopg.Connection[Any]] = {}
+        self._pid = os.getpid()
+        self.artifacts: ArtifactStore = self._open_artifacts(artifact_root)
+        conn = self._conn(create=True)
+        try:
+            migrate(conn, self.uri)
+        except pg.Error as err:
+            self.close()
+            raise StoreError(self._explain("cannot create the schema of", err)) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.uri!r})"
+
+    def _open_artifacts(self, artifact_root: str | os.PathLike[str] | None) -> ArtifactStore:
+        global _warned_artifacts
+        if artifact_root is not None:
+            return open_artifact_store(artifact_root, str(artifact_root))
+        folder = Path.cwd() / "runlog" / "artifacts"
+        if not _config.artifacts() and not _warned_artifacts:
+            _warned_artifacts = True
+            warnings.warn(f"runlog: RUNLOG_ARTIFACTS is not set: the artifacts of runs in {self.uri} are kept in "
+                          f"{folder} on this host, and other hosts will not see them; set "
+                          "RUNLOG_ARTIFACTS=s3://bucket/prefix (or a folder every host shares)",
+                          RuntimeWarning, stacklevel=4)
+        return open_artifact_store(folder)
+
+    # -- connections ------------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the password (drivers may quote the URI or the connection string)."""
+        password = getattr(self, "_password", "")
+        if password:
+            text = text.replace(password, REDACTED)
+        return redact_value(text)
+
+    def _explain(self, action: str, err: BaseException) -> str:
+        detail = self._scrub(str(err).strip().replace("\n", " "))
+        return f"{action} the PostgreSQL store {self.uri} ({self._where}): {detail}"
+
+    def _connect(self, create: bool = False) -> psycopg.Connection[Any]:
+        pg = _driver()
+        try:
+            conn: psycopg.Connection[Any] = pg.connect(
+                self._conninfo, autocommit=True, connect_timeout=self._timeout, application_name="runlog",
+                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                tcp_user_timeout=self._timeout * 1000)
+        except pg.Error as err:
+            if create and "does not exist" in str(err) and "database" in str(err):
+                self._create_database(err)
+                return self._connect()
+            raise StoreError(self._explain("cannot connect to", err) + "; check that the server runs and "
+                             f"accepts connections there (waited at most {self._timeout} s: RUNLOG_STORE_TIMEOUT)"
+                             ) from None
+        return conn
+
+    def _create_database(self, missing: BaseException) -> None:
+        """Create the URI's database through the server's ``postgres`` database (needs CREATEDB)."""
+        pg = _driver()
+        from psycopg import sql
+
+        name = pg.conninfo.conninfo_to_dict(self._conninfo).get("dbname")
+        try:
+            with pg.connect(pg.conninfo.make_conninfo(self._conninfo, dbname="postgres"), autocommit=True,
+                                 connect_timeout=self._timeout) as admin:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+        except pg.errors.DuplicateDatabase:
+            return  # another process created it meanwhile
+        except pg.Error as err:
+            raise StoreError(self._explain("cannot connect to", missing) + f"; creating it failed too "
+                             f"({self._scrub(str(err).strip())}): create it with `createdb {name}`") from None
+
+    def _conn(self, create: bool = False) -> psycopg.Connection[Any]:
+        """This thread's connection, opened (again) when missing, broken, or inherited through a fork."""
+        thread = threading.current_thread()
+        conn = self._by_thread.get(thread)
+        if conn is not None and self._pid == os.getpid() and not conn.closed and not conn.broken:
+            return conn
+        with self._lock:
+            if self._pid != os.getpid():  # forked: never use (nor close) the parent's connections
+                _inherited.extend(self._by_thread.values())
+                self._by_thread = {}
+                self._pid = os.getpid()
+            stale = [t for t, c in self._by_thread.items() if t is thread or not t.is_alive() or c.broken]
+            for old in stale:
+                _close_quietly(self._by_thread.pop(old))
+        conn = self._connect(create)
+        with self._lock:
+            self._by_thread[thread] = conn
+        return conn
+
+    def _discard(self, conn: psycopg.Connection[Any]) -> None:
+        """Drop ``conn`` when the server is gone for it; the next call connects again."""
+        if conn.closed or conn.broken:
+            with self._lock:
+                for thread, found in list(self._by_thread.items()):
+                    if found is conn:
+                        del self._by_thread[thread]
+            _close_quietly(conn)
+
+    def _run(self, action: Callable[[psycopg.Connection[Any]], _T], doing: str = "cannot read") -> _T:
+        """``action`` on this thread's connection; a connection found broken (a restarted server) is
+        replaced and the action tried once more. Driver errors become :class:`StoreError`."""
+        pg = _driver()
+        for attempt in (1, 2):
+            conn = self._conn()
+            try:
+                return action(conn)
+            except pg.Error as err:
+                broken = conn.closed or conn.broken
+                self._discard(conn)
+                if broken and attempt == 1:
+                    continue
+                raise StoreError(self._explain(doing, err)) from None
+            except (ValueError, TypeError, OverflowError) as err:
+                raise StoreError(f"the PostgreSQL store {self.uri} holds a value runlog cannot decode ({err!r})"
+                                 ) from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """Close every connection this process opened; idempotent. A later call opens new ones."""
+        with self._lock:
+            connections, self._by_thread = list(self._by_thread.values()), {}
+            forked = self._pid != os.getpid()
+            self._pid = os.getpid()
+        if forked:
+            _inherited.extend(connections)
+            return
+        for conn in connections:
+            _close_quietly(conn)
+        close_artifacts = getattr(self.artifacts, "close", None)
+        if close_artifacts is not None:
+            close_artifacts()  # an S3 store uploads the logs it still spools
+
+    # -- experiments and runs -------------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> int:
+        def action(conn: psycopg.Connection[Any]) -> int:
+            found = conn.execute("SELECT id FROM experiments WHERE name = %s", (name,)).fetchone()
+            if found is None:
+                # a racing creator: ON CONFLICT waits for its commit, then the SELECT sees its row
+                found = conn.execute("INSERT INTO experiments(name, created) VALUES (%s, %s)"
+                                     " ON CONFLICT (name) DO NOTHING RETURNING id", (name, time.time())).fetchone()
+            if found is None:
+                found = conn.execute("SELECT id FROM experiments WHERE name = %s", (name,)).fetchone()
+            assert found is not None
+            return int(found[0])
+
+        return self._run(action, "cannot create an experiment in")
+
+    def get_experiment_id(self, name: str) -> int | None:
+        row = self._run(lambda conn: conn.execute("SELECT id FROM experiments WHERE name = %s", (name,)).fetchone())
+        return None if row is None else int(row[0])
+
+    def list_experiments(self) -> list[tuple[int, str]]:
+        rows = self._run(lambda conn: conn.execute("SELECT id, name FROM experiments ORDER BY id").fetchall())
+        return [(int(row[0]), row[1]) for row in rows]
+
+    def create_run(self, info: RunInfo) -> None:
+        # ON CONFLICT: tried again after a lost connection, the first attempt may have committed
+        self._run(lambda conn: conn.execute(
+            "INSERT INTO runs(id, experiment_id, name, parent_id, status, start_time, end_time, heartbeat,"
+            " heartbeat_timeout, pid, host, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO NOTHING",
+            (info.id, info.experiment_id, info.name, info.parent_id, info.status, info.start_time,
+             info.end_time, info.heartbeat, info.heartbeat_timeout, info.pid, info.host, info.error)),
+            "cannot create a run in")
+
+    def reattach_run(self, run_id: str, pid: int, host: str, heartbeat_timeout: float) -> None:
+        self._run(lambda conn: conn.execute(
+            "UPDATE runs SET status = 'Running', end_time = NULL, heartbeat = %s, heartbeat_timeout = %s,"
+            " pid = %s, host = %s WHERE id = %s", (time.time(), heartbeat_timeout, pid, host, run_id)),
+            "cannot continue a run in")
+
+    def get_run(self, run_id: str) -> RunInfo | None:
+        row = self._run(lambda conn: conn.execute(f"SELECT {RUN_COLUMNS} {RUN_FROM} WHERE r.id = %(id)s",
+                                                  {"id": run_id, "now": time.time()}).fetchone())
+        return None if row is None else RunInfo(*row)
+
+    def find_run_ids(self, prefix: str) -> list[str]:
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT id FROM runs WHERE id LIKE %s ESCAPE '\\' OR name = %s ORDER BY seq LIMIT 20",
+            (escaped + "%", prefix)).fetchall())
+        return [row[0] for row in rows]
+
+    def list_runs(self, experiment_id: int | None = None, status: str | None = None,
+                  tags: dict[str, str | None] | None = None, parent_id: str | None = None,
+                  include_children: bool = True) -> list[RunInfo]:
+        where, params = run_conditions(placeholder, STATUS_SQL, experiment_id, status, tags, parent_id,
+                                       include_children)
+        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY r.start_time DESC, r.seq DESC"
+        rows = self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return [RunInfo(*row) for row in rows]
+
+    def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
+                    experiment_id: int | None = None) -> list[RunInfo]:
+        params: dict[str, Any] = {"now": time.time()}
+        where = []
+        joins = Joins()
+        if expression is not None:
+            where.append(compile_filter(expression, params, joins))
+        if experiment_id is not None:
+            where.append("r.experiment_id = %(experiment)s")
+            params["experiment"] = experiment_id
+        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM} {joins.sql}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        orders = [f"{key} {'DESC' if desc else 'ASC'} NULLS LAST"
+                  for field, desc in order_by for key in compile_order(field, params)]
+        orders.append("r.start_time DESC, r.seq DESC")
+        sql += " ORDER BY " + ", ".join(orders)
+        rows = self._run(lambda conn: conn.execute(sql, params).fetchall(), "cannot search")
+        return [RunInfo(*row) for row in rows]
+
+    # -- the writer's batch ------------------------------------------------------------------
+
+    def write(self, batch: Batch) -> None:
+        """Commit ``batch`` in one transaction (see :meth:`runlog_core.store.Store.write`).
+
+        Raises:
+            StoreError: the server is unreachable, restarting, or a lock wait failed: retry later.
+            InvalidMetricError, InvalidArgumentError: a value it cannot hold; nothing was written.
+        """
+        pg = _driver()
+        conn = self._conn()
+        try:
+            with conn.transaction():
+                self._write(conn, batch)
+        except RunlogError:
+            raise
+        except (pg.DataError, pg.IntegrityError, pg.errors.ProgramLimitExceeded,
+                OverflowError, TypeError, ValueError) as err:
+            if conn.closed or conn.broken:
+                self._discard(conn)
+                raise StoreError(self._explain("cannot write to", err)) from None
+            raise refusal(batch, err) from None
+        except pg.Error as err:  # lost, restarting, deadlock, cancelled: worth retrying as is
+            self._discard(conn)
+            raise StoreError(self._explain("cannot write to", err)) from None
+
+    def _write(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
+        cur = conn.cursor()
+        for series in batch.series:
+            row = cur.execute("INSERT INTO series(run_id, name, kind, description) VALUES (%s, %s, %s, %s)"
+                              " ON CONFLICT (run_id, name) DO NOTHING RETURNING id",
+                              (series.run_id, series.name, series.kind, series.description)).fetchone()
+            if row is None:  # created before (a resent series, another process of the same run)
+                row = cur.execute("SELECT id FROM series WHERE run_id = %s AND name = %s",
+                                  (series.run_id, series.name)).fetchone()
+            assert row is not None
+            series.id = int(row[0])
+        if batch.columns:
+            chunks, rows, last = encode_columns(batch.columns, 0)
+            number = cur.execute("SELECT nextval('point_batches')").fetchone()
+            assert number is not None
+            batch_number = int(number[0])
+            if chunks:
+                with cur.copy("COPY chunks(series_id, batch, pos, n, vtype, steps, vals, times)"
+                              " FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "int4", "int4", "text", "bytea", "bytea", "bytea"])
+                    for series_id, pos, n, vtype, steps, vals, times in chunks:
+                        copy.write_row((series_id, batch_number, pos, n, vtype, steps, vals, times))
+            if rows:
+                with cur.copy("COPY points(series_id, batch, pos, step, time, vtype, num, txt)"
+                              " FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["int8", "int8", "int4", "int8", "float8", "text", "float8", "text"])
+                    for series_id, pos, step, value, ts in rows:
+                        copy.write_row((series_id, batch_number, pos, step, float(ts), *encode_value(value)))
+            latest: list[tuple[Any, ...]] = [(step, *encode_value(value), float(ts), series_id)
+                                             for step, value, ts, series_id in last]
+            # in id order: two processes writing the same series never wait for each other in a cycle
+            latest.sort(key=lambda values: int(values[-1]))
+            cur.executemany("UPDATE series SET last_step = %s, last_vtype = %s, last_num = %s, last_txt = %s,"
+                            " last_time = %s WHERE id = %s", latest)
+        if batch.params:
+            cur.executemany(
+                "INSERT INTO params(run_id, key, value, num, txt) VALUES (%s, %s, %s, %s, %s)"
+                " ON CONFLICT (run_id, key) DO NOTHING",
+                [(run_id, key, *_param_columns(value)) for run_id, key, value in batch.params])
+        if batch.tags:
+            cur.executemany(
+                "INSERT INTO tags(run_id, key, value) VALUES (%s, %s, %s)"
+                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", batch.tags)
+        if batch.artifacts:
+            cur.executemany(
+                "INSERT INTO artifacts(run_id, name, size, sha256, uri, time) VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (run_id, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,"
+                " uri = excluded.uri, time = excluded.time",
+                [(a.run_id, a.name, a.size, a.sha256, a.uri, a.time) for a in batch.artifacts])
+        if batch.heartbeats:
+            now = time.time()
+            cur.executemany("UPDATE runs SET heartbeat = %s WHERE id = %s AND status = 'Running'",
+                            [(now, run_id) for run_id in sorted(set(batch.heartbeats))])
+        if batch.ends:
+            cur.executemany("UPDATE runs SET status = %s, end_time = %s, error = coalesce(%s, error) WHERE id = %s",
+                            [(status, end, error, run_id) for run_id, status, end, error in batch.ends])
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get_series(self, run_id: str) -> list[SeriesInfo]:
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT id, run_id, name, kind, description, last_step, last_vtype, last_num, last_txt, last_time"
+            " FROM series WHERE run_id = %s ORDER BY id", (run_id,)).fetchall())
+        result = []
+        for series_id, run, name, kind, description, step, vtype, num, txt, ts in rows:
+            value = decode_value(kind, vtype, num, txt) if step is not None else None
+            result.append(SeriesInfo(int(series_id), run, name, kind, description, step, value, ts))
+        return result
+
+    def _point_rows(self, series_id: int) -> tuple[str | None, list[tuple[Any, ...]]]:
+        """The series' kind and its chunks and point rows in order, read in one statement (one snapshot)."""
+        def action(conn: psycopg.Connection[Any]) -> tuple[str | None, list[tuple[Any, ...]]]:
+            found = conn.execute("SELECT kind FROM series WHERE id = %s", (series_id,)).fetchone()
+            if found is None:
+                return None, []
+            cur = conn.cursor(binary=True)
+            rows = cur.execute(
+                "SELECT batch, pos, vtype, steps, vals, times, NULL::int8, NULL::float8, NULL::float8, NULL::text"
+                " FROM chunks WHERE series_id = %(id)s UNION ALL"
+                " SELECT batch, pos, vtype, NULL, NULL, NULL, step, time, num, txt FROM points"
+                " WHERE series_id = %(id)s ORDER BY 1, 2", {"id": series_id}).fetchall()
+            return found[0], rows
+
+        return self._run(action)
+
+    def get_points(self, series_id: int) -> list[tuple[int, Any, float]]:
+        kind, rows = self._point_rows(series_id)
+        if kind is None:
+            return []
+        return self._decode(kind, rows)
+
+    def _decode(self, kind: str, rows: list[tuple[Any, ...]]) -> list[tuple[int, Any, float]]:
+        try:
+            points: list[tuple[int, Any, float]] = []
+            for _, _, vtype, steps, vals, times, step, ts, num, txt in rows:
+                if steps is not None:
+                    points.extend(decode_chunk(vtype, bytes(steps), bytes(vals), bytes(times)))
+                else:
+                    points.extend(decode_rows(kind, [(step, ts, vtype, num, txt)]))
+            return points
+        except (ValueError, TypeError, OverflowError) as err:
+            raise StoreError(f"the PostgreSQL store {self.uri} holds points runlog cannot decode ({err!r})") from None
+
+    def get_point_columns(self, series_id: int) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
+        """Every point of a series as three columns ``(steps, values, times)``, in the order written.
+
+        Optional in the store contract (see :mod:`runlog_core.store`). Read straight from the packed
+        chunks (numpy arrays when numpy can be imported, else ``array``s); a series with points stored
+        a row each (strings, ints mixed with floats) is decoded point by point.
+        """
+        kind, rows = self._point_rows(series_id)
+        if kind is None:
+            return [], [], []
+        if rows and all(row[3] is not None for row in rows):
+            joined = join_chunks([(row[2], bytes(row[3]), bytes(row[4]), bytes(row[5])) for row in rows])
+            if joined is not None:
+                return joined
+        return split_points(self._decode(kind, rows))
+
+    def count_points(self, series_id: int) -> int:
+        row = self._run(lambda conn: conn.execute(
+            "SELECT (SELECT count(*) FROM points WHERE series_id = %(id)s)"
+            " + coalesce((SELECT sum(n) FROM chunks WHERE series_id = %(id)s), 0)", {"id": series_id}).fetchone())
+        return 0 if row is None else int(row[0])
+
+    def get_params(self, run_id: str) -> dict[str, Any]:
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT key, value FROM params WHERE run_id = %s ORDER BY seq", (run_id,)).fetchall())
+        try:
+            return {key: decode_param(value) for key, value in rows}
+        except ValueError as err:
+            raise StoreError(f"the PostgreSQL store {self.uri} holds a param runlog cannot decode ({err!r})") from None
+
+    def get_tags(self, run_id: str) -> dict[str, str]:
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT key, value FROM tags WHERE run_id = %s ORDER BY seq", (run_id,)).fetchall())
+        return {key: value for key, value in rows}
+
+    def get_artifacts(self, run_id: str) -> list[ArtifactInfo]:
+        rows = self._run(lambda conn: conn.execute(
+            "SELECT run_id, name, size, sha256, uri, time FROM artifacts WHERE run_id = %s ORDER BY name COLLATE \"C\"",
+            (run_id,)).fetchall())
+        return [ArtifactInfo(*row) for row in rows]
+
+
+def _param_columns(value: Any) -> tuple[str, float | None, str]:
+    text, number, txt = encode_param(value)
+    return text, None if number is None else float(number), txt
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:  # already gone: nothing to release
+        pass
+
+
+# -- the plugin that opens it ------------------------------------------------------------------
+
+class PostgresPlugin:
+    """Opens ``postgresql://`` and ``postgres://`` URIs (psycopg is imported only then)."""
+
+    @hookimpl
+    def runlog_open_store(self, uri: str) -> PostgresStore | None:
+        if not is_postgres_uri(uri):
+            return None
+        return PostgresStore(uri)
+
+
+def store_exists(uri: str) -> bool | None:
+    """Whether ``uri``'s database holds a runlog store; ``None`` when it names no PostgreSQL database.
+
+    Read-only commands ask first, so that looking never creates a store (nor a database).
+
+    Raises:
+        StoreError: the server cannot be reached (the message names host and port, not the password).
+    """
+    if not is_postgres_uri(uri):
+        return None
+    pg = _driver()
+    conninfo = _with_password(uri)
+    probe = PostgresStore.__new__(PostgresStore)
+    probe._conninfo, probe.uri = conninfo, redact_url(conninfo)
+    try:
+        parts = pg.conninfo.conninfo_to_dict(conninfo)
+    except pg.Error:
+        return False
+    probe._password = str(parts.get("password") or "")
+    probe._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
+    probe._timeout = max(2, math.ceil(_config.store_timeout()))
+    try:
+        conn = probe._connect()
+    except StoreError as err:
+        if "does not exist" in str(err):
+            return False
+        raise
+    try:
+        return schema_version(conn) is not None
+    except pg.Error as err:
+        raise StoreError(probe._explain("cannot read", err)) from None
+    finally:
+        _close_quietly(conn)

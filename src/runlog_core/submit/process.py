@@ -1,0 +1,269 @@
+"""Process control for submitted scripts: the process group, its output, and waiting on it.
+
+- :func:`start_process` starts ``[python, script, *arguments]`` (never through a shell) in a
+  process group of its own, stdout and stderr on one pipe so their interleaving is kept;
+  :func:`signal_group` and :func:`reap_group` stop the whole group, so nothing is left behind.
+- :class:`OutputPump` reads that pipe in chunks into the run's ``logs/std_log.txt``, keeps the
+  last few KB for error messages and copies the output to a console while someone watches.
+- :func:`wait_interruptibly` is how the main thread waits: Ctrl-C sets a flag, never raises
+  inside ``Event.wait`` (see :func:`ctrl_c_as_flag`).
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
+
+from runlog_core.exceptions import ScriptRunError
+from runlog_core.run.capture import STD_LOG
+from runlog_core.run.state import ENDED_STATUSES, FAILED, KILLED
+
+if TYPE_CHECKING:
+    from runlog_core.run.run import Run
+
+__all__ = ["TAIL_CHARS", "OutputPump", "copy_log", "ctrl_c_as_flag", "describe_exit", "group_alive",
+           "read_log_tail", "reap_group", "signal_group", "start_process", "wait_interruptibly"]
+
+FLUSH_EVERY = 4 * 1024 * 1024  # characters of output between waits for the writer (bounds memory)
+TAIL_CHARS = 4096
+
+
+def start_process(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cwd`` as the leader of a new process group, output on one pipe."""
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+    )
+
+
+def group_alive(pgid: int) -> bool:
+    """True while any process of the group ``pgid`` exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    """Send ``signum`` to every process of the group ``pgid`` (a group already gone is fine)."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_group(pgid: int, grace: float) -> None:
+    """Stop what a script left behind in its process group: SIGTERM, then SIGKILL after at most 5 s."""
+    if not group_alive(pgid):
+        return
+    signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + min(grace, 5.0)
+    while group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    signal_group(pgid, signal.SIGKILL)
+
+
+def describe_exit(code: int) -> str:
+    """``"exit code 3"``, or ``"killed by SIGKILL (9)"`` for a negative (signal) return code."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"killed by {name} ({-code})"
+
+
+class OutputPump(threading.Thread):
+    """Copies the script's output to ``logs/std_log.txt`` (and the console while someone watches)."""
+
+    def __init__(self, run: Run, stream: IO[bytes]) -> None:
+        super().__init__(name=f"runlog-output-{run.id}", daemon=True)
+        self._run = run
+        self._fd = stream.fileno()
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._console: IO[str] | None = None
+        self._tail = ""
+        self.chars = 0
+
+    def run(self) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = 0
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 16)
+            except InterruptedError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            text = decoder.decode(data)
+            if text:
+                pending += self._emit(text)
+            if pending >= FLUSH_EVERY:
+                pending = 0
+                try:  # wait for the writer: the script then waits for us, and memory stays bounded
+                    self._run.flush()
+                except Exception:
+                    pass
+        text = decoder.decode(b"", final=True)
+        if text:
+            self._emit(text)
+        try:
+            self._stream.close()
+        except OSError:
+            pass
+
+    def _emit(self, text: str) -> int:
+        with self._lock:
+            # no public way to append to a log artifact: the same writer op that capture_output uses
+            self._run._append_log(STD_LOG, text)
+            self.chars += len(text)
+            self._tail = (self._tail + text)[-TAIL_CHARS:]
+            console = self._console
+            if console is not None:
+                try:
+                    console.write(text)
+                    console.flush()
+                except (OSError, ValueError):  # a closed console must not stop the log
+                    self._console = None
+        return len(text)
+
+    def tail(self) -> str:
+        """The last :data:`TAIL_CHARS` characters the script printed."""
+        with self._lock:
+            return self._tail
+
+    def watch(self, console: IO[str]) -> None:
+        """Show what was printed so far on ``console``, then everything new as it comes."""
+        with self._lock:
+            self._run.flush()
+            copy_log(self._run, console)
+            self._console = console
+
+    def unwatch(self) -> None:
+        with self._lock:
+            self._console = None
+
+
+def _open_log(run: Run) -> BinaryIO:
+    # Run has no public way to read an artifact as a stream (download_file copies it whole),
+    # and following a growing log needs one
+    return run._store.artifacts.open(run.id, STD_LOG)
+
+
+def copy_log(run: Run, console: IO[str], start: int = 0) -> int:
+    """Write the run's ``logs/std_log.txt`` from byte ``start`` to ``console``; returns the new offset."""
+    try:
+        source = _open_log(run)
+    except (OSError, LookupError, ValueError):
+        return start
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with source:
+        if start:
+            source.seek(start)
+        offset = start
+        while True:
+            data = source.read(1 << 16)
+            if not data:
+                break
+            offset += len(data)
+            console.write(decoder.decode(data))
+        console.flush()
+    return offset
+
+
+def read_log_tail(run: Run) -> str:
+    """About the last :data:`TAIL_CHARS` bytes of the run's ``logs/std_log.txt`` ('' if it has none)."""
+    try:
+        with _open_log(run) as source:
+            size = source.seek(0, 2)
+            source.seek(max(0, size - TAIL_CHARS))
+            return source.read().decode("utf-8", "replace")
+    except (OSError, LookupError, ValueError):
+        return ""
+
+
+@contextlib.contextmanager
+def ctrl_c_as_flag() -> Iterator[threading.Event]:
+    """While waiting in the main thread, Ctrl-C sets a flag instead of raising at a random spot.
+
+    The main thread waits by polling ``Event.is_set()`` and sleeping, never in ``Event.wait``:
+    a signal that arrives while ``Event.wait`` holds the event's lock either raises there
+    (KeyboardInterrupt, leaving the lock held) or runs a handler that waits on the same event
+    (SIGTERM ending the run), and either way the thread that must set the event blocks forever.
+    The waiting loop checks the flag and raises KeyboardInterrupt itself.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag  # someone else's handler, or not the main thread: leave SIGINT alone
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: flag.set())
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def wait_interruptibly(done: threading.Event, interval: float, tick: Callable[[], None] | None = None) -> None:
+    """Return once ``done`` is set, calling ``tick`` every ``interval`` seconds meanwhile.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (or a SIGTERM turned into one) while waiting.
+    """
+    with ctrl_c_as_flag() as interrupted:
+        while not done.is_set():  # no Event.wait: see ctrl_c_as_flag
+            if interrupted.is_set():
+                raise KeyboardInterrupt
+            if tick is not None:
+                tick()
+            time.sleep(interval)
+
+
+def details_or_raise(run: Run, raise_on_error: bool, exit_code: int | None, tail: str) -> dict[str, Any]:
+    """``run.get_details()`` plus ``exitCode``; raises :class:`ScriptRunError` if it failed or was killed."""
+    details = run.get_details()
+    details["exitCode"] = exit_code
+    if raise_on_error and details["status"] in (FAILED, KILLED):
+        raise ScriptRunError(run.id, details["status"], exit_code, tail, (details.get("error") or "").split("\n")[0])
+    return details
+
+
+def wait_for_completion(run: Run, show_output: bool = False, raise_on_error: bool = True,
+                        poll_interval: float = 0.5) -> dict[str, Any]:
+    """Wait for any run (even one started by another process) to end, following its log.
+
+    Polls the store; with ``show_output``, prints ``logs/std_log.txt`` as it grows.
+
+    Raises:
+        ScriptRunError: the run ended Failed or Killed (with ``raise_on_error``).
+    """
+    offset = 0
+    while True:
+        status = run.get_status()
+        if show_output:
+            offset = copy_log(run, sys.stdout, offset)
+        if status in ENDED_STATUSES:
+            break
+        time.sleep(poll_interval)
+    if show_output:
+        run.flush()
+        copy_log(run, sys.stdout, offset)
+    code = run.get_tags().get("runlog.exit_code")
+    exit_code = int(code) if code and code.lstrip("-").isdigit() else None
+    return details_or_raise(run, raise_on_error, exit_code, read_log_tail(run))

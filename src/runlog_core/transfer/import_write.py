@@ -1,0 +1,80 @@
+"""Writing imported runs: what ``_import_tensorboard`` and ``_import_mlflow`` both need.
+
+An imported run keeps the times it had in the tool it comes from: its start and end, and the wall
+time of every point. ``Run.log`` stamps points with the time of the call, so points go in here
+through the run's own checks (``_prepare``, under its lock) and then straight to its writer.
+"""
+
+from __future__ import annotations
+
+import os
+
+from runlog_core.exceptions import InvalidNameError
+from runlog_core.run.state import COMPLETED, KILLED
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from runlog_core.run.experiment import Experiment
+    from runlog_core.run.run import Run
+
+__all__ = ["end_run", "existing_runs", "log_points", "open_experiment", "safe_name"]
+
+
+def open_experiment(name: str, store: str | os.PathLike[str] | None) -> Experiment:
+    """The experiment ``name`` in ``store`` (default ``RUNLOG_STORE``, else ``./runlog``), created if new."""
+    from runlog_core.run.experiment import Experiment
+
+    return Experiment(name, store=store)
+
+
+def existing_runs(experiment: Experiment, tag: str) -> dict[str, str]:
+    """``{value of tag: runlog run id}`` for the runs (children included) of ``experiment`` tagged ``tag``."""
+    store = experiment._store
+    found: dict[str, str] = {}
+    for info in store.list_runs(experiment_id=experiment.id, tags={tag: None}, include_children=True):
+        value = store.get_tags(info.id).get(tag)
+        if value is not None:
+            found[value] = info.id
+    return found
+
+
+def log_points(run: Run, name: str, points: Sequence[tuple[int, float, float]]) -> int:
+    """Append ``(step, value, wall time)`` points to the number series ``name``, in the given order.
+
+    Returns how many were logged. The first value goes through the run's checks (the name, the
+    run being open, the series' kind); the rest are floats, stored as such (NaN and inf included).
+    """
+    if not points:
+        return 0
+    with run._lock:
+        series, _ = run._prepare(name, float(points[0][1]), None)
+        key = series.key
+        rows = [(key, int(step), float(value), float(at)) for step, value, at in points]
+        run._add_many(rows)
+        series.next_step = max(row[1] for row in rows) + 1
+    if len(rows) > 1000:
+        run._writer.wake()
+    return len(rows)
+
+
+def end_run(run: Run, status: str, end_time: float | None, error: str | None = None) -> None:
+    """End an imported run with the status and end time it had (``Completed``, ``Failed``, ``Killed``...)."""
+    if status == COMPLETED:
+        run.complete(end_time=end_time)
+    elif status == KILLED or error is None:
+        run._end(status, error, end_time=end_time, force=True)
+    else:
+        run.fail(error, end_time=end_time)
+
+
+def safe_name(text: str, fallback: str) -> str:
+    """``text`` as a runlog name (run, metric, param or tag): control characters become spaces."""
+    from runlog_core.base import values as _values
+
+    cleaned = "".join(" " if ord(ch) < 32 or ord(ch) == 127 else ch for ch in text).strip() or fallback
+    try:
+        return _values.check_name("name", cleaned[: _values.MAX_NAME_LENGTH])
+    except InvalidNameError:
+        return fallback

@@ -1,0 +1,1 @@
+"""runlog internals: views."""

@@ -1,0 +1,59 @@
+"""A store deleted under live runs (``rm -rf runlog/``): recreate it and the runs this process logs.
+
+The writer checks, before every commit, that the database is still the file it opened. When it
+is gone (or replaced), it warns once and rebuilds what this process knows at the same place:
+the experiments of its runs under their ids, the runs' records (still Running), their series,
+params and tags; then the commit goes on into the new file. What was only in the deleted files
+(earlier points, other processes' runs, artifacts) is gone with them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from runlog_core.base.records import RunInfo, SeriesRef
+from runlog_core.run.state import RUNNING
+from runlog_core.writer.ops import LogParams, NewSeries, Op, SetTags
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from runlog_core.run.run import Run
+    from runlog_core.store import Store
+
+__all__ = ["recreate_store"]
+
+
+def recreate_store(store: Store, runs: Iterable[Run], series: Iterable[SeriesRef]) -> tuple[list[SeriesRef], list[Op]]:
+    """Recreate ``store`` and ``runs`` in it; returns the series to create again (ids reset) and
+    the ops that log the runs' params and tags again."""
+    store.recreate()  # type: ignore[attr-defined]
+    runs = sorted(runs, key=lambda run: run._parent_id is not None)  # parents first
+    for experiment in {id(run.experiment): run.experiment for run in runs}.values():
+        restore = getattr(store, "restore_experiment", None)
+        if restore is not None:
+            restore(experiment.id, experiment.name)
+        else:
+            experiment.id = store.get_or_create_experiment(experiment.name)
+    now = time.time()
+    for run in runs:
+        started = run._start_info
+        store.create_run(RunInfo(
+            id=run.id, experiment_id=run.experiment.id, experiment_name=run.experiment.name, name=run.name,
+            status=RUNNING, start_time=started.start_time if started else now, parent_id=run._parent_id,
+            heartbeat=now, heartbeat_timeout=started.heartbeat_timeout if started else None,
+            pid=os.getpid(), host=started.host if started else None))
+    run_ids = {run.id for run in runs}
+    again = [ref for ref in series if ref.run_id in run_ids]
+    for ref in again:
+        ref.id = None
+    ops: list[Op] = []
+    for run in runs:
+        if run._params:
+            ops.append(LogParams(run, dict(run._params)))
+        if run._tags:
+            ops.append(SetTags(run.id, dict(run._tags)))
+    ops.extend(NewSeries(ref) for ref in again)
+    return again, ops
