@@ -45,12 +45,12 @@ def runlog_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         The store's folder; pass it as ``store=`` or to ``runlog --store``, or rely on the default.
     """
     from runlog_core.plugins import manager as _plugins
-    from runlog_core.run import lifecycle as _lifecycle
+    from runlog_core.run import context as _context
 
     folder = tmp_path / "runlog"
     monkeypatch.setenv(_STORE_VARIABLE, str(folder))
-    with _lifecycle._lock:  # Run.get_context() is process-wide: in this test it starts a run in this store
-        context_before, _lifecycle._context = _lifecycle._context, None
+    # Run.get_context() is process-wide: in this test it starts a run in this store
+    context_before = _context.forget_context()
     _plugins.open_store(str(folder))  # created now: `runlog runs --store` and readers find it
     try:
         yield folder
@@ -63,6 +63,7 @@ def _close_stores_in(folder: Path, context_before: Run | None) -> None:
     import warnings
 
     from runlog_core.plugins import manager as _plugins
+    from runlog_core.run import context as _context
     from runlog_core.run import lifecycle as _lifecycle
     from runlog_core.writer import registry as _writers
 
@@ -76,8 +77,8 @@ def _close_stores_in(folder: Path, context_before: Run | None) -> None:
             finally:
                 _writers.close_store(store)
     problems = [str(warning.message) for warning in caught]
-    with _lifecycle._lock:  # a context run started in this test ended with its store; the one before comes back
-        _lifecycle._context = context_before
+    # a context run started in this test ended with its store; the one before comes back
+    _context.restore_context(context_before)
     if problems:
         warnings.warn(f"runlog_store: {problems[0]}", RuntimeWarning, stacklevel=2)
 

@@ -294,9 +294,9 @@ def test_children_logged_after_the_fact_keep_their_real_times(store_dir: Path) -
 def test_azure_compatible_arguments(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_STORE", str(store_dir))
     monkeypatch.setenv("RUNLOG_EXPERIMENT", "ported")
-    import runlog_core.run.lifecycle as lifecycle
+    import runlog_core.run.context as context
 
-    monkeypatch.setattr(lifecycle, "_context", None)
+    monkeypatch.setattr(context, "_context", None)
     run = Run.get_context(allow_offline=False)  # what Azure scripts pass
     assert Run.get_context() is run
     run.log("mse", 3000.0)

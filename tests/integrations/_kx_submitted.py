@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import pytest
 
 from runlog_core import Experiment, Run, search_runs
-from runlog_core.run import lifecycle as _lifecycle
+from runlog_core.run import context as _context
 
 
 @contextmanager
@@ -27,11 +27,11 @@ def submitted_run(monkeypatch: pytest.MonkeyPatch, experiment: str = "submitted"
     monkeypatch.setenv("RUNLOG_RUN_ID", run.id)
     monkeypatch.setenv("RUNLOG_STORE", os.path.abspath("runlog"))
     handlers = list(logging.getLogger().handlers)
-    _lifecycle._context = None
+    _context.forget_context()
     try:
         yield run
     finally:
-        _lifecycle._context = None
+        _context.forget_context()
         for handler in logging.getLogger().handlers:  # get_context() tees logging into the run
             if handler not in handlers:
                 logging.getLogger().removeHandler(handler)

@@ -15,13 +15,24 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-__all__ = ["BULK", "ArtifactInfo", "Batch", "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
+__all__ = ["BULK", "CANCELED", "COMPLETED", "ENDED_STATUSES", "FAILED", "KILLED", "RUNNING", "ArtifactInfo", "Batch",
+           "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
+
+# the statuses of a run
+RUNNING = "Running"
+COMPLETED = "Completed"
+FAILED = "Failed"
+CANCELED = "Canceled"
+KILLED = "Killed"
+ENDED_STATUSES = (COMPLETED, FAILED, CANCELED, KILLED)
 
 MetricPoint = namedtuple("MetricPoint", ["step", "value", "timestamp"])
 MetricPoint.__doc__ = "One logged value of a metric: its step, the value and the wall time (seconds since the epoch)."
 
 LoggedPoint = namedtuple("LoggedPoint", ["name", "step", "value", "timestamp"])
 LoggedPoint.__doc__ = "A metric point with its name, as handed to the ``runlog_metrics_logged`` hook."
+# pickled under their public path, wherever the module that defines them moves
+MetricPoint.__module__ = LoggedPoint.__module__ = "runlog_core"
 
 
 class _Record:

@@ -12,9 +12,9 @@ from runlog_core.writer.ops import AppendLog
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeVar
 
-    from runlog_core.run.run import Run
+    _Self = TypeVar("_Self", bound="EndingMixin")
 
 __all__ = ["EndingMixin"]
 
@@ -93,8 +93,8 @@ class EndingMixin(RunState):
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self._end(CANCELED if isinstance(error, KeyboardInterrupt) else FAILED, text)
 
-    def __enter__(self) -> Run:
-        return self  # type: ignore[return-value]
+    def __enter__(self: _Self) -> _Self:
+        return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self._end_for(exc)  # returns None: the exception, if any, propagates unchanged

@@ -222,4 +222,3 @@ class Experiment:
         return RunList(Run(self, info.id, _info=info) for info in infos)
 
 
-_lifecycle.register_experiment_class(Experiment)

@@ -14,9 +14,7 @@ import os
 import sys
 import threading
 
-from runlog_core.base import config as _config
-from runlog_core.exceptions import RunNotFoundError
-from runlog_core.plugins.manager import forget_store, open_store, open_stores
+from runlog_core.plugins.manager import forget_store, open_stores
 from runlog_core.run.state import CANCELED, COMPLETED, FAILED, KILLED
 from runlog_core.writer.registry import all_writers, flush_all
 
@@ -24,10 +22,9 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-    from runlog_core.run.experiment import Experiment
-    from runlog_core.run.run import Run
+    from runlog_core.run.state import RunState as Run
 
-__all__ = ["forget", "get_context", "own"]
+__all__ = ["end_owned_in", "flush_deferred", "forget", "install", "own"]
 
 _lock = threading.RLock()
 _owned: dict[str, Run] = {}
@@ -37,18 +34,13 @@ _deferring_flush = False
 _uncaught: str | None = None
 _interrupted = False
 _traceback: Any = None
-_context: Run | None = None
-# set by runlog_core.run.experiment when it is imported: the context run needs an Experiment, and the
-# experiment module depends on this one (runs it starts are ended here), not the other way round
-_experiment_class: type[Experiment] | None = None
-_context_pid = 0
 _previous_excepthook: Any = None
 _previous_sigterm: Any = None
 
 
 def own(run: Run) -> None:
     """``run`` was started by this process: end it at exit if nobody else does."""
-    _install()
+    install()
     with _lock:
         _owned[run.id] = run
 
@@ -58,7 +50,7 @@ def forget(run: Run) -> None:
         _owned.pop(run.id, None)
 
 
-def _install() -> None:
+def install() -> None:
     global _installed_pid, _previous_excepthook, _previous_sigterm, _traceback, _atexit_registered
     if _installed_pid == os.getpid():
         return
@@ -176,54 +168,3 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         return
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
-
-
-def register_experiment_class(cls: type[Experiment]) -> None:
-    global _experiment_class
-    _experiment_class = cls
-
-
-def experiment_named(name: str) -> Experiment:
-    """``Experiment(name)`` in the default store (``Run("name", run_id)`` accepts a name)."""
-    if _experiment_class is None:
-        raise RuntimeError("runlog_core.run.experiment registers the Experiment class when it is imported")
-    return _experiment_class(name)
-
-
-def get_context() -> Run:
-    global _context, _context_pid
-    with _lock:
-        if _context is not None and _context_pid == os.getpid():
-            return _context
-        if _experiment_class is None:
-            raise RuntimeError("runlog_core.run.experiment registers the Experiment class when it is imported")
-        Experiment = _experiment_class
-        run_id = _config.run_id()
-        if run_id:
-            store = open_store(_config.store())
-            info = store.get_run(run_id)
-            if info is None:
-                raise RunNotFoundError("run", run_id, store.uri)
-            experiment = Experiment(info.experiment_name, store=store)
-            run = experiment._handle(run_id, info)
-            run._writer.attach(run, live=True)  # the script keeps the heartbeat too; the submitter ends it
-            _install()
-            # the submitter captures stdout and stderr; Python logging records are only seen in here,
-            # tapped without a root handler so they still reach the script's output (issue 9)
-            from runlog_core.run.capture import LOGGING_LOG, capture_records
-
-            capture_records(lambda text: run._append_log(LOGGING_LOG, text))
-        else:
-            name = _config.experiment() or _script_name()
-            run = Experiment(name).start_logging()
-        _context, _context_pid = run, os.getpid()
-        return run
-
-
-def _script_name() -> str:
-    from pathlib import Path
-
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else "")
-    stem = Path(path).stem if path else ""
-    return stem if stem and stem not in ("-c", "<stdin>") else "interactive"

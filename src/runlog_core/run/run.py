@@ -13,7 +13,6 @@ from collections.abc import Mapping
 
 from runlog_core.base.records import RunInfo, SeriesRef
 from runlog_core.exceptions import InvalidArgumentError, RunNotFoundError
-from runlog_core.run import lifecycle as _lifecycle
 from runlog_core.run.end import EndingMixin
 from runlog_core.run.files import FilesMixin
 from runlog_core.run.log import LoggingMixin
@@ -26,7 +25,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-    from runlog_core.run.experiment import Experiment
+    from runlog_core.run.state import ExperimentHandle as Experiment
 
 __all__ = ["CANCELED", "COMPLETED", "ENDED_STATUSES", "FAILED", "KILLED", "RUNNING", "Run", "run_details"]
 
@@ -57,7 +56,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
     def __init__(self, experiment: Experiment | str, run_id: str, *, _info: RunInfo | None = None,
                  _fresh: bool = False) -> None:
         if isinstance(experiment, str):
-            experiment = _lifecycle.experiment_named(experiment)
+            from runlog_core.run.context import experiment_named  # above this module: it imports Experiment
+
+            experiment = experiment_named(experiment)
         if not hasattr(experiment, "_store") or not hasattr(experiment, "_start"):
             raise InvalidArgumentError("experiment", experiment, "an Experiment")
         if not isinstance(run_id, str):
@@ -148,7 +149,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
         ``Run.get_context`` are accepted, so ported scripts run unchanged; runlog is always
         "offline" in Azure's sense, and keeps everything.
         """
-        return _lifecycle.get_context()
+        from runlog_core.run.context import get_context  # above this module: it imports Experiment
+
+        return get_context()
 
     # -- children ---------------------------------------------------------------------------
 

@@ -1,38 +1,50 @@
 """What every part of a :class:`~runlog_core.Run` shares: its state, and the run statuses.
 
-``Run`` is assembled from one mixin per concern (``_run_log``: logging values; ``_run_files``:
-files; ``_run_end``: ending and capturing output; ``_run_read``: reading back); each of them
-works on the attributes declared here, set by ``Run.__init__``.
+``Run`` is assembled from one mixin per concern (:mod:`.log`: logging values; :mod:`.files`:
+files; :mod:`.end`: ending and capturing output; :mod:`.read`: reading back); each of them
+works on the attributes declared here, set by ``Run.__init__``. The statuses live in
+:mod:`runlog_core.base.records`, below the stores, and are re-exported here.
 """
 
 from __future__ import annotations
+
+from runlog_core.base.records import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, RUNNING
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     import threading
     from collections.abc import Callable
     from pathlib import Path
-    from typing import Any
+    from typing import Any, Protocol
 
     from runlog_core.base.records import RunInfo, SeriesRef
-    from runlog_core.run.experiment import Experiment
     from runlog_core.store import Store
     from runlog_core.writer.writer import Writer
 
+    class ExperimentHandle(Protocol):
+        """What a run uses of its :class:`~runlog_core.Experiment` (which imports this module, not the
+        other way round)."""
+
+        name: str
+        id: int
+        _store: Store
+
+        @property
+        def store(self) -> str: ...
+
+        def _handle(self, run_id: str, info: RunInfo | None = None) -> Any: ...
+
+        def _start(self, name: str | None, tags: Any, parent: Any, run_id: str | None,
+                   run_class: Any = None, start_time: float | None = None) -> Any: ...
+
 __all__ = ["CANCELED", "COMPLETED", "ENDED_STATUSES", "FAILED", "KILLED", "RUNNING", "RunState"]
 
-RUNNING = "Running"
-COMPLETED = "Completed"
-FAILED = "Failed"
-CANCELED = "Canceled"
-KILLED = "Killed"
-ENDED_STATUSES = (COMPLETED, FAILED, CANCELED, KILLED)
 
 
 class RunState:
     """The attributes of a run handle (declared for the type checker; ``Run.__init__`` sets them)."""
 
-    experiment: Experiment
+    experiment: ExperimentHandle
     id: str
     name: str
     _parent_id: str | None
@@ -70,4 +82,8 @@ class RunState:
         raise NotImplementedError
 
     def _upload_outputs(self, path: Path) -> list[str]:
+        raise NotImplementedError
+
+    def _end(self, status: str, error: str | None = None, end_time: float | None = None,
+             force: bool = False) -> None:
         raise NotImplementedError

@@ -12,16 +12,15 @@ from __future__ import annotations
 import os
 import time
 
-from runlog_core.base.records import RunInfo, SeriesRef
-from runlog_core.run.state import RUNNING
+from runlog_core.base.records import RUNNING, RunInfo, SeriesRef
 from runlog_core.writer.ops import LogParams, NewSeries, Op, SetTags
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from runlog_core.run.run import Run
     from runlog_core.store import Store
+    from runlog_core.writer.handle import RunHandle as Run
 
 __all__ = ["recreate_store"]
 
