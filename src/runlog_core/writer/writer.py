@@ -25,7 +25,6 @@ the handles it inherited log into its own writer, which commits them from the ch
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -33,9 +32,10 @@ import warnings
 import weakref
 
 from runlog_core.base import config as _config
-from runlog_core.base.records import ArtifactInfo, Batch, SeriesRef, build_columns
-from runlog_core.exceptions import StoreBusyError, StoreError, StoreVersionError
-from runlog_core.writer.ops import AppendLog, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
+from runlog_core.base.records import Batch, SeriesRef
+from runlog_core.exceptions import StoreBusyError, StoreError
+from runlog_core.writer.batching import build_batch, transient
+from runlog_core.writer.ops import EndRun, NewSeries, Op
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -230,16 +230,7 @@ class Writer:
 
     def _build(self, points: list[tuple[Any, ...]], ops: list[Op]) -> tuple[Batch, list[Op]]:
         """A batch of ``points`` and ``ops`` as taken from the buffers, and the events to announce once written."""
-        batch, events = Batch(), list[Op]()
-        self._collect(ops, batch, events)
-        collecting = gc.isenabled()
-        gc.disable()  # grouping 100,000 entries would set off collections that find nothing to free
-        try:
-            batch.columns, batch.count = build_columns(points, self.series_by_key)
-        finally:
-            if collecting:
-                gc.enable()
-        return batch, events
+        return build_batch(points, ops, self.series_by_key, self.store.artifacts, self._warn_once)
 
     def _write_pending(self) -> BaseException | None:
         """Write the batches that wait, oldest first; stop at the first the store refuses."""
@@ -281,7 +272,7 @@ class Writer:
         except Exception as err:
             for series in batch.series:
                 series.id = None  # ids from a rolled-back transaction mean nothing
-            if not _transient(err):
+            if not transient(err):
                 # refused for what is in it, not because the store is busy or full: retrying
                 # as is would block every later write, so write what can be written
                 from runlog_core.writer.salvage import salvage
@@ -303,8 +294,7 @@ class Writer:
         again, ops = recreate_store(self.store, runs.values(), list(self.series_by_key.values()))
         known = {id(series) for series in batch.series}
         batch.series[:0] = [series for series in again if id(series) not in known]
-        extra = Batch()
-        self._collect(ops, extra, [])
+        extra, _ = self._build([], ops)
         batch.params[:0] = extra.params
         batch.tags[:0] = extra.tags
         batch.heartbeats = list(self._live.keys())
@@ -330,42 +320,6 @@ class Writer:
 
     def _release(self, run_id: str) -> None:
         self._writing.pop(run_id, None)
-
-    def _collect(self, ops: list[Op], batch: Batch, events: list[Op]) -> None:
-        logs: dict[tuple[str, str], list[str]] = {}
-        for op in ops:
-            kind = type(op)
-            if kind is NewSeries:
-                assert isinstance(op, NewSeries)
-                batch.series.append(op.series)
-            elif kind is LogParams:
-                assert isinstance(op, LogParams)
-                batch.params.extend((op.run.id, key, value) for key, value in op.params.items())
-                events.append(op)
-            elif kind is SetTags:
-                assert isinstance(op, SetTags)
-                batch.tags.extend((op.run_id, key, value) for key, value in op.tags.items())
-            elif kind is StoreArtifact:
-                assert isinstance(op, StoreArtifact)
-                batch.artifacts.append(op.info)
-                events.append(op)
-            elif kind is AppendLog:
-                assert isinstance(op, AppendLog)
-                logs.setdefault((op.run.id, op.name), []).append(op.text)
-            elif kind is EndRun:
-                assert isinstance(op, EndRun)
-                batch.ends.append((op.run.id, op.status, op.time, op.error))
-                events.append(op)
-            else:  # RunStarted, Release: no data, just their place in the order of events
-                events.append(op)
-        artifacts = self.store.artifacts
-        for (run_id, name), texts in logs.items():
-            try:
-                size = artifacts.append_text(run_id, name, "".join(texts))
-            except OSError as err:
-                self._warn_once("log-" + type(err).__name__, f"runlog: could not append to {name}: {err!r}")
-                continue
-            batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
 
     def _warn_once(self, key: str, message: str) -> None:
         if key not in self._warned:
@@ -478,15 +432,3 @@ class Writer:
         if self._writing:
             self.ensure_thread()
 
-
-def _transient(error: BaseException) -> bool:
-    """A store error worth retrying as is (busy, locked, full, unreachable), as the store contract says:
-    ``StoreError`` or ``OSError``. Anything else means the store refused something in the batch."""
-    if isinstance(error, StoreVersionError):
-        return False
-    if isinstance(error, (OSError, StoreError)):
-        return True
-    # a plugin that lets its driver's error out (sqlite3/psycopg OperationalError, a connection or
-    # timeout error) is still busy or unreachable: dropping the batch as refused would lose it
-    name = type(error).__name__
-    return name == "OperationalError" or "Connection" in name or "Timeout" in name
