@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 
+from runlog_core.base import legacy as _legacy
 from runlog_core.base.records import LoggedPoint, MetricPoint
 from runlog_core.exceptions import (
     ArtifactConflictError,
@@ -82,6 +83,7 @@ from runlog_core.run.run import Run
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
+_legacy.install()  # runlog 0.1's module paths, for the pickles that recorded them
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from runlog_core.hookspecs import hookimpl
-from runlog_core.integration.autolog import selected
+from runlog_core.integration import selected
 
 __all__ = ["keras", "lightning", "sklearn", "xgboost"]
 

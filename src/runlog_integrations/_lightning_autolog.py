@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from runlog_core.integration.autolog import Patches, selected, warn_once
+from runlog_core.integration import Patches, selected, warn_once
 
 from ._lightning_support import attach_state_callback, state_callback_class
 

@@ -17,10 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from runlog_core import Experiment, Run
-from runlog_core.base import config as _config
 from runlog_core.exceptions import RunNotFoundError
-from runlog_core.integration.guard import WarnOnce
-from runlog_core.integration.target import resolve_run
+from runlog_core.integration import WarnOnce, resolve_run, submitted_run_id
 
 from ._lightning_flavours import rank as _rank
 from ._lightning_support import STATE_KEY, attach_state_callback, state_callback_class
@@ -105,7 +103,7 @@ class RunChoice(_Base):
                 return
             except RunNotFoundError as err:
                 self._guard("continue the run of the checkpoint or run_id", err)
-        if self._copied and not _config.run_id():
+        if self._copied and not submitted_run_id():
             # another copy of this logger (a ddp_spawn worker, the process that spawned it) may
             # have started the run: find it by the logger's token rather than start a second
             found = Experiment(str(self.name), store=self._store_arg).get_runs(tags={TOKEN_TAG: self._token})

@@ -83,7 +83,7 @@ def log_params_keep_first(run: Run, params: Any) -> None:
         return
     except ParamConflictError:
         pass
-    from runlog_core.base.values import flatten_params
+    from runlog_core.integration import flatten_params
 
     drift = {}
     for key, value in flatten_params(params).items():

@@ -32,9 +32,7 @@ from typing_extensions import override
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError
-from runlog_core.integration.autolog import Patches, nested, selected, warn_once
-from runlog_core.integration.guard import WarnOnce
-from runlog_core.integration.target import check_target, resolve_run
+from runlog_core.integration import Patches, WarnOnce, check_target, end_run, nested, resolve_run, selected, warn_once
 
 from ._keras_values import control_flow, name_of, number, plain
 
@@ -218,7 +216,7 @@ class RunlogCallback(Callback):
         run, self.run = self.run, None
         if run is not None and self._owned:
             try:
-                run._end_for(error)
+                end_run(run, error)
             except Exception as err:
                 self._fail("end the run", err)
         self._owned = False

@@ -22,10 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from typing_extensions import override
 
 from runlog_core import Run
-from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError
-from runlog_core.integration.guard import WarnOnce
-from runlog_core.integration.target import check_target
+from runlog_core.integration import WarnOnce, check_target, experiment_from_environment
 
 from . import _lightning_autolog
 from ._lightning_flavours import BOTH, FLAVOURS, PendingRun, rank_zero_only
@@ -138,7 +136,7 @@ class _RunlogLoggerMixin(RunChoice):
             return self._run.experiment.name
         if self._resume is not None and self._resume[1]:
             return self._resume[1]
-        return self._experiment_arg or _config.experiment() or DEFAULT_EXPERIMENT
+        return self._experiment_arg or experiment_from_environment() or DEFAULT_EXPERIMENT
 
     @property
     @override

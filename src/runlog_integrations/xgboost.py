@@ -42,9 +42,7 @@ from typing_extensions import override
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError
-from runlog_core.integration.autolog import Patches, nested, selected, warn_once
-from runlog_core.integration.guard import WarnOnce
-from runlog_core.integration.target import check_target, resolve_run
+from runlog_core.integration import Patches, WarnOnce, check_target, end_run, nested, resolve_run, selected, warn_once
 
 from ._xgboost_values import booster_params, first_booster, is_cv_pack, put_result, rank
 
@@ -168,7 +166,7 @@ class RunlogCallback(TrainingCallback):
             if error is None:
                 run.fail("training ended without after_training (it raised)")
             else:
-                run._end_for(error)
+                end_run(run, error)
         except Exception as err:
             self._warn("end the run", err)
 

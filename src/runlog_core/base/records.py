@@ -233,3 +233,8 @@ def expand_entries(entries: list[tuple[Any, ...]]):  # type: ignore[no-untyped-d
                 yield key, step, value, ts
         else:
             yield entry
+
+
+# the store contract's records, pickled under its public path (runlog_core.store), wherever this module moves
+for _cls in (RunInfo, SeriesInfo, ArtifactInfo, SeriesRef, Batch):
+    _cls.__module__ = "runlog_core.store"

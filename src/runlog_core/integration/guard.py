@@ -40,3 +40,6 @@ class WarnOnce:
         text = repr(err) if len(repr(err)) <= 300 else repr(err)[:297] + "..."
         warnings.warn(f"runlog: could not {what} ({text}); {self.goes_on}, later failures of this kind "
                       "are not shown", RuntimeWarning, stacklevel=3)
+
+
+WarnOnce.__module__ = "runlog_core.integration"  # pickled (with a logger or callback) under its public path

@@ -21,7 +21,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["check_target", "resolve_run"]
+__all__ = ["check_target", "end_run", "resolve_run"]
 
 
 def check_target(run: Any, experiment: Any, argument: str = "experiment") -> None:
@@ -61,3 +61,9 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
     if not isinstance(experiment, Experiment):
         experiment = Experiment(experiment or _config.experiment() or default, store=store)
     return experiment.start_logging(name=name, tags=tags, outputs=None, run_id=run_id), True
+
+
+def end_run(run: Run, error: BaseException | None) -> None:
+    """End a run the integration owns with the training's outcome, as a ``with`` block ends a run:
+    Completed when ``error`` is None, Canceled for a ``KeyboardInterrupt``, else Failed with its traceback."""
+    run._end_for(error)

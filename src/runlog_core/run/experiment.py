@@ -222,3 +222,4 @@ class Experiment:
         return RunList(Run(self, info.id, _info=info) for info in infos)
 
 
+Experiment.__module__ = "runlog_core"  # pickled under its public path, wherever this module moves

@@ -181,3 +181,5 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
         return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
 
+
+Run.__module__ = "runlog_core"  # its public path, wherever this module moves

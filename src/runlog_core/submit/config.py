@@ -83,3 +83,6 @@ class ScriptRunConfig:
     def __repr__(self) -> str:
         return (f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r}, "
                 f"arguments={self.arguments!r})")
+
+
+ScriptRunConfig.__module__ = "runlog_core"  # pickled under its public path, wherever this module moves

@@ -17,8 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection._search import BaseSearchCV
 
 from runlog_core import Experiment, Run
-from runlog_core.integration.autolog import Patches, nested, selected, warn_once
-from runlog_core.integration.target import resolve_run
+from runlog_core.integration import Patches, end_run, nested, resolve_run, selected, warn_once
 
 from ._results import plain
 from ._search import DEFAULT_EXPERIMENT, TrackedSearch
@@ -98,7 +97,7 @@ def _fit_estimator(original: Fit, estimator: Any, args: tuple[Any, ...], kwargs:
     except BaseException as err:
         if run is not None:
             try:
-                run._end_for(err)
+                end_run(run, err)
             except Exception as log_err:
                 warn_once("end the estimator's run", log_err)
         raise

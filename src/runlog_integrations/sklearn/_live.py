@@ -25,7 +25,7 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV
 
 from runlog_core import Run
-from runlog_core.integration.guard import WarnOnce
+from runlog_core.integration import WarnOnce
 
 from ._results import candidate_name, halving, plain
 

@@ -9,9 +9,7 @@ from sklearn.model_selection._search import BaseSearchCV
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError
-from runlog_core.integration.autolog import nested
-from runlog_core.integration.guard import WarnOnce
-from runlog_core.integration.target import check_target, resolve_run
+from runlog_core.integration import WarnOnce, check_target, end_run, nested, resolve_run
 
 from . import _live
 from ._live import FoldTimes, LiveChildren
@@ -208,7 +206,7 @@ def log_search(fitted_search: Any, run: Run | None = None, experiment: str | Exp
         _log_children(parent, fitted_search, warn, max_child_runs)
     except BaseException as err:
         if owned:
-            parent._end_for(err)
+            end_run(parent, err)
         raise
     if owned:
         parent.complete()
@@ -360,7 +358,7 @@ class TrackedSearch(MetaEstimatorMixin, BaseEstimator):
                         for child in live.children.values():
                             child.fail("the search's fit raised")
                     if owned:
-                        run._end_for(err)
+                        end_run(run, err)
                 except Exception as log_err:
                     warn("end the parent run", log_err)
             raise
