@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from runlog_core.exceptions import RunlogError, StoreError
+from runlog_core.exceptions import StoreError
+from runlog_core.run.lookup import resolve_run  # lives with the runs (push uses it too); the commands import it here
 
 if TYPE_CHECKING:
     from runlog_core.run.run import Run
-    from runlog_core.store import RunInfo, Store
+    from runlog_core.store import Store
 
 __all__ = ["open_run", "resolve_run", "store_for"]
 
@@ -32,20 +33,6 @@ def store_for(args: argparse.Namespace) -> Store:
                          "give the store with --store or RUNLOG_STORE")
     store: Store = open_store(uri)
     return store
-
-
-def resolve_run(store: Store, key: str) -> RunInfo:
-    """A run's record from its id, a unique id prefix, or its name."""
-    info = store.get_run(key)
-    if info is not None:
-        return info
-    matches = store.find_run_ids(key)
-    found = store.get_run(matches[0]) if len(matches) == 1 else None
-    if found is not None:
-        return found
-    if not matches:
-        raise RunlogError(f"no run matches {key!r} in {store.uri}; see `runlog runs`")
-    raise RunlogError(f"{key!r} matches {len(matches)} runs ({', '.join(matches[:5])}...); give more of the id")
 
 
 def open_run(store: Store, key: str) -> Run:

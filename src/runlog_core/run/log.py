@@ -168,10 +168,11 @@ class LoggingMixin(RunState):
             self._writer.wake()
 
     def _log_history(self, name: str, points: Iterable[tuple[int, Any, float]]) -> int:
-        """Log points that happened before, with their own wall times: ``(step, value, time)``.
+        """Log points that happened before, with their own wall times: ``(step, value, time)``, in order.
 
         For importers (MLflow, TensorBoard) and runs logged after the fact; every value is checked
-        as ``log`` checks it. Returns how many points were logged.
+        as ``log`` checks it (a float or an int within int64 in a number series takes its fast path).
+        Returns how many points were logged.
         """
         entries = []
         with self._lock:
@@ -179,16 +180,23 @@ class LoggingMixin(RunState):
             self._load()
             series = self._series.get(name)
             for step, value, when in points:
-                step = _values.check_step(name, step)
-                if isinstance(when, bool) or not isinstance(when, (int, float)):
-                    raise InvalidArgumentError("time", when, "seconds since the epoch (a float)")
-                if series is None:
-                    series, stored = self._prepare(name, value, None)
+                if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+                    step = _values.check_step(name, step)
+                if type(when) is not float:
+                    if isinstance(when, bool) or not isinstance(when, (int, float)):
+                        raise InvalidArgumentError("time", when, "seconds since the epoch (a float)")
+                    when = float(when)
+                t = type(value)
+                if (series is not None and series.kind is NUMBER
+                        and (t is float or (t is int and INT64_MIN <= value <= INT64_MAX))):
+                    stored = value
                 else:
-                    stored = self._prepare(name, value, None)[1]
+                    series, stored = self._prepare(name, value, None)
                 series.next_step = max(series.next_step, step + 1)
-                entries.append((series.key, step, stored, float(when)))
+                entries.append((series.key, step, stored, when))
             self._add_many(entries)
+        if len(entries) > 1000:
+            self._writer.wake()
         return len(entries)
 
     def log_list(self, name: str, value: Iterable[Any], description: str | None = None) -> None:

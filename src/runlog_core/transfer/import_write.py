@@ -1,8 +1,8 @@
 """Writing imported runs: what ``_import_tensorboard`` and ``_import_mlflow`` both need.
 
 An imported run keeps the times it had in the tool it comes from: its start and end, and the wall
-time of every point. ``Run.log`` stamps points with the time of the call, so points go in here
-through the run's own checks (``_prepare``, under its lock) and then straight to its writer.
+time of every point. ``Run.log`` stamps points with the time of the call, so points go in through
+``Run._log_history``, which takes each point's own time.
 """
 
 from __future__ import annotations
@@ -43,20 +43,11 @@ def existing_runs(experiment: Experiment, tag: str) -> dict[str, str]:
 def log_points(run: Run, name: str, points: Sequence[tuple[int, float, float]]) -> int:
     """Append ``(step, value, wall time)`` points to the number series ``name``, in the given order.
 
-    Returns how many were logged. The first value goes through the run's checks (the name, the
-    run being open, the series' kind); the rest are floats, stored as such (NaN and inf included).
+    Returns how many were logged. The tools imported from keep numbers as floats: every value is
+    stored as a float (NaN and inf included), every step as an int, with the point's own wall time
+    (``Run._log_history``, which checks them as ``Run.log`` does).
     """
-    if not points:
-        return 0
-    with run._lock:
-        series, _ = run._prepare(name, float(points[0][1]), None)
-        key = series.key
-        rows = [(key, int(step), float(value), float(at)) for step, value, at in points]
-        run._add_many(rows)
-        series.next_step = max(row[1] for row in rows) + 1
-    if len(rows) > 1000:
-        run._writer.wake()
-    return len(rows)
+    return run._log_history(name, [(int(step), float(value), float(at)) for step, value, at in points])
 
 
 def end_run(run: Run, status: str, end_time: float | None, error: str | None = None) -> None:
