@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from runlog_core.base.handle import PublicRun as Run  # a runlog_core.Run (the floors below it name it so)
     from runlog_core.base.records import LoggedPoint
-    from runlog_core.run.run import Run
     from runlog_core.store import Store
 
 __all__ = ["hookimpl", "hookspec"]

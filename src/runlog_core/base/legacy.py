@@ -43,7 +43,7 @@ class _LegacyFinder:
             return None
         from importlib.machinery import ModuleSpec
 
-        return ModuleSpec(fullname, self)
+        return ModuleSpec(fullname, self)  # type: ignore[arg-type]  # a loader by its two methods
 
     def create_module(self, spec: Any) -> None:
         return None  # a plain module, filled in below

@@ -66,8 +66,8 @@ class EndingMixin(RunState):
             # later values go through the checks, which refuse them: the fast paths know no series
             self._series = {}
             self._bulk = {}
-        self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)  # type: ignore[arg-type]
-        _lifecycle.forget(self)  # type: ignore[arg-type]
+        self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)
+        _lifecycle.forget(self)
         if not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
             self.flush()
 

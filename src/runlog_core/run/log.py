@@ -83,7 +83,7 @@ class LoggingMixin(RunState):
         return series, stored
 
     def _add_series(self, series: SeriesRef) -> SeriesRef:
-        self._writer.register_series(series, self)  # type: ignore[arg-type]
+        self._writer.register_series(series, self)
         self._series[series.name] = series
         return series
 

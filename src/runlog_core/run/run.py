@@ -177,7 +177,7 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
             wait_post_processing: accepted for Azure compatibility; there is nothing to wait for.
             raise_on_error: raise :class:`ScriptRunError` if the run ends Failed or Killed.
         """
-        from runlog_core.submit.process import wait_for_completion  # not at import: it needs subprocess and signal
+        from runlog_core.run.follow import wait_for_completion  # on first use: `import runlog_core` stays light
 
         return wait_for_completion(self, show_output=show_output, raise_on_error=raise_on_error)
 

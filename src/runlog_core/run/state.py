@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from runlog_core.writer.writer import Writer
 
     class ExperimentHandle(Protocol):
-        """What a run uses of its :class:`~runlog_core.Experiment` (which imports this module, not the
-        other way round)."""
+        """A run's :class:`~runlog_core.Experiment` as its type says (``run.experiment`` is an Experiment;
+        its module imports this one, not the other way round, so the type is told by its shape)."""
 
         name: str
         id: int
@@ -31,6 +31,16 @@ if TYPE_CHECKING:
 
         @property
         def store(self) -> str: ...
+
+        def start_logging(self, name: str | None = None, tags: Any = None, snapshot_directory: Any = None,
+                          outputs: Any = "outputs", capture_output: bool = False, run_id: str | None = None,
+                          monitor_system: bool = False) -> Any: ...
+
+        def get_runs(self, status: str | None = None, tags: Any = None, include_children: bool = False) -> Any: ...
+
+        def submit(self, config: Any, tags: Any = None) -> Any: ...
+
+        def close(self) -> None: ...
 
         def _handle(self, run_id: str, info: RunInfo | None = None) -> Any: ...
 

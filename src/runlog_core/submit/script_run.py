@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.run.follow import details_or_raise, wait_for_completion
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
 from runlog_core.run.snapshot import check_snapshot_size, copy_snapshot, snapshot_files, upload_snapshot
 from runlog_core.run.system import SystemMonitor, start_monitor
@@ -35,11 +36,9 @@ from runlog_core.submit.environment import child_environment, record_environment
 from runlog_core.submit.process import (
     OutputPump,
     describe_exit,
-    details_or_raise,
     reap_group,
     signal_group,
     start_process,
-    wait_for_completion,
     wait_interruptibly,
 )
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
 
-    from runlog_core.writer.handle import RunHandle as Run
+    from runlog_core.base.handle import RunHandle as Run
 
 __all__ = ["dispatch"]
 

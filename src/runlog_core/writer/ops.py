@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-    from runlog_core.writer.handle import RunHandle as Run
+    from runlog_core.base.handle import RunHandle as Run
 
 __all__ = ["AppendLog", "EndRun", "LogParams", "NewSeries", "Op", "Release", "RunStarted", "SetTags", "StoreArtifact"]
 

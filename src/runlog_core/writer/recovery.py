@@ -19,8 +19,8 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from runlog_core.base.handle import RunHandle as Run
     from runlog_core.store import Store
-    from runlog_core.writer.handle import RunHandle as Run
 
 __all__ = ["recreate_store"]
 

@@ -1,7 +1,9 @@
-"""What the writer knows of a run: the few attributes it reads from the handles it is given.
+"""A run as the floors below the run API see it: the few attributes they read from a handle.
 
-The writer sits below the run API (``runlog_core.run`` imports it, never the reverse): it holds
-run handles for the hooks and for rebuilding a deleted store, and reads only what is named here.
+The writer and the plugins' hooks sit below :mod:`runlog_core.run` (it imports them, never the
+reverse). The writer holds run handles (real :class:`runlog_core.Run` objects) for the hooks and
+for rebuilding a deleted store, and reads only what is named here; the hooks' specifications name
+their ``run`` argument by the public part of it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ if TYPE_CHECKING:
         name: str
         id: int
 
-    class RunHandle(Protocol):
-        """A run as the writer reads it: its identity, and what it set through this process."""
+    class PublicRun(Protocol):
+        """What every run handle has (a :class:`runlog_core.Run` has far more)."""
 
         @property
         def id(self) -> str: ...
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
         @property
         def experiment(self) -> ExperimentRef: ...
+
+    class RunHandle(PublicRun, Protocol):
+        """A run as the writer reads it: its identity, and what it set through this process."""
 
         @property
         def _parent_id(self) -> str | None: ...
