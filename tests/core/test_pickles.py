@@ -110,3 +110,28 @@ def test_new_pickles_name_only_public_modules(tmp_path: Path) -> None:
     assert pickle.loads(pickled["point"]) == MetricPoint(0, 0.75, run.get_metric_history("acc")[0].timestamp)
     assert pickle.loads(pickled["config"]).arguments == ["--alpha", "0.1"]
     assert pickle.loads(pickled["info"]).id == run.id
+
+
+def test_callbacks_and_searches_pickle_under_public_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What users pickle with a model (a Keras or XGBoost callback, a fitted TrackedSearch via joblib)
+    names only public modules, so a later layout still loads it."""
+    pytest.importorskip("keras")
+    pytest.importorskip("xgboost")
+    pytest.importorskip("sklearn")
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+
+    from runlog_integrations.keras import RunlogCallback as KerasCallback
+    from runlog_integrations.sklearn import TrackedSearch
+    from runlog_integrations.xgboost import RunlogCallback as XGBoostCallback
+
+    monkeypatch.chdir(tmp_path)
+    search = TrackedSearch(GridSearchCV(Ridge(), {"alpha": [0.1, 1.0]}, cv=2), experiment="search")
+    search.fit([[0.0], [1.0], [2.0], [3.0]], [0.0, 1.0, 2.0, 3.0])
+    public = {"runlog_core.integration", "runlog_integrations.keras", "runlog_integrations.xgboost",
+              "runlog_integrations.sklearn"}
+    for thing in (KerasCallback(experiment="k"), XGBoostCallback(experiment="x"), search):
+        data = pickle.dumps(thing)
+        assert {m for m in _modules(data) if m.startswith("runlog")} <= public, type(thing)
+        assert type(pickle.loads(data)) is type(thing)
+    assert pickle.loads(pickle.dumps(search)).best_params_ == search.best_params_

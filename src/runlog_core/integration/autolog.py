@@ -168,3 +168,5 @@ def selected(config: dict[str, Any], name: str) -> bool:
 # -- kept for integrations not yet on runlog_core.integration.target.resolve_run; removed once none uses them
 
 
+
+Patches.__module__ = "runlog_core.integration"  # pickled (with a callback) under its public path

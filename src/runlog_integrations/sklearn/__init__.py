@@ -48,3 +48,6 @@ __all__ = [
     "results_table",
     "search_settings",
 ]
+
+# pickled (joblib.dump of a fitted search) under the public path, wherever the defining module moves
+TrackedSearch.__module__ = __name__

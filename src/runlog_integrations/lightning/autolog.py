@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from runlog_core.integration import Patches, selected, warn_once
-
-from ._lightning_support import attach_state_callback, state_callback_class
+from runlog_integrations.lightning.support import attach_state_callback, state_callback_class
 
 __all__ = ["attach"]
 

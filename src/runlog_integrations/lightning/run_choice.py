@@ -19,9 +19,8 @@ from typing import TYPE_CHECKING, Any
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import RunNotFoundError
 from runlog_core.integration import WarnOnce, resolve_run, submitted_run_id
-
-from ._lightning_flavours import rank as _rank
-from ._lightning_support import STATE_KEY, attach_state_callback, state_callback_class
+from runlog_integrations.lightning.flavours import rank as _rank
+from runlog_integrations.lightning.support import STATE_KEY, attach_state_callback, state_callback_class
 
 if TYPE_CHECKING:
     from lightning.pytorch.loggers import Logger as _Base

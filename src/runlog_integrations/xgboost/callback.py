@@ -43,8 +43,7 @@ from typing_extensions import override
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError
 from runlog_core.integration import Patches, WarnOnce, check_target, end_run, nested, resolve_run, selected, warn_once
-
-from ._xgboost_values import booster_params, first_booster, is_cv_pack, put_result, rank
+from runlog_integrations.xgboost.values import booster_params, first_booster, is_cv_pack, put_result, rank
 
 __all__ = ["RunlogCallback", "attach_autolog", "booster_params"]
 

@@ -33,8 +33,7 @@ from typing_extensions import override
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError
 from runlog_core.integration import Patches, WarnOnce, check_target, end_run, nested, resolve_run, selected, warn_once
-
-from ._keras_values import control_flow, name_of, number, plain
+from runlog_integrations.keras.values import control_flow, name_of, number, plain
 
 __all__ = ["RunlogCallback", "attach_autolog"]
 

@@ -24,12 +24,11 @@ from typing_extensions import override
 from runlog_core import Run
 from runlog_core.exceptions import InvalidArgumentError
 from runlog_core.integration import WarnOnce, check_target, experiment_from_environment
-
-from . import _lightning_autolog
-from ._lightning_flavours import BOTH, FLAVOURS, PendingRun, rank_zero_only
-from ._lightning_flavours import rank as _rank
-from ._lightning_run import DEFAULT_EXPERIMENT, RunChoice
-from ._lightning_support import (
+from runlog_integrations.lightning import autolog as _lightning_autolog
+from runlog_integrations.lightning.flavours import BOTH, FLAVOURS, PendingRun, rank_zero_only
+from runlog_integrations.lightning.flavours import rank as _rank
+from runlog_integrations.lightning.run_choice import DEFAULT_EXPERIMENT, RunChoice
+from runlog_integrations.lightning.support import (
     log_params_keep_first,
     scalars,
     state_callback_class,
