@@ -117,9 +117,9 @@ class Meter:
 
     @contextmanager
     def measuring(self) -> Iterator[Counts]:
-        clear = getattr(self._names.artifact_name_problem, "cache_clear", None)
-        if clear is not None:  # a memo of checked names: each scenario starts without one
-            clear()
+        memo = getattr(self._names, "_memo", None)
+        if memo is not None:  # the memo of checked names: each scenario starts without one
+            memo.cache_clear()
         counts = Counts()
         self.active = counts
         try:
