@@ -12,12 +12,15 @@ artifact store contract. The rest lives beside it:
 - :mod:`~runlog_core.store.artifacts.s3_errors`: boto3's failures as :class:`S3ArtifactError`, naming
   the bucket, the key and the fix, never a secret;
 - :mod:`~runlog_core.store.artifacts.s3_conflicts`: ``col`` then ``col/x`` (or the reverse) refused as
-  in the local store (a HEAD per parent folder and a LIST of the name);
+  in the local store, with as few HEAD and LIST requests as that allows;
 - :mod:`~runlog_core.store.artifacts.s3_transfer`: one PUT or a multipart upload, hashed on the way,
   and seekable ranged reads;
 - :mod:`~runlog_core.store.artifacts.s3_logs`: ``append_text``, spooled locally and uploaded whole in
   the background.
 
+An upload checks its name once, in ``put_*`` (a later check of the same name, such as ``uri()``'s,
+is answered by the memo of :mod:`~runlog_core.store.artifacts.names`), then sends the requests of the
+conflict check (none for a name this store stored before), then the PUT.
 """
 
 from __future__ import annotations
@@ -109,15 +112,17 @@ class S3ArtifactStore(LogSpoolMixin):
     # -- writing -----------------------------------------------------------------------------------
 
     def _prepare(self, run_id: str, name: str) -> str:
-        """The key of ``name``; an :class:`ArtifactConflictError` when the run has a file
+        """The key of ``name``, its name checked; an :class:`ArtifactConflictError` when the run has a file
         where a folder is needed (``col`` before ``col/x``) or the reverse, as in the local store."""
-        self.key(run_id, name)
+        check_artifact_name(name)
         return self._conflicts.check(self._run_prefix(run_id), name)
 
     def _upload(self, name: str, key: str, read: Callable[[int], bytes | str], source: str,
                 size: int | None = None, metadata: bool = True) -> tuple[int, str]:
         """Upload what ``read`` gives (see :func:`s3_transfer.upload`); returns ``(size, sha256)``."""
-        return s3_transfer.upload(self._s3, name, key, read, source, size, metadata)
+        stored = s3_transfer.upload(self._s3, name, key, read, source, size, metadata)
+        self._conflicts.stored(key, name)
+        return stored
 
     def put_stream(self, run_id: str, name: str, stream: IO[bytes] | IO[str]) -> tuple[int, str]:
         """Upload the rest of a readable stream (str chunks as UTF-8); returns ``(size, sha256)``.
