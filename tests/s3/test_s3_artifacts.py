@@ -34,7 +34,8 @@ from runlog_core.exceptions import (
     RunNotFoundError,
     UnsafeArtifactNameError,
 )
-from runlog_core.store.artifacts.s3 import S3ArtifactStore, _ObjectReader
+from runlog_core.store.artifacts.s3 import S3ArtifactStore
+from runlog_core.store.artifacts.s3_transfer import ObjectReader
 
 RUN = "0123456789abcdef"
 MB = 1 << 20
@@ -139,13 +140,13 @@ def test_a_20_mb_file_goes_up_in_parts_and_comes_down_streamed_and_identical(
     assert re.search(r"-\d+\"?$", etag), etag  # a stream of unknown size: multipart too
 
     reads: list[int] = []
-    readinto = _ObjectReader.readinto
+    readinto = ObjectReader.readinto
 
-    def spying(self: _ObjectReader, buffer: Any) -> int:
+    def spying(self: ObjectReader, buffer: Any) -> int:
         reads.append(len(buffer))
         return readinto(self, buffer)
 
-    monkeypatch.setattr(_ObjectReader, "readinto", spying)
+    monkeypatch.setattr(ObjectReader, "readinto", spying)
     copy = artifacts.download(RUN, "model/big.bin", tmp_path / "copy.bin")
     assert _sha(copy.read_bytes()) == _sha(data)
     assert len(reads) >= 20 and max(reads) <= MB, "the download must stream in chunks, not hold the object"

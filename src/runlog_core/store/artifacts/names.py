@@ -3,10 +3,15 @@
 A name is checked as given and again after NFKC normalisation, so a look-alike that some tool
 later folds into something dangerous (full-width ``．．`` into ``..``, ``ｃｏｎ`` into ``con``,
 ``com¹`` into ``com1``) is refused too (issue 9). Names are stored as given.
+
+One upload meets its name several times (the run checks it, the store checks it in ``put_*`` and
+again in ``uri``): the verdicts of the last :data:`MEMO_SIZE` names are memoised, so a name is
+checked once and its later checks are a dictionary lookup.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from runlog_core.exceptions import InvalidArgumentError, UnsafeArtifactNameError
@@ -17,6 +22,8 @@ MAX_NAME_CHARS = 1024
 """The longest artifact name, in characters."""
 MAX_SEGMENT_BYTES = 255
 """The longest path segment, in bytes of UTF-8: what ext4, APFS, NTFS and most file systems allow."""
+MEMO_SIZE = 1024
+"""How many names' verdicts are kept (names up to :data:`MAX_NAME_CHARS` characters, plain ``str`` only)."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -62,8 +69,7 @@ def _problem(name: str) -> str | None:
     return None
 
 
-def artifact_name_problem(name: str) -> str | None:
-    """Why the str ``name`` is not a safe artifact name, or ``None`` when it is."""
+def _name_problem(name: str) -> str | None:
     if not name:
         return "it is empty"
     if len(name) > MAX_NAME_CHARS:
@@ -79,6 +85,16 @@ def artifact_name_problem(name: str) -> str | None:
         if problem is not None:
             return f"it reads {normal!r} once Unicode-normalised (NFKC), and {problem}"
     return None
+
+
+_memo = functools.lru_cache(maxsize=MEMO_SIZE)(_name_problem)
+
+
+def artifact_name_problem(name: str) -> str | None:
+    """Why the str ``name`` is not a safe artifact name, or ``None`` when it is."""
+    if type(name) is str and len(name) <= MAX_NAME_CHARS:  # a str subclass may hash or compare as it likes
+        return _memo(name)
+    return _name_problem(name)
 
 
 def check_artifact_name(name: object) -> str:

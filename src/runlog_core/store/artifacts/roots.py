@@ -1,8 +1,8 @@
 """Which artifact store a metadata store uses: ``RUNLOG_ARTIFACTS`` (a folder, ``file://`` or ``s3://``).
 
 Every store opens its artifact store here, so that ``RUNLOG_ARTIFACTS=s3://bucket/prefix`` means the
-same thing beside SQLite and beside PostgreSQL. The S3 store (``_s3``, which needs boto3) is imported
-only when such a URI is given: ``import runlog_core`` never imports boto3.
+same thing beside SQLite and beside PostgreSQL. The S3 store (``s3`` and the ``s3_*`` modules beside
+it, which need boto3) is imported only when such a URI is given: ``import runlog_core`` never imports boto3.
 """
 
 from __future__ import annotations

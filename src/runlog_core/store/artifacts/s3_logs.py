@@ -1,0 +1,223 @@
+"""Logs in S3 (``append_text``): spooled to a local file, uploaded whole in the background.
+
+S3 objects cannot be appended to. Each log is spooled to a private local file and the whole file is
+uploaded in the background, at most every :data:`LOG_INTERVAL` seconds (and less often for large
+logs: at most about :data:`LOG_BANDWIDTH` bytes a second per log), when it is read in this process,
+and when the store closes (at the end of the program). A log continued from an earlier process
+starts from the object already in the bucket. So ``append_text`` never waits on the network and a
+long log is not rewritten quadratically often. A log that cannot be uploaded costs one warning and
+is retried.
+
+:class:`LogSpoolMixin` is the part of :class:`~runlog_core.store.artifacts.s3.S3ArtifactStore` that
+does this; no boto3 here: it uploads through the store's ``_upload``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+import time
+import warnings
+from typing import Final
+
+from runlog_core.exceptions import ArtifactWriteError, RunlogError
+from runlog_core.store.artifacts.s3_transfer import CHUNK, ObjectReader
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from runlog_core.store.artifacts.s3_client import S3Client
+
+__all__ = ["LOG_BANDWIDTH", "LOG_INTERVAL", "LogSpoolMixin"]
+
+LOG_INTERVAL: Final = 5.0
+"""The least time between two uploads of one log."""
+LOG_BANDWIDTH: Final = 1 << 20
+"""Bytes a second a log may cost at most: a log of N bytes is uploaded at most every N / LOG_BANDWIDTH s."""
+
+
+class _Spool:
+    """The local copy of one log artifact, uploaded whole now and then (see the module docstring)."""
+
+    def __init__(self, run_id: str, name: str, key: str) -> None:
+        self.run_id, self.name, self.key = run_id, name, key
+        fd, self.path = tempfile.mkstemp(prefix="runlog-log-", suffix=".txt")  # 0600
+        os.close(fd)
+        self.size = 0  # bytes in the file
+        self.uploaded = 0  # bytes of the file the object holds
+        self.based = False  # whether the object's earlier content (another process's) was read in
+        self.last_upload = 0.0
+        self.failed = False
+        self.lock = threading.Lock()  # one upload of this log at a time, so an older copy never lands last
+
+    def due(self) -> float:
+        """When the next upload may start (``time.monotonic()``)."""
+        return self.last_upload + max(LOG_INTERVAL, self.size / LOG_BANDWIDTH)
+
+
+class LogSpoolMixin:
+    """``append_text`` and the background upload of logs, for the S3 store (which calls :meth:`_init_logs`)."""
+
+    if TYPE_CHECKING:  # what the store provides
+        bucket: str
+        prefix: str
+        _s3: S3Client
+
+        def key(self, run_id: str, name: str) -> str: ...
+        def uri(self, run_id: str, name: str) -> str: ...
+        def _prepare(self, run_id: str, name: str) -> str: ...
+        def _upload(self, name: str, key: str, read: Callable[[int], bytes | str], source: str,
+                    size: int | None = None, metadata: bool = True) -> tuple[int, str]: ...
+
+    def _init_logs(self) -> None:
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        self._spools: dict[tuple[str, str], _Spool] = {}
+        self._uploader: threading.Thread | None = None
+        self._wake = threading.Condition(self._lock)
+        self._warned: set[str] = set()
+
+    def _after_fork(self) -> None:
+        """In a forked child, forget the parent's spools and uploader (threads do not survive fork)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._uploader, self._spools = None, {}
+                self._wake = threading.Condition(self._lock)
+
+    def append_text(self, run_id: str, name: str, text: str) -> int:
+        """Append UTF-8 text to a log artifact: spooled locally, uploaded whole in the background.
+
+        Returns:
+            The log's size in bytes, as it will be in the bucket.
+
+        Raises:
+            ArtifactWriteError: the local spool file cannot be written.
+        """
+        key = self.key(run_id, name)
+        data = text.encode("utf-8", "replace")
+        self._after_fork()
+        with self._lock:
+            spool = self._spools.get((run_id, name))
+            try:
+                if spool is None:
+                    spool = self._spools[(run_id, name)] = _Spool(run_id, name, key)
+                with open(spool.path, "ab") as out:
+                    out.write(data)
+            except OSError as err:
+                raise ArtifactWriteError(name, spool.path if spool else tempfile.gettempdir(), err,
+                                         "appending to") from err
+            spool.size += len(data)
+            self._start_uploader()
+            return spool.size
+
+    def _start_uploader(self) -> None:
+        if self._uploader is None or not self._uploader.is_alive():
+            self._uploader = threading.Thread(target=self._upload_loop, name="runlog-s3-logs", daemon=True)
+            self._uploader.start()
+        self._wake.notify_all()
+
+    def _upload_loop(self) -> None:
+        """Upload each log that changed once it is due; ends when every log is uploaded."""
+        me = threading.current_thread()
+        while True:
+            with self._lock:
+                if self._uploader is not me:
+                    return
+                pending = [s for s in self._spools.values() if s.size > s.uploaded or not s.based]
+                if not pending:
+                    self._uploader = None
+                    return
+                now = time.monotonic()
+                due = [s for s in pending if s.due() <= now]
+                if not due:
+                    self._wake.wait(min(s.due() for s in pending) - now)
+                    continue
+            for spool in due:
+                self._sync(spool, warn=True)
+
+    def _rebase(self, spool: _Spool) -> None:
+        """Start the spool with the object's content from an earlier process (a continued run), once."""
+        with self._lock:
+            if spool.based:
+                return
+        self._prepare(spool.run_id, spool.name)  # a conflicting name fails here, as locally
+        earlier = self._s3.head(spool.name, spool.key, "reading")
+        fd, path = tempfile.mkstemp(prefix="runlog-log-", suffix=".txt")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if earlier is not None:
+                    size = int(earlier["ContentLength"])
+                    with io.BufferedReader(ObjectReader(self._s3, spool.name, spool.key, size)) as source:
+                        for chunk in iter(lambda: source.read(CHUNK), b""):
+                            out.write(chunk)
+                base = out.tell()
+                with self._lock:
+                    with open(spool.path, "rb") as mine:
+                        for chunk in iter(lambda: mine.read(CHUNK), b""):
+                            out.write(chunk)
+                    os.replace(path, spool.path)
+                    spool.size += base
+                    spool.based = True
+        except BaseException:
+            if os.path.exists(path):
+                os.unlink(path)
+            raise
+
+    def _sync(self, spool: _Spool, warn: bool) -> bool:
+        """Upload the spool's file whole if it changed; returns whether the object is now up to date."""
+        try:
+            with spool.lock:
+                self._rebase(spool)
+                with self._lock:
+                    size = spool.size
+                if size == spool.uploaded:
+                    return True
+                with open(spool.path, "rb") as source:  # append-only: its first `size` bytes are final
+                    self._upload(spool.name, spool.key, source.read, spool.path, size, metadata=False)
+                with self._lock:
+                    spool.uploaded, spool.last_upload, spool.failed = size, time.monotonic(), False
+                return True
+        except (RunlogError, OSError) as err:
+            with self._lock:
+                spool.last_upload, spool.failed = time.monotonic(), True
+            if warn:
+                self._warn_once("log-upload",
+                                f"runlog: could not upload the log {self.uri(spool.run_id, spool.name)}: {err}; "
+                                f"it is kept in {spool.path} and uploaded again every {LOG_INTERVAL:g} s or more")
+            return False
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+    def _synced(self, run_id: str, name: str) -> _Spool | None:
+        """Upload the log ``name`` first if this process appended to it; returns its spool if that failed."""
+        with self._lock:
+            spool = self._spools.get((run_id, name)) if self._pid == os.getpid() else None
+        if spool is None or self._sync(spool, warn=True):
+            return None
+        return spool
+
+    def _close_logs(self) -> None:
+        """Upload every log that changed and drop the spools; a log that cannot be uploaded stays in its
+        spool file, named in one warning."""
+        with self._lock:
+            if self._pid != os.getpid():
+                return
+            spools, self._spools, self._uploader = list(self._spools.values()), {}, None
+            self._wake.notify_all()
+        kept = [spool.path for spool in spools if not self._sync(spool, warn=False)]
+        for spool in spools:
+            if spool.path not in kept:
+                try:
+                    os.unlink(spool.path)
+                except OSError:
+                    pass
+        if kept:  # one warning about logs per store: the uploader's, if it warned already
+            self._warn_once("log-upload", f"runlog: {len(kept)} log(s) could not be uploaded to "
+                            f"s3://{self.bucket}/{self.prefix}; they are kept in {', '.join(kept)}")
