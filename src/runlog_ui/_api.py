@@ -20,9 +20,9 @@ from starlette.responses import Response, StreamingResponse
 
 from runlog_core.base import values as _values
 from runlog_core.base.filter import parse_filter, parse_order_by
-from runlog_core.cli.table import choose_columns, json_ready, named_fields, parse_columns
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
 from runlog_core.store.artifacts.names import check_artifact_name
+from runlog_core.views.columns import choose_columns, json_ready, named_fields, parse_columns
 
 from ._downsample import ColumnCache, downsample
 

@@ -2,8 +2,8 @@
 
 Every listing (``runs``, ``show``, ``metrics``, ``compare``, ``files``) takes ``--wide`` (cells are never
 cut) and ``--json`` (valid JSON on stdout: NaN and infinities as the strings "NaN", "Infinity",
-"-Infinity", times of runs as UTC ISO 8601, times of points as seconds since the epoch). Tables and
-column choice live in ``_cli_table``.
+"-Infinity", times of runs as UTC ISO 8601, times of points as seconds since the epoch). Column choice
+lives in ``runlog_core.views.columns``, terminal tables in ``runlog_core.cli.table``.
 """
 
 from __future__ import annotations
@@ -18,19 +18,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from runlog_core.base import values as _values
 from runlog_core.cli.access import open_run, resolve_run, store_for
 from runlog_core.cli.export import cmd_download, cmd_export
-from runlog_core.cli.table import (
-    ATTRIBUTE_COLUMNS,
-    choose_columns,
-    duration,
-    iso,
-    json_ready,
-    named_fields,
-    parse_columns,
-    print_json,
-    print_table,
-    when,
-)
+from runlog_core.cli.table import duration, iso, print_json, print_table, when
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
+from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
 
 if TYPE_CHECKING:
     from runlog_core.store import RunInfo, Store
