@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from runlog_core.base import config as _config
 from runlog_core.exceptions import RunlogError
 from runlog_core.plugins.manager import open_store
-from runlog_core.views.html import register_ui
+from runlog_core.views.ui_registry import register_ui
 
 from ._app import build_app
 from ._security import is_loopback
