@@ -14,10 +14,9 @@ import threading
 import time
 from typing import Any, TextIO
 
-from runlog_core.base import config as _config
 from runlog_core.exceptions import RunlogError
-from runlog_core.plugins.manager import open_store
-from runlog_core.views.ui_registry import register_ui
+from runlog_core.integration import open_store
+from runlog_core.views import register_ui, ui_token
 
 from ._app import build_app
 from ._security import is_loopback
@@ -74,7 +73,7 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     Raises:
         RunlogError: a non-loopback host without a token, or a port that cannot be listened on.
     """
-    token = token if token is not None else _config.ui_token()
+    token = token if token is not None else ui_token()
     if not is_loopback(host) and not token:
         raise RunlogError(f"--host {host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
                           "(anyone who can reach the port could read every run otherwise)")
