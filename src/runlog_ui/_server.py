@@ -21,7 +21,7 @@ from runlog_core.views import register_ui, ui_token
 from ._app import build_app
 from ._security import is_loopback
 
-__all__ = ["serve", "start_server"]
+__all__ = ["check_host", "serve", "start_server"]
 
 _started: dict[str, str] = {}  # "pid:store uri:store object" -> base URL of this process' background server
 _start_lock = threading.Lock()
@@ -60,6 +60,13 @@ def _store(store: Any) -> Any:
     return open_store(store)
 
 
+def check_host(host: str, token: str | None) -> None:
+    """Refuse to serve another host than this machine without a token."""
+    if not is_loopback(host) and not token:
+        raise RunlogError(f"--host {host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
+                          "(anyone who can reach the port could read every run otherwise)")
+
+
 def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: str | None = None,
           out: TextIO | None = None) -> None:
     """Serve the UI for ``store`` until Ctrl-C (then return); print the URL as the first line of ``out``.
@@ -74,9 +81,7 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
         RunlogError: a non-loopback host without a token, or a port that cannot be listened on.
     """
     token = token if token is not None else ui_token()
-    if not is_loopback(host) and not token:
-        raise RunlogError(f"--host {host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
-                          "(anyone who can reach the port could read every run otherwise)")
+    check_host(host, token)
     opened = _store(store)
     sock = _bind(host, port)
     actual = sock.getsockname()[1]
