@@ -11,6 +11,10 @@ Event hooks (``runlog_run_started`` ... ``runlog_run_ended``) are called on runl
 background writer thread, in batches, after the store has committed the data they
 describe; never on the training thread, never once per ``log`` call. An exception
 raised by a plugin is reported once as a warning and does not stop logging.
+
+``runlog_cli_commands`` is the one hook of the ``runlog`` command line: it is called as the
+command builds its parser, and a plugin that raises there stops ``runlog`` with an error naming
+it (a command gone missing with only a warning would be worse).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
+
     from runlog_core.base.handle import PublicRun as Run  # a runlog_core.Run (the floors below it name it so)
     from runlog_core.base.records import LoggedPoint
     from runlog_core.store import Store
@@ -95,4 +102,24 @@ def runlog_autolog(config: dict[str, Any]) -> None:
     ``config`` holds ``frameworks`` (a set of names, or ``None`` for all),
     ``experiment`` (a name or ``None``) and ``disable`` (bool). An implementation
     does nothing when its framework is not importable or not selected.
+    """
+
+
+@hookspec
+def runlog_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+                        store_for: Callable[[argparse.Namespace], Store]) -> None:
+    """Add subcommands to the ``runlog`` command line (``runlog ui`` comes from ``runlog_ui`` this way).
+
+    ``subparsers`` is what ``add_subparsers()`` returned for the ``runlog`` parser: add each command
+    with ``subparsers.add_parser(name, help=...)`` and give it ``set_defaults(func=...)``. ``runlog``
+    calls ``func(args)`` and exits with the int it returns. ``args.store`` is the ``--store`` given
+    before the command (or ``None``); add ``--store`` with ``default=argparse.SUPPRESS`` to take it
+    after the command's name too. ``store_for(args)`` opens that store as every ``runlog`` command
+    does (``--store``, else ``RUNLOG_STORE``, else ``./runlog``); one that does not exist is an error,
+    never created by looking. A :class:`~runlog_core.exceptions.RunlogError` or an ``ImportError``
+    (a missing optional dependency) raised by ``func`` is printed as one line, exit status 2.
+
+    Called once per ``runlog`` process, as it builds its parser, so implementations must be quick
+    and import nothing heavy (a command imports what it needs when it runs). An exception raised
+    here is not swallowed as in the other hooks: ``runlog`` stops with one line naming the plugin.
     """

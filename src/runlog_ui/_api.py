@@ -18,18 +18,16 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from runlog_core.base import values as _values
-from runlog_core.base.filter import parse_filter, parse_order_by
-from runlog_core.cli.table import choose_columns, json_ready, named_fields, parse_columns
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
-from runlog_core.store.artifacts.names import check_artifact_name
+from runlog_core.store import BOOL, NUMBER, STR, check_artifact_name, parse_filter, parse_order_by
+from runlog_core.views import choose_columns, json_ready, named_fields, parse_columns
 
 from ._downsample import ColumnCache, downsample
 
 __all__ = ["Api", "ApiError"]
 
-SCALAR = (_values.NUMBER, _values.BOOL)  # what a chart draws
-LATEST = tuple(_values.SCALAR_KINDS)  # what a runs table shows as a metric's latest value
+SCALAR = (NUMBER, BOOL)  # what a chart draws
+LATEST = (NUMBER, BOOL, STR)  # what a runs table shows as a metric's latest value
 MAX_LIMIT = 1000
 KEYS_SCAN = 500  # runs whose keys the column picker offers (the newest)
 LOG_TAIL = 64 * 1024

@@ -14,15 +14,14 @@ import threading
 import time
 from typing import Any, TextIO
 
-from runlog_core.base import config as _config
 from runlog_core.exceptions import RunlogError
-from runlog_core.plugins.manager import open_store
-from runlog_core.views.html import register_ui
+from runlog_core.integration import open_store
+from runlog_core.views import register_ui, ui_token
 
 from ._app import build_app
 from ._security import is_loopback
 
-__all__ = ["serve", "start_server"]
+__all__ = ["check_host", "serve", "start_server"]
 
 _started: dict[str, str] = {}  # "pid:store uri:store object" -> base URL of this process' background server
 _start_lock = threading.Lock()
@@ -61,6 +60,13 @@ def _store(store: Any) -> Any:
     return open_store(store)
 
 
+def check_host(host: str, token: str | None) -> None:
+    """Refuse to serve another host than this machine without a token."""
+    if not is_loopback(host) and not token:
+        raise RunlogError(f"--host {host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
+                          "(anyone who can reach the port could read every run otherwise)")
+
+
 def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: str | None = None,
           out: TextIO | None = None) -> None:
     """Serve the UI for ``store`` until Ctrl-C (then return); print the URL as the first line of ``out``.
@@ -74,10 +80,8 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     Raises:
         RunlogError: a non-loopback host without a token, or a port that cannot be listened on.
     """
-    token = token if token is not None else _config.ui_token()
-    if not is_loopback(host) and not token:
-        raise RunlogError(f"--host {host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
-                          "(anyone who can reach the port could read every run otherwise)")
+    token = token if token is not None else ui_token()
+    check_host(host, token)
     opened = _store(store)
     sock = _bind(host, port)
     actual = sock.getsockname()[1]

@@ -2,8 +2,10 @@
 
 Every listing (``runs``, ``show``, ``metrics``, ``compare``, ``files``) takes ``--wide`` (cells are never
 cut) and ``--json`` (valid JSON on stdout: NaN and infinities as the strings "NaN", "Infinity",
-"-Infinity", times of runs as UTC ISO 8601, times of points as seconds since the epoch). Tables and
-column choice live in ``_cli_table``.
+"-Infinity", times of runs as UTC ISO 8601, times of points as seconds since the epoch). Column choice
+lives in ``runlog_core.views.columns``, terminal tables in ``runlog_core.cli.table``. The core's own
+commands come from its CLI modules (imported plainly: one that cannot be imported is an error, never a
+missing command); plugins add theirs through the ``runlog_cli_commands`` hook (``runlog ui``).
 """
 
 from __future__ import annotations
@@ -18,19 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from runlog_core.base import values as _values
 from runlog_core.cli.access import open_run, resolve_run, store_for
 from runlog_core.cli.export import cmd_download, cmd_export
-from runlog_core.cli.table import (
-    ATTRIBUTE_COLUMNS,
-    choose_columns,
-    duration,
-    iso,
-    json_ready,
-    named_fields,
-    parse_columns,
-    print_json,
-    print_table,
-    when,
-)
+from runlog_core.cli.table import duration, iso, print_json, print_table, when
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
+from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
 
 if TYPE_CHECKING:
     from runlog_core.store import RunInfo, Store
@@ -291,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print runlog's version and exit")
     parser.add_argument("--store", default=None,
                         help="store folder or URI (default: $RUNLOG_STORE, else ./runlog)")
-    # typed as the plain parser's: commands registered by other modules (submit, ui, import) take that
+    # typed as the plain parser's: commands registered by other modules and plugins (submit, import, ui) take that
     sub = cast("argparse._SubParsersAction[argparse.ArgumentParser]",
                parser.add_subparsers(dest="command", metavar="COMMAND"))
     sub.required = True
@@ -370,19 +362,32 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("-e", "--experiment", default=None, help="push every run of this experiment")
     push.add_argument("--all", action="store_true", help="push every run of the store")
 
-    for module in ("runlog_core.cli.submit", "runlog_core.cli.ui"):
-        try:
-            register = __import__(module, fromlist=["register"]).register
-        except ImportError:
-            continue
-        register(sub)
-    try:
-        from runlog_core.cli.imports import add_import_parsers
-    except ImportError:  # the importers' CLI module (issue 12) is not there yet
-        add_import_parsers = None  # type: ignore[assignment]
-    if add_import_parsers is not None:
-        add_import_parsers(sub)
+    from runlog_core.cli.imports import add_import_parsers
+    from runlog_core.cli.submit import register as add_submit_parser
+
+    add_submit_parser(sub)
+    add_import_parsers(sub)
+    _add_plugin_commands(sub)
     return parser
+
+
+class PluginCommandError(Exception):
+    """A plugin's ``runlog_cli_commands`` raised: ``runlog`` stops (exit 1) rather than lose a command."""
+
+
+def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands of plugins (``runlog ui``: runlog_ui's), each plugin's on its own so that an error names it."""
+    from runlog_core.plugins.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    impls = pm.hook.runlog_cli_commands.get_hookimpls()
+    for impl in reversed(impls):  # pluggy's order: the last registered first
+        others = [other.plugin for other in impls if other.plugin is not impl.plugin]
+        try:
+            pm.subset_hook_caller("runlog_cli_commands", remove_plugins=others)(subparsers=sub, store_for=store_for)
+        except Exception as err:
+            raise PluginCommandError(f"plugin {impl.plugin_name!r} failed to add its commands: {_one_line(err)} "
+                                     f"({type(err).__name__}); fix or uninstall it") from err
 
 
 def _one_line(err: BaseException) -> str:
@@ -416,6 +421,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunlogError as err:
         print(f"runlog: {_one_line(err)}", file=sys.stderr)
         return 2
+    except PluginCommandError as err:
+        print(f"runlog: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `runlog metrics ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

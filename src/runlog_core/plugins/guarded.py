@@ -8,7 +8,9 @@ So, as each plugin is registered, the functions of its hook implementations are 
 guarded ones: a plain implementation that raises returns ``None`` (except a store plugin's
 ``RunlogError``, a store saying why it cannot open, which reaches the user); a wrapper that raises before
 its ``yield`` lets the call go on without it, and one that raises after gives back the result
-it was handed. ``KeyboardInterrupt`` and ``SystemExit`` are never swallowed.
+it was handed. ``KeyboardInterrupt`` and ``SystemExit`` are never swallowed. The hooks of
+:data:`UNGUARDED_HOOKS` are left as pluggy calls them: the ``runlog`` command line's, where a
+plugin's error must stop the command rather than leave one of its commands missing.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import pluggy
 
 from runlog_core.exceptions import RunlogError
 
-__all__ = ["GuardedPluginManager"]
+__all__ = ["UNGUARDED_HOOKS", "GuardedPluginManager"]
+
+UNGUARDED_HOOKS = frozenset({"runlog_cli_commands"})
 
 _warned: set[tuple[str, str]] = set()
 _warned_lock = threading.Lock()
@@ -122,6 +126,8 @@ class GuardedPluginManager(pluggy.PluginManager):
         if registered is None:
             return None
         for caller in self.get_hookcallers(plugin) or []:
+            if caller.name in UNGUARDED_HOOKS:
+                continue
             for impl in caller.get_hookimpls():
                 if impl.plugin is not plugin or getattr(impl.function, "__runlog_guarded__", False):
                     continue

@@ -89,7 +89,7 @@ def search_runs(filter: str | None = None, order_by: list[str] | str | None = No
     if output != "runs":
         return runs_frame(backend, infos, output)
     experiments: dict[str, Experiment] = {}
-    runs = RunList()  # a list that shows as a table in Jupyter
+    runs: RunList[Run] = RunList()  # a list that shows as a table in Jupyter
     for info in infos:
         owner = experiments.get(info.experiment_name)
         if owner is None:

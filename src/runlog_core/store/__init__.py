@@ -314,3 +314,10 @@ class Store(Protocol):
     def close(self) -> None:
         """Release connections and files; calling it again does nothing."""
         ...
+
+
+# the filter language and the artifact name rule, for code built on the store contract (the web UI)
+from runlog_core.base.filter import parse_filter, parse_order_by  # noqa: E402
+from runlog_core.store.artifacts.names import check_artifact_name  # noqa: E402
+
+__all__ += ["check_artifact_name", "parse_filter", "parse_order_by"]

@@ -1,1 +1,34 @@
-"""runlog internals: views."""
+"""How runs are shown: the public toolkit for code built on the core (the web UI, ``runlog_ui``).
+
+What the ``runlog`` listings and the web UI share, so that both show the same columns with the
+same names and give the same JSON:
+
+- :data:`ATTRIBUTE_COLUMNS`, :func:`parse_columns`, :func:`named_fields`, :func:`choose_columns`:
+  the columns of a listing of runs (``metrics.NAME``, ``params.NAME``, ``tags.NAME`` or an
+  attribute), as given (``--columns``) or chosen from a filter, sort keys and the runs' metrics;
+- :func:`json_ready`: a value with NaN and infinities as the strings JSON can carry;
+- :func:`register_ui` and :func:`find_ui`: the registry of web UI servers by store, which links a
+  run shown in a notebook to its page (see :mod:`runlog_core.views.ui_registry`);
+- :func:`ui_token`: the ``RUNLOG_UI_TOKEN`` setting, read as runlog reads every ``RUNLOG_*`` variable.
+
+The other modules here are runlog's own: :mod:`~runlog_core.views.html` (Jupyter's HTML for runs,
+experiments and lists of runs) and :mod:`~runlog_core.views.frames` (data frames). Views sit below
+``runlog_core.run`` and never import it.
+"""
+
+from __future__ import annotations
+
+from runlog_core.base.config import ui_token
+from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
+from runlog_core.views.ui_registry import find_ui, register_ui
+
+__all__ = [
+    "ATTRIBUTE_COLUMNS",
+    "choose_columns",
+    "find_ui",
+    "json_ready",
+    "named_fields",
+    "parse_columns",
+    "register_ui",
+    "ui_token",
+]

@@ -13,14 +13,31 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Sequence
+    from typing import Any, Protocol, TypeVar
 
     from runlog_core.base.records import RunInfo, SeriesInfo
-    from runlog_core.run.experiment import Experiment
-    from runlog_core.run.run import Run
     from runlog_core.store import Store
 
-__all__ = ["RunList", "experiment_html", "register_ui", "run_html", "runs_html"]
+    # what these views need of runlog_core.Run and runlog_core.Experiment: views sit below run/ and
+    # never import it, not even for annotations
+    class RunLike(Protocol):
+        @property
+        def id(self) -> str: ...
+        @property
+        def _store(self) -> Store: ...
+        def flush(self) -> None: ...
+
+    class ExperimentLike(Protocol):
+        @property
+        def name(self) -> str: ...
+        @property
+        def store(self) -> str: ...
+        def get_runs(self) -> Sequence[RunLike]: ...
+
+    _RunT = TypeVar("_RunT", bound=RunLike)
+
+__all__ = ["RunList", "experiment_html", "run_html", "runs_html"]
 
 MAX_ITEMS = 10  # params, metrics and tags shown in a run's card before "+ N more"
 MAX_ROWS = 20  # runs shown in an experiment's table before "+ N more"
@@ -43,102 +60,25 @@ _TABLE = "border-collapse: collapse; margin: 0; font-size: 12px"
 _MONO = "font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px"
 
 
-class RunList(list["Run"]):
+class RunList(list["_RunT"]):
     """A list of runs, as :func:`search_runs` returns it, that shows as a table in Jupyter.
 
     It is a plain ``list`` in every other way (same ``repr``, equality, slicing gives lists).
+    For type checkers it is generic in the kind of run: ``RunList[Run]``.
     """
 
     def _repr_html_(self) -> str:
         return runs_html(self)
 
 
-_ui_servers: dict[str, str] = {}  # store URI -> base URL of a UI server this process runs for it
-
-
-def register_ui(store_uri: str, base_url: str | None, shared: bool = False) -> None:
-    """Record (``None``: forget) a UI server for a store: runs of that store link to it.
-
-    Called by ``runlog_ui`` when it starts or stops a server (core never imports ``runlog_ui``).
-    ``shared``: also in a file of this user's (``<temp>/runlog-ui-<uid>/<pid>.json``), so that runs shown
-    in other processes (a notebook beside a ``runlog ui``) link to it while this process lives.
-    """
-    if base_url is None:
-        _ui_servers.pop(store_uri, None)
-    else:
-        _ui_servers[store_uri] = base_url.rstrip("/")
-    if shared:
-        _share_ui(store_uri, base_url)
-
-
-def _registry() -> str | None:
-    """The folder of shared registrations; ``None`` on Windows (no uid, and os.kill would end the process)."""
-    import os
-    import tempfile
-
-    if not hasattr(os, "getuid"):
-        return None
-    return os.path.join(tempfile.gettempdir(), f"runlog-ui-{os.getuid()}")
-
-
-def _share_ui(store_uri: str, base_url: str | None) -> None:
-    import json
-    import os
-
-    folder = _registry()
-    if folder is None:
-        return
-    path = os.path.join(folder, f"{os.getpid()}.json")
-    try:
-        if base_url is None:
-            os.unlink(path)
-            return
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        temporary = f"{path}.tmp"
-        with open(temporary, "w", encoding="utf-8") as out:
-            json.dump({"store": store_uri, "url": base_url.rstrip("/"), "pid": os.getpid()}, out)
-        os.replace(temporary, path)
-    except OSError:  # a link in notebooks is a nicety: never fail a server for it
-        pass
-
-
-def _shared_ui(store_uri: str) -> str | None:
-    """The URL of a live UI server another process of this user registered for ``store_uri``."""
-    import json
-    import os
-
-    folder = _registry()
-    if folder is None:
-        return None
-    try:
-        info = os.stat(folder)
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return None  # not this user's, or writable by others: links from there are not trusted
-        names = sorted(os.listdir(folder))
-    except OSError:
-        return None
-    for name in names:
-        if not name.endswith(".json"):
-            continue
-        try:
-            with open(os.path.join(folder, name), encoding="utf-8") as found:
-                entry = json.load(found)
-            if entry.get("store") != store_uri or not str(entry.get("url", "")).startswith("http://"):
-                continue
-            os.kill(int(entry["pid"]), 0)  # still running (ProcessLookupError otherwise)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
-        return str(entry["url"])
-    return None
-
-
-def _ui_link(run: Run) -> str | None:
+def _ui_link(run: RunLike) -> str | None:
     """The URL of ``run``'s page in a UI server for its store: one this process runs
     (``runlog_ui.start_server``, ``RunDetails``), else a ``runlog ui`` of this user's on this
-    machine serving the same store without a token; ``None`` when there is none. Whatever it
-    returns is escaped."""
-    uri = getattr(run._store, "uri", "")
-    base = _ui_servers.get(uri) or _shared_ui(uri)
+    machine serving the same store without a token (see :mod:`runlog_core.views.ui_registry`);
+    ``None`` when there is none. Whatever it returns is escaped."""
+    from runlog_core.views.ui_registry import find_ui
+
+    base = find_ui(getattr(run._store, "uri", ""))
     if base is None:
         return None
     from urllib.parse import quote
@@ -231,7 +171,7 @@ def _key_values(title: str, items: list[tuple[str, str]], total: int, what: str)
 # -- one run ----------------------------------------------------------------------------------
 
 
-def run_html(run: Run) -> str:
+def run_html(run: RunLike) -> str:
     """A card for ``run``: name, id, status, times, error, latest metrics, params, tags and lineage."""
     run.flush()
     store: Store = run._store
@@ -313,7 +253,7 @@ def _runs_table(store_of: list[tuple[Store, RunInfo]], with_experiment: bool) ->
     return f'<table style="{_TABLE}">{"".join(rows)}</table>'
 
 
-def _infos(runs: list[Run]) -> list[tuple[Store, RunInfo]]:
+def _infos(runs: Sequence[RunLike]) -> list[tuple[Store, RunInfo]]:
     """Each run's store and record, read after what was logged so far is committed."""
     flushed: set[int] = set()
     found: list[tuple[Store, RunInfo]] = []
@@ -328,7 +268,7 @@ def _infos(runs: list[Run]) -> list[tuple[Store, RunInfo]]:
     return found
 
 
-def experiment_html(experiment: Experiment) -> str:
+def experiment_html(experiment: ExperimentLike) -> str:
     """The experiment's name and store, and a table of its latest top-level runs."""
     runs = experiment.get_runs()  # newest first; it commits what was logged so far
     title = (f'<div><b style="font-size: 14px">{_text(experiment.name)}</b> '
@@ -342,7 +282,7 @@ def experiment_html(experiment: Experiment) -> str:
             f'{_more(len(runs) - len(shown), "runs (exp.get_runs() lists them all)")}</div>')
 
 
-def runs_html(runs: list[Run]) -> str:
+def runs_html(runs: Sequence[RunLike]) -> str:
     """A table of ``runs`` in their order (the first :data:`MAX_LIST_ROWS`)."""
     if not runs:
         return f'<div class="runlog-runs" style="{_BOX}; {_MUTED}">no runs</div>'

@@ -1,15 +1,21 @@
-"""``runlog ui``: serve the web UI for a store (the ``runlog_ui`` package, extra ``ui``).
+"""``runlog ui``: the web UI's command, added to the ``runlog`` command line as a plugin.
 
-``runlog_core`` never imports ``runlog_ui`` (the UI depends on the core, not the reverse): the
-command loads it by name when it runs, and says how to install it when it is missing.
+``pyproject.toml`` names this module under ``[project.entry-points.runlog]`` (``runlog.ui``), as a third
+party's plugin would be; runlog loads it with its other plugins and calls :func:`runlog_cli_commands`
+as it builds its parser. Loading it imports none of the UI's dependencies: without the ``ui`` extra,
+``runlog ui`` says ``pip install 'runlog[ui]'`` in one line when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+from collections.abc import Callable
+from typing import Any
 
-__all__ = ["register"]
+from runlog_core.exceptions import RunlogError
+from runlog_core.hookspecs import hookimpl
+
+__all__ = ["cmd_ui", "runlog_cli_commands"]
 
 _EPILOG = """\
 examples:
@@ -21,7 +27,9 @@ The first line printed is the URL to open. Ctrl-C stops the server. See docs/ui.
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+@hookimpl
+def runlog_cli_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+                        store_for: Callable[[argparse.Namespace], Any]) -> None:
     """Add the ``ui`` subcommand to the ``runlog`` parser."""
     parser = subparsers.add_parser(
         "ui", help="serve the web UI for a store (runs, live charts, compare)",
@@ -34,29 +42,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=5005, help="port (default 5005; 0: any free port)")
     parser.add_argument("--token", default=None,
                         help="token every request must carry (default: RUNLOG_UI_TOKEN); required for another host")
-    parser.set_defaults(func=cmd_ui)
+    parser.set_defaults(func=lambda args: cmd_ui(args, store_for))
 
 
-def cmd_ui(args: argparse.Namespace) -> int:
-    from runlog_core.base import config as _config
-    from runlog_core.cli.access import store_for
-    from runlog_core.exceptions import RunlogError
+def cmd_ui(args: argparse.Namespace, store_for: Callable[[argparse.Namespace], Any]) -> int:
+    """Serve until Ctrl-C; the host, the token and the extra are checked before the store is opened."""
+    from runlog_core.views import ui_token
 
-    token = args.token if args.token is not None else _config.ui_token()
+    from . import require_extra
+
+    token = args.token if args.token is not None else ui_token()
     if not 0 <= args.port <= 65535:
         raise RunlogError(f"--port must be between 0 and 65535, got {args.port}")
-    try:
-        server = importlib.import_module("runlog_ui._server")
-    except ImportError as err:
-        raise ImportError(f"runlog ui needs the ui extra ({err.name or err} is missing): "
-                          "pip install 'runlog[ui]'") from None
-    security = importlib.import_module("runlog_ui._security")
-    if not security.is_loopback(args.host) and not token:  # checked before the store is opened
-        raise RunlogError(f"--host {args.host} serves other machines: give a token with --token or RUNLOG_UI_TOKEN "
-                          "(anyone who can reach the port could read every run otherwise)")
+    require_extra("runlog ui")
+    from ._server import check_host, serve
+
+    check_host(args.host, token)
     store = store_for(args)
     try:
-        server.serve(store, host=args.host, port=args.port, token=token)
+        serve(store, host=args.host, port=args.port, token=token)
     except KeyboardInterrupt:  # Ctrl-C while starting: stopping is what was asked
         pass
     return 0
