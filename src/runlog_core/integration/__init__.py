@@ -3,7 +3,7 @@
 runlog's own integrations (``runlog_integrations``) and its web UI (``runlog_ui``) use the core only
 through public modules: ``runlog_core``, ``runlog_core.exceptions``, ``runlog_core.hookspecs``,
 ``runlog_core.store``, ``runlog_core.views`` and this one. A third-party integration can do what they
-do with the same names (docs/plugins.md).
+do with the same names (docs/architecture.md, "Where things plug in").
 
 Which run to log into (one rule for every integration, see :func:`resolve_run`)::
 
