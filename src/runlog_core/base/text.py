@@ -1,0 +1,39 @@
+"""Stored text as a terminal may show it: control characters as visible escapes, never raw.
+
+A run's name, an error message, an imported folder's name: any of them may hold an escape sequence
+(``\\x1b]52;...`` writes the clipboard, ``\\x1b[2J`` clears the screen) or a bidirectional override
+that reorders what the reader sees. Everything runlog prints to a terminal that came from a store or
+from files it was given goes through :func:`visible`; what goes to a file or a pipe stays exact.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["visible"]
+
+# reorder or hide text without being control characters (Unicode "Cf"); a zero-width joiner stays:
+# emoji need it and it moves nothing
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_LINE_BREAKS = frozenset("\u0085\u2028\u2029")
+
+
+def visible(text: str, lines: bool = False) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``, ``\\u202e``).
+
+    Args:
+        text: what to show.
+        lines: keep newlines (``\\n``) and tabs as they are, for multi-line text such as a traceback;
+            otherwise they are escaped too, so one value stays on one line.
+    """
+    if text.isprintable() and not (_BIDI.intersection(text)):
+        return text
+    out = []
+    for char in text:
+        if lines and char in "\n\t":
+            out.append(char)
+        elif char in _BIDI or char in _LINE_BREAKS or unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            out.append(char.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(char)
+    return "".join(out)
