@@ -1,4 +1,8 @@
-"""``runlog download`` and ``runlog export``: a run's files and points, written to local files or stdout."""
+"""``runlog download`` and ``runlog export``: a run's files and points, written to local files or stdout.
+
+What goes to a file or a pipe is exact; what goes to a terminal shows stored text's control characters
+as escapes (``\\x1b``), so that a logged string cannot drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ import csv
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+from runlog_core.base.text import visible
 from runlog_core.cli.access import open_run, store_for
-from runlog_core.cli.table import print_json
+from runlog_core.cli.table import on_terminal, print_json
 from runlog_core.exceptions import DestinationExistsError, RunlogError
 
 __all__ = ["cmd_download", "cmd_export"]
@@ -23,6 +29,11 @@ def _refuse_existing(paths: list[Path]) -> None:
                                      "pass --overwrite to replace it, or give another DEST")
 
 
+def _print_path(path: str | Path) -> None:
+    """A written file's path (its name is the artifact's, stored text): exact to a pipe, escaped to a terminal."""
+    print(visible(str(path)) if on_terminal(sys.stdout) else path)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     store = store_for(args)
     run = open_run(store, args.run)
@@ -34,7 +45,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             destination = destination / base
         if not args.overwrite:
             _refuse_existing([destination])
-        print(run.download_file(args.name, destination))
+        _print_path(run.download_file(args.name, destination))
         return 0
     prefix = args.name.rstrip("/") + "/"
     members = [name for name in dict.fromkeys(names) if name.startswith(prefix)]
@@ -44,7 +55,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     if not args.overwrite:
         _refuse_existing([folder / name for name in members])
     for path in run.download_files(prefix=prefix, output_directory=folder):
-        print(path)
+        _print_path(path)
     return 0
 
 
@@ -64,10 +75,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             writer = csv.writer(out)
             writer.writerow(["run_id", "metric", "step", "value", "timestamp"])
+            shown = on_terminal(out)
             for s in store.get_series(run.id):
                 for p in run.get_metric_history(s.name):
                     value = json.dumps(p.value) if isinstance(p.value, (dict, list)) else p.value
-                    writer.writerow([run.id, s.name, p.step, value, repr(p.timestamp)])
+                    row: list[Any] = [run.id, s.name, p.step, value, repr(p.timestamp)]
+                    writer.writerow([visible(cell) if shown and isinstance(cell, str) else cell for cell in row])
     finally:
         if out is not sys.stdout:
             out.close()

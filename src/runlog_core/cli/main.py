@@ -6,6 +6,9 @@ cut) and ``--json`` (valid JSON on stdout: NaN and infinities as the strings "Na
 lives in ``runlog_core.views.columns``, terminal tables in ``runlog_core.cli.table``. The core's own
 commands come from its CLI modules (imported plainly: one that cannot be imported is an error, never a
 missing command); plugins add theirs through the ``runlog_cli_commands`` hook (``runlog ui``).
+Stored text (names, values, a failed run's error) and every message reach the terminal with their
+control characters as escapes (``\\x1b``, ``\\u202e``: :mod:`runlog_core.base.text`); errors are one
+line (:mod:`runlog_core.cli.errors`).
 """
 
 from __future__ import annotations
@@ -18,10 +21,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from runlog_core.base import values as _values
+from runlog_core.base.text import visible
 from runlog_core.cli.access import open_run, resolve_run, store_for
+from runlog_core.cli.errors import one_line, say
 from runlog_core.cli.export import cmd_download, cmd_export
+from runlog_core.cli.push import cmd_push
 from runlog_core.cli.table import duration, iso, print_json, print_table, when
-from runlog_core.exceptions import FilterSyntaxError, RunlogError
+from runlog_core.exceptions import RunlogError
 from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
 
 if TYPE_CHECKING:
@@ -99,8 +105,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     elif args.json:
         print_json([{column: cell(info, column) for column in columns} for info in infos])
     elif not infos:
-        print("no runs" + (f" match {args.filter!r}" if args.filter else "") + f" in {store.uri}"
-              + ("" if args.all else " (child runs are listed with --all)"))
+        print(visible("no runs" + (f" match {args.filter!r}" if args.filter else "") + f" in {store.uri}"
+                      + ("" if args.all else " (child runs are listed with --all)")))
     else:
         print_table([_header(c) for c in columns], [[cell(i, c) for c in columns] for i in infos], wide=args.wide)
     return 0
@@ -124,7 +130,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         details["files"] = [{"name": a.name, "bytes": a.size, "sha256": a.sha256} for a in artifacts]
         print_json(details)
         return 0
-    print(f"Run {info.id}  ({info.name})")
+    print(visible(f"Run {info.id}  ({info.name})"))  # stored text: its control characters as escapes
     fields = [
         ("experiment", info.experiment_name), ("status", info.status),
         ("started", when(info.start_time)), ("ended", when(info.end_time)),
@@ -132,10 +138,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("host", f"{info.host} (pid {info.pid})"), ("store", store.uri),
     ]
     for key, value in fields:
-        print(f"  {key:<11}{value}")
-    if info.error:
+        print(visible(f"  {key:<11}{value}"))
+    if info.error:  # a traceback: its lines kept, every other control character (an ESC in the message) escaped
         print("  error:")
-        for line in info.error.rstrip().splitlines()[-15:]:
+        for line in visible(info.error.rstrip().replace("\r\n", "\n"), lines=True).split("\n")[-15:]:
             print("    " + line)
     shown = 50 if not args.wide else len(children)
     for title, headers, rows in (
@@ -225,45 +231,11 @@ def cmd_files(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_push(args: argparse.Namespace) -> int:
-    """``runlog push``: copy runs, with their ids, to another store (see ``_push``); 130 on Ctrl-C."""
-    import warnings
-    from urllib.parse import urlsplit
-
-    from runlog_core.base.redact import redact_value
-    from runlog_core.transfer.push import PushInterrupted, PushProgress, lines, push
-
-    source = store_for(args)
-    progress = PushProgress()
-    try:
-        with warnings.catch_warnings():  # a store's warning (files kept on this host only) as one line
-            warnings.showwarning = lambda message, *_args, **_kwargs: print(str(message), file=sys.stderr)
-            summary = push(source, args.to, runs=args.runs, experiment=args.experiment, all=args.all,
-                           artifacts=args.artifacts, progress=progress)
-    except PushInterrupted as stopped:
-        progress.close()
-        for line in lines(stopped.summary):
-            print(f"runlog: {line}", file=sys.stderr)
-        print(f"runlog: interrupted; {stopped.summary.line()}; run the same command again to resume "
-              "(nothing is copied twice)", file=sys.stderr)
-        return 130
-    except RunlogError as err:  # never a password of --to, whatever the driver's message says
-        progress.close()
-        text = redact_value(_one_line(err))
-        password = urlsplit(args.to).password if "://" in args.to else None
-        raise RunlogError(text.replace(password, "***") if password else text) from err
-    progress.close()
-    for line in lines(summary):
-        print(f"runlog: {line}", file=sys.stderr)
-    print(summary.line())
-    return 1 if summary.refused or summary.skipped else 0
-
-
 class _Parser(argparse.ArgumentParser):
     """argparse, with a usage error as one line (argparse prints the usage first)."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message}; see `{self.prog} --help`", file=sys.stderr)
+        say(f"{self.prog}: {message}; see `{self.prog} --help`")
         sys.exit(2)
 
 
@@ -279,7 +251,7 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``runlog`` parser: every subcommand sets ``func``, which :func:`main` calls with the arguments."""
     parser = _Parser(prog="runlog", description="Look at and manage runlog runs.")
-    parser.add_argument("--version", action="version", version=f"runlog {_version()}",
+    parser.add_argument("--version", action="version", version=visible(f"runlog {_version()}"),
                         help="print runlog's version and exit")
     parser.add_argument("--store", default=None,
                         help="store folder or URI (default: $RUNLOG_STORE, else ./runlog)")
@@ -386,24 +358,8 @@ def _add_plugin_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
         try:
             pm.subset_hook_caller("runlog_cli_commands", remove_plugins=others)(subparsers=sub, store_for=store_for)
         except Exception as err:
-            raise PluginCommandError(f"plugin {impl.plugin_name!r} failed to add its commands: {_one_line(err)} "
+            raise PluginCommandError(f"plugin {impl.plugin_name!r} failed to add its commands: {one_line(err)} "
                                      f"({type(err).__name__}); fix or uninstall it") from err
-
-
-def _one_line(err: BaseException) -> str:
-    """The error as one line: a filter error names the character instead of drawing a caret under it."""
-    if isinstance(err, FilterSyntaxError):
-        return f"{err.message} at character {err.position + 1} of the filter {_excerpt(err.text, err.position)}"
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return "; ".join(lines) or type(err).__name__
-
-
-def _excerpt(text: str, position: int, width: int = 60) -> str:
-    """``text`` quoted, or the part around ``position`` when it is long (a filter can be 100 KB)."""
-    if len(text) <= width:
-        return repr(text)
-    start = max(0, min(position - width // 2, len(text) - width))
-    return ("..." if start else "") + repr(text[start:start + width]) + ("..." if start + width < len(text) else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -415,30 +371,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.store = None
         func = getattr(args, "func", None)
         if func is None:  # a command with subcommands of its own (`runlog import`) given none
-            print(f"runlog {args.command}: give a subcommand; see `runlog {args.command} --help`", file=sys.stderr)
+            say(f"runlog {args.command}: give a subcommand; see `runlog {args.command} --help`")
             return 2
         return int(func(args) or 0)
     except RunlogError as err:
-        print(f"runlog: {_one_line(err)}", file=sys.stderr)
+        say(f"runlog: {one_line(err)}")
         return 2
     except PluginCommandError as err:
-        print(f"runlog: {err}", file=sys.stderr)
+        say(f"runlog: {err}")
         return 1
     except BrokenPipeError:  # `runlog metrics ... | head`
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as err:  # a destination that cannot be written, a full disk
-        print(f"runlog: {_one_line(err)}", file=sys.stderr)
+        say(f"runlog: {one_line(err)}")
         return 2
     except ImportError as err:  # an optional dependency a command needs (the importers: mlflow, tensorboard)
-        print(f"runlog: {_one_line(err)}", file=sys.stderr)
+        say(f"runlog: {one_line(err)}")
         return 2
     except KeyboardInterrupt:
-        print("runlog: interrupted", file=sys.stderr)
+        say("runlog: interrupted")
         return 130
     except Exception as err:  # a bug of ours or of a plugin: still one line, never a traceback
-        print(f"runlog: internal error: {err!r}; please report it", file=sys.stderr)
+        say(f"runlog: internal error: {err!r}; please report it")
         return 1
 
 

@@ -1,4 +1,8 @@
-"""``runlog submit``: run a script as a run (or a sweep of runs) from the shell."""
+"""``runlog submit``: run a script as a run (or a sweep of runs) from the shell.
+
+runlog's own messages (they quote the run's and the experiment's names) show control characters as
+escapes; the script's live output is the user's own program talking and is passed on exactly.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import sys
 from pathlib import Path
 
 from runlog_core.base import config as _config
+from runlog_core.cli.errors import say
 
 __all__ = ["register", "run_submit"]
 
@@ -85,11 +90,11 @@ def run_submit(args: argparse.Namespace) -> int:
         try:
             script = script.relative_to(source.resolve())
         except ValueError:
-            print(f"runlog submit: {args.script} is not inside the source folder {source.resolve()}; "
-                  "pass -d/--source-directory", file=sys.stderr)
+            say(f"runlog submit: {args.script} is not inside the source folder {source.resolve()}; "
+                "pass -d/--source-directory")
             return 2
     if args.max_parallel < 1:
-        print(f"runlog submit: --max-parallel must be >= 1, got {args.max_parallel}", file=sys.stderr)
+        say(f"runlog submit: --max-parallel must be >= 1, got {args.max_parallel}")
         return 2
     try:
         config = ScriptRunConfig(source_directory=source, script=str(script), arguments=script_args,
@@ -98,7 +103,7 @@ def run_submit(args: argparse.Namespace) -> int:
         name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
-        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
+        say(f"runlog submit: {' '.join(str(err).split())}")
         return 2
 
     previous = None
@@ -109,26 +114,26 @@ def run_submit(args: argparse.Namespace) -> int:
     try:
         if space:
             parent = sweep(experiment, config, space, max_parallel=args.max_parallel, name=args.name)
-            print(f"runlog: sweep {parent.id} ({parent.total} runs, {args.max_parallel} at a time) "
-                  f"in experiment {experiment.name!r}", file=sys.stderr)
+            say(f"runlog: sweep {parent.id} ({parent.total} runs, {args.max_parallel} at a time) "
+                f"in experiment {experiment.name!r}")
             try:
                 details = parent.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
             except KeyboardInterrupt:
-                print(f"runlog: sweep {parent.id} canceled", file=sys.stderr)
+                say(f"runlog: sweep {parent.id} canceled")
                 return 130
             for child in sorted(parent.get_children(), key=lambda c: c.name):
-                print(f"  {child.name:<30} {child.status:<10} {child.id}", file=sys.stderr)
-            print(f"runlog: sweep {parent.id} {details['status']}", file=sys.stderr)
+                say(f"  {child.name:<30} {child.status:<10} {child.id}")
+            say(f"runlog: sweep {parent.id} {details['status']}")
             return 0 if details["status"] == "Completed" else 1
         run = submit(experiment, config, name=args.name)
-        print(f"runlog: run {run.id} ({run.name}) in experiment {experiment.name!r}", file=sys.stderr)
+        say(f"runlog: run {run.id} ({run.name}) in experiment {experiment.name!r}")
         try:
             details = run.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
         except KeyboardInterrupt:
-            print(f"runlog: run {run.id} canceled", file=sys.stderr)
+            say(f"runlog: run {run.id} canceled")
             return 130
         status, code = details["status"], details.get("exitCode")
-        print(f"runlog: run {run.id} {status}" + (f" (exit code {code})" if code else ""), file=sys.stderr)
+        say(f"runlog: run {run.id} {status}" + (f" (exit code {code})" if code else ""))
         if status == "Completed":
             return 0
         if status == "Canceled":
@@ -138,10 +143,10 @@ def run_submit(args: argparse.Namespace) -> int:
         return code if isinstance(code, int) and 0 < code < 256 else 1
     except ScriptRunError as err:
         # one line: the script's output was shown as it ran; the log tail stays on the exception
-        print(f"runlog submit: {str(err).splitlines()[0]}", file=sys.stderr)
+        say(f"runlog submit: {str(err).splitlines()[0]}")
         return 1
     except (RunlogError, OSError) as err:
-        print(f"runlog submit: {' '.join(str(err).split())}", file=sys.stderr)
+        say(f"runlog submit: {' '.join(str(err).split())}")
         return 2
     finally:
         if previous is not None:

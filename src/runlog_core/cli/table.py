@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from runlog_core.base.text import visible, visible_json
 from runlog_core.views.columns import json_ready
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "duration",
     "format_value",
     "iso",
+    "on_terminal",
     "print_json",
     "print_table",
     "truncate",
@@ -68,23 +70,9 @@ def truncate(text: str, width: int) -> str:
     return "".join(kept) + "…"
 
 
-def _printable(text: str) -> str:
-    """One line of text a terminal shows as it is: newlines and tabs as spaces, other control characters escaped."""
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if char in "\n\r\t":
-            out.append(" ")
-        elif unicodedata.category(char) == "Cc":  # an ESC in a logged string must not drive the terminal
-            out.append(char.encode("unicode_escape").decode("ascii"))
-        else:
-            out.append(char)
-    return "".join(out)
-
-
 def format_value(value: Any, width: int | None = CELL_WIDTH) -> str:
-    """A cell's text: numbers to 6 significant digits, lists and dicts as JSON, cut at ``width`` (None: never)."""
+    """A cell's text: numbers to 6 significant digits, lists and dicts as JSON, control characters as
+    escapes (``\\x1b``, ``\\n``: see :func:`~runlog_core.base.text.visible`), cut at ``width`` (None: never)."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -93,7 +81,7 @@ def format_value(value: Any, width: int | None = CELL_WIDTH) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     else:
         text = str(value)
-    text = _printable(text)
+    text = visible(text)  # an ESC in a logged string must not drive the terminal; one value, one line
     return text if width is None else truncate(text, width)
 
 
@@ -118,11 +106,27 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: Text
         out.write("  ".join(_pad(cell, widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
 
 
+def on_terminal(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal: stored text then shows its control characters as escapes."""
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError, OSError):  # a closed or odd stream: not a terminal
+        return False
+
+
 def print_json(value: Any, out: TextIO | None = None) -> None:
-    """Write ``value`` as valid JSON (NaN and infinities as strings, see :func:`json_ready`), then a newline."""
+    """Write ``value`` as valid JSON (NaN and infinities as strings, see :func:`json_ready`), then a newline.
+
+    To a terminal, C1 controls, bidirectional overrides and line separators in strings are written as
+    ``\\uXXXX`` escapes (JSON escapes C0 controls, ESC among them, itself): the same JSON value.
+    """
     out = out if out is not None else sys.stdout
     readable = "utf" in (getattr(out, "encoding", None) or "").lower()  # else \u escapes, which any console shows
-    json.dump(json_ready(value), out, indent=2, default=str, allow_nan=False, ensure_ascii=not readable)
+    options: dict[str, Any] = {"indent": 2, "default": str, "allow_nan": False, "ensure_ascii": not readable}
+    if on_terminal(out):
+        out.write(visible_json(json.dumps(json_ready(value), **options)))
+    else:  # a file or a pipe: exact, and written as it is made (an export can be large)
+        json.dump(json_ready(value), out, **options)
     out.write("\n")
 
 

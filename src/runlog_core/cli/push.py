@@ -1,0 +1,46 @@
+"""``runlog push``: copy runs, with their ids, to another store; its messages quote run names, escaped."""
+
+from __future__ import annotations
+
+import argparse
+
+from runlog_core.cli.access import store_for
+from runlog_core.cli.errors import one_line, say
+from runlog_core.exceptions import RunlogError
+
+__all__ = ["cmd_push"]
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    """``runlog push``: copy runs, with their ids, to another store (see ``_push``); 130 on Ctrl-C."""
+    import warnings
+    from urllib.parse import urlsplit
+
+    from runlog_core.base.redact import redact_value
+    from runlog_core.base.text import visible
+    from runlog_core.transfer.push import PushInterrupted, PushProgress, lines, push
+
+    source = store_for(args)
+    progress = PushProgress()
+    try:
+        with warnings.catch_warnings():  # a store's warning (files kept on this host only) as one line
+            warnings.showwarning = lambda message, *_args, **_kwargs: say(str(message))
+            summary = push(source, args.to, runs=args.runs, experiment=args.experiment, all=args.all,
+                           artifacts=args.artifacts, progress=progress)
+    except PushInterrupted as stopped:
+        progress.close()
+        for line in lines(stopped.summary):  # a refused or skipped run, by its name
+            say(f"runlog: {line}")
+        say(f"runlog: interrupted; {stopped.summary.line()}; run the same command again to resume "
+            "(nothing is copied twice)")
+        return 130
+    except RunlogError as err:  # never a password of --to, whatever the driver's message says
+        progress.close()
+        text = redact_value(one_line(err))
+        password = urlsplit(args.to).password if "://" in args.to else None
+        raise RunlogError(text.replace(visible(password), "***") if password else text) from err
+    progress.close()
+    for line in lines(summary):
+        say(f"runlog: {line}")
+    print(visible(summary.line()))
+    return 1 if summary.refused or summary.skipped else 0
