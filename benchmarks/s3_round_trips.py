@@ -7,7 +7,7 @@ uploads through the real :class:`~runlog_core.store.artifacts.s3.S3ArtifactStore
 SQLite store with ``RUNLOG_ARTIFACTS=s3://...`` for ``Run.upload_file`` and ``Run.upload_folder``),
 and counts every request the store's boto3 client sends (botocore's ``before-send.s3`` event, so
 retries would count too), by operation. It also counts how often an artifact name (and the run id)
-is actually checked: the evaluations of ``runlog_core.store.artifacts.names._problem``.
+is actually checked: the evaluations of ``runlog_core.base.artifact_names._problem``.
 
 It measures only the code it imports. The figures of the code before issue 16's optimisation (commit
 dcedb80, the same scenarios, this script run against that tree):
@@ -87,7 +87,7 @@ class Meter:
         self.active: Counts | None = None
         self.run_ids: set[str] = set()  # checks of these are of a run id, not of an artifact name
         self._watched: set[int] = set()
-        from runlog_core.store.artifacts import names
+        from runlog_core.base import artifact_names
 
         self._names = names
         problem = names._problem

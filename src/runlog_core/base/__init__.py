@@ -2,7 +2,7 @@
 
 ``config`` (the only reader of ``RUNLOG_*`` variables), ``records`` (RunInfo, SeriesRef, Batch, the
 statuses), ``values`` (checking and converting what users pass in), ``filter`` (the search language,
-parsed into a tree each store compiles), ``redact`` (secrets out of recorded text), ``handle`` (the
+parsed into a tree each store compiles), ``artifact_names`` (which file names are safe), ``redact`` (secrets out of recorded text), ``handle`` (the
 protocols by which lower floors name a run) and ``legacy`` (old module paths, for pickles).
 Internal: the public names are re-exported by ``runlog_core``, ``runlog_core.store`` and
 ``runlog_core.integration``.

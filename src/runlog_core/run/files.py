@@ -7,10 +7,10 @@ import os
 import time
 import warnings
 
+from runlog_core.base import artifact_names as _artifact_names
 from runlog_core.base.records import ArtifactInfo
 from runlog_core.exceptions import ArtifactWriteError, InvalidArgumentError, RunlogError, UnsafeFolderNamesError
 from runlog_core.run.state import RunState
-from runlog_core.store.artifacts import names as _artifact_names
 from runlog_core.writer.ops import StoreArtifact
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runlog_core.base import config as _config
+from runlog_core.base.artifact_names import artifact_name_problem
 from runlog_core.exceptions import InvalidArgumentError, SnapshotTooLargeError
 from runlog_core.store.artifacts.local import make_private_dirs
-from runlog_core.store.artifacts.names import artifact_name_problem
 from runlog_core.store.artifacts.safe_folder import SafeFolder, describe_skipped
 
 if TYPE_CHECKING:

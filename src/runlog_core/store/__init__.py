@@ -127,7 +127,7 @@ class ArtifactStore(Protocol):
     """Where the bytes of a run's files live (``store.artifacts``).
 
     Names are relative paths checked by runlog before they get here
-    (``runlog_core.store.artifacts.names.check_artifact_name``); an implementation must still keep every
+    (``runlog_core.base.artifact_names.check_artifact_name``); an implementation must still keep every
     name inside the run's own space and raise
     :class:`~runlog_core.exceptions.UnsafeArtifactNameError` otherwise. A write that fails
     (disk full, no permission) raises :class:`~runlog_core.exceptions.ArtifactWriteError`; a name
@@ -317,7 +317,7 @@ class Store(Protocol):
 
 
 # the filter language and the artifact name rule, for code built on the store contract (the web UI)
+from runlog_core.base.artifact_names import check_artifact_name  # noqa: E402
 from runlog_core.base.filter import parse_filter, parse_order_by  # noqa: E402
-from runlog_core.store.artifacts.names import check_artifact_name  # noqa: E402
 
 __all__ += ["check_artifact_name", "parse_filter", "parse_order_by"]

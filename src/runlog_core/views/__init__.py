@@ -18,9 +18,13 @@ experiments and lists of runs) and :mod:`~runlog_core.views.frames` (data frames
 
 from __future__ import annotations
 
-from runlog_core.base.config import ui_token
-from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
-from runlog_core.views.ui_registry import find_ui, register_ui
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from typing import Any
+
+    from runlog_core.base.config import ui_token
+    from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
+    from runlog_core.views.ui_registry import find_ui, register_ui
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -32,3 +36,17 @@ __all__ = [
     "register_ui",
     "ui_token",
 ]
+
+# loaded on first use: runlog_core.views.html (a Run's Jupyter HTML) is imported by `import runlog_core`
+_HOMES = {"ui_token": "runlog_core.base.config", "find_ui": "runlog_core.views.ui_registry",
+          "register_ui": "runlog_core.views.ui_registry"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        import importlib
+
+        value = getattr(importlib.import_module(_HOMES.get(name, "runlog_core.views.columns")), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'runlog_core.views' has no attribute {name!r}")

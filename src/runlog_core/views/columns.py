@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 from runlog_core.exceptions import InvalidNameError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
 __all__ = ["ATTRIBUTE_COLUMNS", "DEFAULT_ATTRIBUTES", "choose_columns", "json_ready", "named_fields", "parse_columns"]
 

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from runlog_core.base.artifact_names import check_artifact_name
 from runlog_core.exceptions import ArtifactConflictError, ArtifactWriteError, RunNotFoundError, UnsafeArtifactNameError
-from runlog_core.store.artifacts.names import check_artifact_name
 
 __all__ = ["LocalArtifactStore", "copy_to_file", "make_private_dirs"]
 

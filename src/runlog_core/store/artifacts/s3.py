@@ -19,7 +19,7 @@ artifact store contract. The rest lives beside it:
   the background.
 
 An upload checks its name once, in ``put_*`` (a later check of the same name, such as ``uri()``'s,
-is answered by the memo of :mod:`~runlog_core.store.artifacts.names`), then sends the requests of the
+is answered by the memo of :mod:`~runlog_core.base.artifact_names`), then sends the requests of the
 conflict check (none for a name this store stored before), then the PUT.
 """
 
@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from runlog_core.base.artifact_names import check_artifact_name
 from runlog_core.exceptions import (
     ArtifactWriteError,
     MissingDependencyError,
@@ -41,7 +42,6 @@ from runlog_core.exceptions import (
 )
 from runlog_core.store.artifacts import s3_transfer
 from runlog_core.store.artifacts.local import copy_to_file
-from runlog_core.store.artifacts.names import check_artifact_name
 from runlog_core.store.artifacts.s3_client import (
     CONNECT_TIMEOUT,
     DOWN_SECONDS,
