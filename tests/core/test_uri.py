@@ -156,6 +156,22 @@ def test_a_malformed_runlog_variable_is_a_config_error() -> None:
     assert SECRET not in caught.value.value
 
 
+def test_stores_are_resolved_through_the_parser(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from runlog_core import Experiment
+    from runlog_core.plugins.manager import resolve_store_uri
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNLOG_STORE", "sqlite://runs.db")
+    with pytest.raises(ConfigError, match="RUNLOG_STORE='sqlite://runs.db' is invalid"):
+        Experiment("x")
+    monkeypatch.setenv("RUNLOG_STORE", "sqlite:///runs.db")
+    assert resolve_store_uri(None) == f"sqlite:///{tmp_path}/runs.db"
+    assert resolve_store_uri(Path("sub")) == str(tmp_path / "sub")
+    with pytest.raises(InvalidArgumentError, match="^--store must be "):
+        resolve_store_uri("sqlite://x.db", "--store")
+    assert not (tmp_path / "runs.db").exists()
+
+
 def test_with_password_gives_a_redacted_uri_its_password_back(monkeypatch: pytest.MonkeyPatch) -> None:
     full = f"postgresql://runlog:{SECRET}@db.example.com:5432/runs"
     shown = "postgresql://runlog:***@db.example.com:5432/runs"
@@ -174,6 +190,34 @@ def test_with_password_gives_a_redacted_uri_its_password_back(monkeypatch: pytes
     # nothing to give back: unchanged
     for text in ("postgresql://runlog@db/runs", "runs", "sqlite:///runs.db", "not a store://x"):
         assert with_password(text) == text
+
+
+def test_the_submitted_script_gets_the_password_and_an_absolute_local_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlog_core.submit.environment import _absolute_store_uri
+
+    monkeypatch.chdir(tmp_path)
+    with_password(f"postgresql://runlog:{SECRET}@db/runs")
+    assert _absolute_store_uri("postgresql://runlog:***@db/runs") == f"postgresql://runlog:{SECRET}@db/runs"
+    assert _absolute_store_uri("sqlite:///runs.db") == f"sqlite:///{tmp_path}/runs.db"
+    assert _absolute_store_uri("file://runs") == f"file://{tmp_path}/runs"
+    assert _absolute_store_uri("runs") == str(tmp_path / "runs")
+    assert _absolute_store_uri("custom://team") == "custom://team"
+
+
+def test_the_sqlite_plugin_finds_the_database_of_a_folder_or_a_file(tmp_path: Path) -> None:
+    from runlog_core.plugins.builtin import store_exists
+    from runlog_core.store.sqlite.store import database_of
+
+    assert database_of(parse_store_uri(str(tmp_path / "runs"))) == (tmp_path / "runs" / "runlog.db",
+                                                                   str(tmp_path / "runs"))
+    assert database_of(parse_store_uri(str(tmp_path / "r.db"))) == (tmp_path / "r.db", str(tmp_path / "r.db"))
+    (tmp_path / "folder.db").mkdir()
+    assert database_of(parse_store_uri(str(tmp_path / "folder.db")))[0] == tmp_path / "folder.db" / "runlog.db"
+    uri = f"sqlite:///{tmp_path}/x.sqlite"
+    assert database_of(parse_store_uri(uri)) == (tmp_path / "x.sqlite", uri)
+    assert store_exists(uri) is False and not (tmp_path / "x.sqlite").exists()
+    assert store_exists("custom://team") is None
 
 
 def test_store_uri_is_a_small_frozen_value() -> None:

@@ -236,9 +236,9 @@ def cmd_files(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     """``runlog push``: copy runs, with their ids, to another store (see ``_push``); 130 on Ctrl-C."""
     import warnings
-    from urllib.parse import urlsplit
 
     from runlog_core.base.redact import redact_value
+    from runlog_core.base.uri import hide_password
     from runlog_core.transfer.push import PushInterrupted, PushProgress, lines, push
 
     source = store_for(args)
@@ -257,9 +257,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         return 130
     except RunlogError as err:  # never a password of --to, whatever the driver's message says
         progress.close()
-        text = redact_value(_one_line(err))
-        password = urlsplit(args.to).password if "://" in args.to else None
-        raise RunlogError(text.replace(password, "***") if password else text) from err
+        raise RunlogError(hide_password(args.to, redact_value(_one_line(err)))) from err
     progress.close()
     for line in lines(summary):
         print(f"runlog: {line}", file=sys.stderr)

@@ -11,14 +11,16 @@ opened on first use, dropped when broken (a restarted server) and opened again o
 a forked child opens its own and never touches its parent's. A write that fails because the server
 is gone or busy raises :class:`StoreError`: the writer keeps the batch and retries it.
 
-The password of the URI never leaves this module: :attr:`PostgresStore.uri` shows it as ``***``,
-and every driver message is scrubbed of it. A URI shown that way (a pickled Experiment) opens with
-the password this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own
-(``PGPASSWORD``, ``~/.pgpass``).
+The password of the URI is never shown: :attr:`PostgresStore.uri` shows it as ``***``, and every
+driver message is scrubbed of it. A URI shown that way (a pickled Experiment) opens with the password
+this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own (``PGPASSWORD``,
+``~/.pgpass``): see :func:`runlog_core.base.uri.with_password`. The plugin that opens it is
+:class:`runlog_core.plugins.builtin.PostgresPlugin`.
 """
 
 from __future__ import annotations
 
+import getpass
 import math
 import os
 import threading
@@ -26,13 +28,13 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runlog_core.base import config as _config
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
-from runlog_core.base.redact import REDACTED, redact_url, redact_value
+from runlog_core.base.redact import redact_value
+from runlog_core.base.uri import parse_store_uri, with_password
 from runlog_core.exceptions import RunlogError, StoreError
-from runlog_core.hookspecs import hookimpl
 from runlog_core.store.artifacts.roots import open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value, encode_value
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
@@ -47,21 +49,13 @@ if TYPE_CHECKING:
     from runlog_core.base.filter import Expression, Field
     from runlog_core.store import ArtifactStore
 
-__all__ = ["SCHEMA_VERSION", "PostgresPlugin", "PostgresStore", "is_postgres_uri", "store_exists"]
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "store_exists"]
 
 _T = TypeVar("_T")
-_SCHEMES: Final = ("postgresql://", "postgres://")
 # a forked child's copies of its parent's connections: kept referenced, never closed (closing
 # would end the parent's sessions on the server)
 _inherited: list[object] = []
-# the URIs, password included, of stores opened in this process, by the URI shown to users
-_known: dict[str, str] = {}
 _warned_artifacts = False
-
-
-def is_postgres_uri(uri: str) -> bool:
-    """Whether ``uri`` names a PostgreSQL database."""
-    return uri.startswith(_SCHEMES)
 
 
 def _driver() -> Any:
@@ -73,23 +67,6 @@ def _driver() -> Any:
 
         raise MissingDependencyError("psycopg[binary]", "PostgreSQL stores (pip install 'runlog[postgres]')") from err
     return psycopg
-
-
-def _with_password(uri: str) -> str:
-    """The URI to connect with: a redacted URI gets back the password this process knows for it."""
-    shown = redact_url(uri)
-    if shown != uri:
-        _known[shown] = uri
-        return uri
-    if f":{REDACTED}@" not in uri:
-        return uri
-    found = _known.get(uri)
-    if found is not None:
-        return found
-    configured = _config.store()
-    if configured and redact_url(configured) == uri:
-        return configured
-    return uri.replace(f":{REDACTED}@", "@", 1)  # libpq then uses PGPASSWORD or ~/.pgpass
 
 
 class PostgresStore:
@@ -112,14 +89,14 @@ class PostgresStore:
 
     def __init__(self, uri: str, artifact_root: str | os.PathLike[str] | None = None) -> None:
         pg = _driver()
-        self._conninfo = _with_password(uri)
-        self.uri = redact_url(self._conninfo)
+        self._conninfo = with_password(uri)
+        self._address = parse_store_uri(self._conninfo)
+        self.uri = self._address.redacted
         try:
-            parts = pg.conninfo.conninfo_to_dict(self._conninfo)
+            pg.conninfo.conninfo_to_dict(self._conninfo)  # libpq's own checks (its options, escapes)
         except pg.Error as err:
             raise StoreError(f"{self.uri} is not a PostgreSQL URI runlog can use: {self._scrub(str(err))}") from None
-        self._password = str(parts.get("password") or "")
-        self._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
+        self._where = f"host {self._address.host or 'localhost'}, port {self._address.port or 5432}"
         self._timeout = max(2, math.ceil(_config.store_timeout()))
         self._lock = threading.Lock()
         self._by_thread: dict[threading.Thread, psycopg.Connection[Any]] = {}
@@ -155,10 +132,7 @@ class PostgresStore:
 
     def _scrub(self, text: str) -> str:
         """``text`` without the password (drivers may quote the URI or the connection string)."""
-        password = getattr(self, "_password", "")
-        if password:
-            text = text.replace(password, REDACTED)
-        return redact_value(text)
+        return redact_value(self._address.hide_password(text))
 
     def _explain(self, action: str, err: BaseException) -> str:
         detail = self._scrub(str(err).strip().replace("\n", " "))
@@ -185,11 +159,12 @@ class PostgresStore:
         pg = _driver()
         from psycopg import sql
 
-        name = pg.conninfo.conninfo_to_dict(self._conninfo).get("dbname")
+        # libpq's default database is the user's name
+        name = self._address.database or self._address.user or getpass.getuser()
         try:
             with pg.connect(pg.conninfo.make_conninfo(self._conninfo, dbname="postgres"), autocommit=True,
                                  connect_timeout=self._timeout) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         except pg.errors.DuplicateDatabase:
             return  # another process created it meanwhile
         except pg.Error as err:
@@ -525,38 +500,24 @@ def _close_quietly(conn: Any) -> None:
         pass
 
 
-# -- the plugin that opens it ------------------------------------------------------------------
-
-class PostgresPlugin:
-    """Opens ``postgresql://`` and ``postgres://`` URIs (psycopg is imported only then)."""
-
-    @hookimpl
-    def runlog_open_store(self, uri: str) -> PostgresStore | None:
-        if not is_postgres_uri(uri):
-            return None
-        return PostgresStore(uri)
-
-
-def store_exists(uri: str) -> bool | None:
-    """Whether ``uri``'s database holds a runlog store; ``None`` when it names no PostgreSQL database.
+def store_exists(uri: str) -> bool:
+    """Whether ``uri``'s database holds a runlog store (``False`` when the database does not exist).
 
     Read-only commands ask first, so that looking never creates a store (nor a database).
 
     Raises:
         StoreError: the server cannot be reached (the message names host and port, not the password).
     """
-    if not is_postgres_uri(uri):
-        return None
     pg = _driver()
-    conninfo = _with_password(uri)
+    conninfo = with_password(uri)
     probe = PostgresStore.__new__(PostgresStore)
-    probe._conninfo, probe.uri = conninfo, redact_url(conninfo)
+    probe._conninfo, probe._address = conninfo, parse_store_uri(conninfo)
+    probe.uri = probe._address.redacted
     try:
-        parts = pg.conninfo.conninfo_to_dict(conninfo)
+        pg.conninfo.conninfo_to_dict(conninfo)
     except pg.Error:
         return False
-    probe._password = str(parts.get("password") or "")
-    probe._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
+    probe._where = f"host {probe._address.host or 'localhost'}, port {probe._address.port or 5432}"
     probe._timeout = max(2, math.ceil(_config.store_timeout()))
     try:
         conn = probe._connect()
