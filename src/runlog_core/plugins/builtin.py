@@ -57,7 +57,7 @@ def store_exists(uri: str) -> bool | None:
     if address.is_local:
         return database_of(address)[0].is_file()
     if address.is_postgres:
-        from runlog_core.store.postgres.store import store_exists as database_has_store
+        from runlog_core.store.postgres.db import store_exists as database_has_store
 
         return database_has_store(address.text)
     return None
