@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
-           "TABLES", "migrate", "schema_version"]
+           "migrate", "schema_version"]
 
 SCHEMA_VERSION: Final = 2
 
@@ -135,9 +135,6 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE INDEX runs_by_status ON runs(status)",
     ),
 }
-
-TABLES: Final = ("experiments", "runs", "params", "tags", "series", "chunks", "points", "artifacts")
-"""runlog's tables; a database with none of them holds no runlog store."""
 
 # A Running run whose heartbeat is stale reads as Killed, ended at its last heartbeat (binds %(now)s,
 # the client's clock, as every heartbeat is written: hosts' clocks must roughly agree, as for SQLite).

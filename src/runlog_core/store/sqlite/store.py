@@ -18,7 +18,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.base.uri import SQLITE_SUFFIXES
@@ -40,24 +40,15 @@ from runlog_core.store.sqlite.codec import (
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
-from runlog_core.store.sqlite.schema import (
-    MIGRATIONS,
-    RUN_COLUMNS,
-    RUN_FROM,
-    SCHEMA_VERSION,
-    STATUS_SQL,
-    migrate,
-    quote_identifier,
-)
+from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 
 if TYPE_CHECKING:
     from runlog_core.base.filter import Expression, Field
     from runlog_core.base.uri import StoreURI
     from runlog_core.store import ArtifactStore
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLiteStore", "database_of", "quote_identifier"]
+__all__ = ["SQLiteStore", "database_of"]
 
-_MIGRATIONS: Final = MIGRATIONS  # the name tests and older code use
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
