@@ -130,7 +130,7 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
 
 
 def _replay_spills(store: Any) -> None:
-    """Write what an earlier program could not write into this remote store before it ended (``_spill``)."""
+    """Write what an earlier program could not write into this remote store before it ended (:mod:`runlog_core.store.spill`)."""
     from runlog_core.store.spill import replay, spills_for
 
     if not spills_for(store.uri):

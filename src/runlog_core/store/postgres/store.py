@@ -66,7 +66,7 @@ class PostgresStore(PostgresDatabase):
     """
 
     remote = True
-    """What the writer could not write before the program ended is kept on local disk (``_spill``)."""
+    """What the writer could not write before the program ended is kept on local disk (:mod:`runlog_core.store.spill`)."""
 
     def __init__(self, uri: str, artifact_root: str | os.PathLike[str] | None = None) -> None:
         pg = driver()

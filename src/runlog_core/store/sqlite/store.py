@@ -74,7 +74,7 @@ class SQLiteStore(SQLiteDatabase):
     Args:
         db_path: the database file (created with its folder, private to the user, when missing).
         artifact_root: the folder artifact files go to; by default ``RUNLOG_ARTIFACTS`` (a folder or
-            ``s3://bucket/prefix``, see ``_artifact_roots``), else ``artifacts/`` beside the database.
+            ``s3://bucket/prefix``, see :mod:`runlog_core.store.artifacts.roots`), else ``artifacts/`` beside the database.
         uri: the URI it is known by; default ``sqlite:///<db_path>``.
 
     Raises:
