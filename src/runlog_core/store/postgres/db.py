@@ -26,7 +26,7 @@ from runlog_core.store.postgres.schema import schema_version
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["PostgresDatabase", "close_quietly", "driver", "store_exists"]
+__all__ = ["PostgresDatabase", "driver", "store_exists"]
 
 _T = TypeVar("_T")
 # a forked child's copies of its parent's connections: kept referenced, never closed (closing
@@ -45,7 +45,7 @@ def driver() -> Any:
     return psycopg
 
 
-def close_quietly(conn: Any) -> None:
+def _close_quietly(conn: Any) -> None:
     try:
         conn.close()
     except Exception:  # already gone: nothing to release
@@ -137,7 +137,7 @@ class PostgresDatabase:
                 self._pid = os.getpid()
             stale = [t for t, c in self._by_thread.items() if t is thread or not t.is_alive() or c.broken]
             for old in stale:
-                close_quietly(self._by_thread.pop(old))
+                _close_quietly(self._by_thread.pop(old))
         conn = self._connect(create)
         with self._lock:
             self._by_thread[thread] = conn
@@ -150,7 +150,7 @@ class PostgresDatabase:
                 for thread, found in list(self._by_thread.items()):
                     if found is conn:
                         del self._by_thread[thread]
-            close_quietly(conn)
+            _close_quietly(conn)
 
     def _run(self, action: Callable[[psycopg.Connection[Any]], _T], doing: str = "cannot read") -> _T:
         """``action`` on this thread's connection; a connection found broken (a restarted server) is
@@ -185,7 +185,7 @@ class PostgresDatabase:
             _inherited.extend(connections)
             return False
         for conn in connections:
-            close_quietly(conn)
+            _close_quietly(conn)
         return True
 
 
@@ -213,4 +213,4 @@ def store_exists(uri: str) -> bool:
     except pg.Error as err:
         raise StoreError(probe._explain("cannot read", err)) from None
     finally:
-        close_quietly(conn)
+        _close_quietly(conn)
