@@ -19,7 +19,8 @@ import pytest
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
 from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
-from runlog_core.store.sqlite.store import _MIGRATIONS, SCHEMA_VERSION, SQLiteStore, quote_identifier
+from runlog_core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, quote_identifier
+from runlog_core.store.sqlite.store import SQLiteStore
 
 
 def _make_v1_store(folder: Path) -> Path:
@@ -27,7 +28,7 @@ def _make_v1_store(folder: Path) -> Path:
     folder.mkdir(parents=True)
     db = folder / "runlog.db"
     with sqlite3.connect(db) as conn:
-        conn.executescript(_MIGRATIONS[1])
+        conn.executescript(MIGRATIONS[1])
         conn.execute("PRAGMA user_version = 1")
         conn.execute("INSERT INTO experiments(name, created) VALUES ('old', 0)")
         conn.execute("INSERT INTO runs(id, experiment_id, name, status, start_time, end_time) "

@@ -248,7 +248,7 @@ def test_artifacts_without_runlog_artifacts_warn_once(pg_uri: str, tmp_path: Pat
 def test_the_cli_sees_no_store_in_an_empty_database(pg_uri: str, capsys: pytest.CaptureFixture[str],
                                                    monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from runlog_core.cli.main import main
-    from runlog_core.store.postgres.store import store_exists
+    from runlog_core.store.postgres.db import store_exists
 
     monkeypatch.setenv("RUNLOG_ARTIFACTS", str(tmp_path))
     secret_uri = _with_password(pg_uri)

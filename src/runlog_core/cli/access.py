@@ -17,19 +17,14 @@ __all__ = ["open_run", "resolve_run", "store_for"]
 
 def store_for(args: argparse.Namespace) -> Store:
     """The store to read; a local store that does not exist is an error (looking never creates one)."""
+    from runlog_core.plugins.builtin import store_exists
     from runlog_core.plugins.manager import open_store, resolve_store_uri
-    from runlog_core.store.sqlite.store import store_exists
 
-    uri = resolve_store_uri(args.store)
-    exists = store_exists(uri)
-    if exists is None and uri.startswith(("postgresql://", "postgres://")):
-        from runlog_core.store.postgres.store import store_exists as database_has_store
+    uri = resolve_store_uri(args.store, "--store")
+    if store_exists(uri) is False:  # a database without runlog's tables too: no store there
+        from runlog_core.base.uri import parse_store_uri
 
-        exists = database_has_store(uri)  # a database without runlog's tables: no store there
-    if exists is False:
-        from runlog_core.base.redact import redact_url
-
-        raise StoreError(f"no store at {redact_url(uri)}: nothing was logged there yet; "
+        raise StoreError(f"no store at {parse_store_uri(uri).redacted}: nothing was logged there yet; "
                          "give the store with --store or RUNLOG_STORE")
     store: Store = open_store(uri)
     return store

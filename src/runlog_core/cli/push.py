@@ -14,10 +14,10 @@ __all__ = ["cmd_push"]
 def cmd_push(args: argparse.Namespace) -> int:
     """``runlog push``: copy runs, with their ids, to another store (see ``_push``); 130 on Ctrl-C."""
     import warnings
-    from urllib.parse import urlsplit
 
     from runlog_core.base.redact import redact_value
     from runlog_core.base.text import visible
+    from runlog_core.base.uri import hide_password
     from runlog_core.transfer.push import PushInterrupted, PushProgress, lines, push
 
     source = store_for(args)
@@ -36,9 +36,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         return 130
     except RunlogError as err:  # never a password of --to, whatever the driver's message says
         progress.close()
-        text = redact_value(one_line(err))
-        password = urlsplit(args.to).password if "://" in args.to else None
-        raise RunlogError(text.replace(visible(password), "***") if password else text) from err
+        raise RunlogError(hide_password(args.to, redact_value(one_line(err)))) from err
     progress.close()
     for line in lines(summary):
         say(f"runlog: {line}")

@@ -33,10 +33,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
         if _pm is None:
             from runlog_core import hookspecs
             from runlog_core.plugins import guarded as _guarded_hooks
-            from runlog_core.store.postgres.store import (
-                PostgresPlugin,  # psycopg is imported only when it opens a store
-            )
-            from runlog_core.store.sqlite.store import SQLitePlugin
+            from runlog_core.plugins.builtin import PostgresPlugin, SQLitePlugin
 
             pm = _guarded_hooks.GuardedPluginManager("runlog")
             pm.add_hookspecs(hookspecs)
@@ -89,24 +86,24 @@ def has_hook_impls(name: str) -> bool:
     return bool(getattr(get_plugin_manager().hook, name).get_hookimpls())
 
 
-def resolve_store_uri(store: str | os.PathLike[str] | None) -> str:
-    """The URI a ``store=`` argument names: the argument, else ``RUNLOG_STORE``, else ``./runlog``."""
-    from pathlib import Path
+def resolve_store_uri(store: str | os.PathLike[str] | None, argument: str = "store") -> str:
+    """The URI a ``store=`` argument names: the argument, else ``RUNLOG_STORE``, else ``./runlog``;
+    a relative path in it made absolute (see :func:`runlog_core.base.uri.parse_store_uri`).
+
+    Raises:
+        InvalidArgumentError: ``store`` is neither a path nor a well-formed URI (the error names ``argument``).
+        ConfigError: ``RUNLOG_STORE`` is not a well-formed URI.
+    """
+    from runlog_core.base.uri import parse_store_uri
 
     if store is None:
-        store = _config.store() or "runlog"
+        configured = _config.store()
+        if configured:
+            return parse_store_uri(configured, "RUNLOG_STORE").absolute().text
+        store = "runlog"
     if isinstance(store, os.PathLike):
         store = os.fspath(store)
-    if not isinstance(store, str):
-        from runlog_core.exceptions import InvalidArgumentError
-
-        raise InvalidArgumentError("store", store, "a folder path or a URI such as 'sqlite:///runs.db'")
-    if "://" not in store:
-        return str(Path(store).expanduser().absolute())
-    if store.startswith("sqlite:///") and not store.startswith("sqlite:////"):
-        relative = store[len("sqlite:///"):]
-        return "sqlite:///" + str(Path(relative).expanduser().absolute())
-    return store
+    return parse_store_uri(store, argument).absolute().text  # refuses what is not a str, too
 
 
 def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
@@ -133,7 +130,7 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
 
 
 def _replay_spills(store: Any) -> None:
-    """Write what an earlier program could not write into this remote store before it ended (``_spill``)."""
+    """Write what an earlier program could not write into this remote store before it ended (:mod:`runlog_core.store.spill`)."""
     from runlog_core.store.spill import replay, spills_for
 
     if not spills_for(store.uri):

@@ -48,7 +48,7 @@ def spills_for(uri: str) -> list[Path]:
 
 
 def _plain(values: Any) -> list[Any]:
-    return list(values)  # packed arrays (see _pending) hold plain ints and floats
+    return list(values)  # packed arrays (see writer.pending) hold plain ints and floats
 
 
 def _encode(batch: Batch) -> dict[str, Any]:

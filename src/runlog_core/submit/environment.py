@@ -89,18 +89,12 @@ def installed_packages(python: str) -> list[tuple[str, str]]:
 
 def _absolute_store_uri(uri: str) -> str:
     """The store URI as the script (running in another folder) must see it."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        path = uri[len("sqlite:///"):]
-        return uri if os.path.isabs(path) else "sqlite:///" + os.path.abspath(path)
-    if uri.startswith("file://"):
-        return "file://" + os.path.abspath(uri[len("file://"):])
-    if uri.startswith(("postgresql://", "postgres://")):
-        from runlog_core.store.postgres.store import _with_password
+    from runlog_core.base.uri import parse_store_uri, with_password
 
-        return _with_password(uri)  # the script must connect: the password it was shown without (never recorded)
-    if "://" in uri:
-        return uri
-    return os.path.abspath(uri)
+    address = parse_store_uri(uri)
+    if address.is_postgres:  # the script must connect: the password it was shown without (never recorded)
+        return with_password(address.text)
+    return address.absolute().text
 
 
 def child_environment(experiment: Experiment, run: Run, config: ScriptRunConfig) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """How the PostgreSQL store lays one value out as ``(vtype, num, txt)`` columns, and reads it back. No SQL here.
 
-Numeric series are packed in chunks by ``_sqlite_codec.encode_columns`` (driver-independent: the
+Numeric series are packed in chunks by ``store.sqlite.codec.encode_columns`` (driver-independent: the
 same little-endian bytes, stored as ``bytea``); what it leaves a row each (strings, rows, tables,
 ints mixed with floats) and each series' latest value go through :func:`encode_value`, which keeps
 every value's type: PostgreSQL has no dynamic column as SQLite has.

@@ -1,8 +1,8 @@
 """The search filter (a tree from :mod:`runlog_core.base.filter`) as a PostgreSQL ``WHERE`` and ``ORDER BY``.
 
-The same semantics as ``_sqlite_filter``: every value and every metric, param or tag name is a
+The same semantics as ``store.sqlite.filter``: every value and every metric, param or tag name is a
 bound parameter (``%(pN)s``); the only SQL text comes from this module's fixed fragments. The
-statements read runs as ``r`` joined to their experiment ``e`` (``_postgres_schema.RUN_FROM``) and
+statements read runs as ``r`` joined to their experiment ``e`` (``schema.RUN_FROM``) and
 bind ``%(now)s`` for the Killed check. Text compares byte-wise (``COLLATE "C"``), as in SQLite.
 """
 

@@ -4,13 +4,13 @@ The schema version is the one row of ``runlog_schema``. Opening a store runs the
 lacks, in order, in one transaction holding an advisory lock (read again under the lock: another
 process may be creating or migrating the same database); a database newer than
 :data:`SCHEMA_VERSION` is refused with :class:`~runlog_core.exceptions.StoreVersionError`.
-No driver here: :func:`migrate` takes a psycopg connection from ``_postgres``.
+No driver here: :func:`migrate` takes a psycopg connection from :mod:`.db`.
 
 Values are typed columns where SQLite has one dynamic column: a point or a series' latest value is
 ``(vtype, num, txt)``: ``'d'`` a float in ``num`` (NULL for NaN, as SQLite keeps it), ``'q'`` an
 int (exact, in ``txt``; ``num`` holds it as a float for comparisons), ``'?'`` a bool (``num`` 0 or
 1), ``'s'`` text (rows and tables as JSON text). Numeric series are packed in chunks as in
-``_sqlite_codec``. Points order by ``(batch, pos)``: ``batch`` from the sequence ``point_batches``
+``store.sqlite.codec``. Points order by ``(batch, pos)``: ``batch`` from the sequence ``point_batches``
 (one per written batch, no lock shared by writers), ``pos`` the point's place in its batch.
 """
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
-           "TABLES", "migrate", "schema_version"]
+           "migrate", "schema_version"]
 
 SCHEMA_VERSION: Final = 2
 
@@ -135,9 +135,6 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
         "CREATE INDEX runs_by_status ON runs(status)",
     ),
 }
-
-TABLES: Final = ("experiments", "runs", "params", "tags", "series", "chunks", "points", "artifacts")
-"""runlog's tables; a database with none of them holds no runlog store."""
 
 # A Running run whose heartbeat is stale reads as Killed, ended at its last heartbeat (binds %(now)s,
 # the client's clock, as every heartbeat is written: hosts' clocks must roughly agree, as for SQLite).

@@ -1,44 +1,42 @@
 """The team store: one PostgreSQL database (``RUNLOG_STORE=postgresql://user:pass@host:5432/db``).
 
 The same contract as the SQLite store (:mod:`runlog_core.store`), on psycopg 3, imported only when
-a ``postgresql://`` or ``postgres://`` URI is opened (``import runlog_core`` stays light). The
-schema is created on first use and migrated in place (``_postgres_schema``); values are laid out
-by ``_postgres_codec`` (numeric series in the packed chunks of ``_sqlite_codec``); search compiles
-to bound-parameter SQL in ``_postgres_filter``.
+a ``postgresql://`` or ``postgres://`` URI is opened (``import runlog_core`` stays light; the plugin
+that opens it is :class:`runlog_core.plugins.builtin.PostgresPlugin`). The schema is created on first
+use and migrated in place (:mod:`.schema`); values are laid out by :mod:`.codec` (numeric series in
+the packed chunks of :mod:`runlog_core.store.sqlite.codec`); search compiles to bound-parameter SQL in
+:mod:`.filter`; a batch is written by :mod:`.write`.
 
-Connections: one per thread, the writer thread's included (so a batch never waits for a reader),
-opened on first use, dropped when broken (a restarted server) and opened again on the next call;
-a forked child opens its own and never touches its parent's. A write that fails because the server
-is gone or busy raises :class:`StoreError`: the writer keeps the batch and retries it.
+Connections (:mod:`.db`): one per thread, reopened when broken, never shared across a fork. A write
+that fails because the server is gone or busy raises :class:`StoreError`: the writer keeps the batch
+and retries it.
 
-The password of the URI never leaves this module: :attr:`PostgresStore.uri` shows it as ``***``,
-and every driver message is scrubbed of it. A URI shown that way (a pickled Experiment) opens with
-the password this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own
-(``PGPASSWORD``, ``~/.pgpass``).
+The password of the URI is never shown: :attr:`PostgresStore.uri` shows it as ``***``, and every
+driver message is scrubbed of it. A URI shown that way (a pickled Experiment) opens with the password
+this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own (``PGPASSWORD``,
+``~/.pgpass``): see :func:`runlog_core.base.uri.with_password`.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import threading
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from runlog_core.base import config as _config
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
-from runlog_core.base.redact import REDACTED, redact_url, redact_value
 from runlog_core.exceptions import RunlogError, StoreError
-from runlog_core.hookspecs import hookimpl
 from runlog_core.store.artifacts.roots import open_artifact_store
-from runlog_core.store.postgres.codec import decode_rows, decode_value, encode_value
+from runlog_core.store.postgres.codec import decode_rows, decode_value
+from runlog_core.store.postgres.db import PostgresDatabase, driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
-from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, STATUS_SQL, migrate, schema_version
+from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
+from runlog_core.store.postgres.write import write_batch
 from runlog_core.store.sql_runs import run_conditions
-from runlog_core.store.sqlite.codec import decode_chunk, decode_param, encode_columns, encode_param, refusal
+from runlog_core.store.sqlite.codec import decode_chunk, decode_param, refusal
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 
 if TYPE_CHECKING:
@@ -47,52 +45,12 @@ if TYPE_CHECKING:
     from runlog_core.base.filter import Expression, Field
     from runlog_core.store import ArtifactStore
 
-__all__ = ["SCHEMA_VERSION", "PostgresPlugin", "PostgresStore", "is_postgres_uri", "store_exists"]
+__all__ = ["PostgresStore"]
 
-_T = TypeVar("_T")
-_SCHEMES: Final = ("postgresql://", "postgres://")
-# a forked child's copies of its parent's connections: kept referenced, never closed (closing
-# would end the parent's sessions on the server)
-_inherited: list[object] = []
-# the URIs, password included, of stores opened in this process, by the URI shown to users
-_known: dict[str, str] = {}
 _warned_artifacts = False
 
 
-def is_postgres_uri(uri: str) -> bool:
-    """Whether ``uri`` names a PostgreSQL database."""
-    return uri.startswith(_SCHEMES)
-
-
-def _driver() -> Any:
-    """psycopg, imported on first use (``pip install 'runlog[postgres]'``)."""
-    try:
-        import psycopg
-    except ImportError as err:
-        from runlog_core.exceptions import MissingDependencyError
-
-        raise MissingDependencyError("psycopg[binary]", "PostgreSQL stores (pip install 'runlog[postgres]')") from err
-    return psycopg
-
-
-def _with_password(uri: str) -> str:
-    """The URI to connect with: a redacted URI gets back the password this process knows for it."""
-    shown = redact_url(uri)
-    if shown != uri:
-        _known[shown] = uri
-        return uri
-    if f":{REDACTED}@" not in uri:
-        return uri
-    found = _known.get(uri)
-    if found is not None:
-        return found
-    configured = _config.store()
-    if configured and redact_url(configured) == uri:
-        return configured
-    return uri.replace(f":{REDACTED}@", "@", 1)  # libpq then uses PGPASSWORD or ~/.pgpass
-
-
-class PostgresStore:
+class PostgresStore(PostgresDatabase):
     """A run store in one PostgreSQL database; artifacts where ``RUNLOG_ARTIFACTS`` says.
 
     Args:
@@ -108,22 +66,11 @@ class PostgresStore:
     """
 
     remote = True
-    """What the writer could not write before the program ended is kept on local disk (``_spill``)."""
+    """What the writer could not write before the program ended is kept on local disk (:mod:`runlog_core.store.spill`)."""
 
     def __init__(self, uri: str, artifact_root: str | os.PathLike[str] | None = None) -> None:
-        pg = _driver()
-        self._conninfo = _with_password(uri)
-        self.uri = redact_url(self._conninfo)
-        try:
-            parts = pg.conninfo.conninfo_to_dict(self._conninfo)
-        except pg.Error as err:
-            raise StoreError(f"{self.uri} is not a PostgreSQL URI runlog can use: {self._scrub(str(err))}") from None
-        self._password = str(parts.get("password") or "")
-        self._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
-        self._timeout = max(2, math.ceil(_config.store_timeout()))
-        self._lock = threading.Lock()
-        self._by_thread: dict[threading.Thread, psycopg.Connection[Any]] = {}
-        self._pid = os.getpid()
+        pg = driver()
+        super().__init__(uri)
         self.artifacts: ArtifactStore = self._open_artifacts(artifact_root)
         conn = self._conn(create=True)
         try:
@@ -151,110 +98,12 @@ class PostgresStore:
                           RuntimeWarning, stacklevel=4)
         return open_artifact_store(folder)
 
-    # -- connections ------------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        """``text`` without the password (drivers may quote the URI or the connection string)."""
-        password = getattr(self, "_password", "")
-        if password:
-            text = text.replace(password, REDACTED)
-        return redact_value(text)
-
-    def _explain(self, action: str, err: BaseException) -> str:
-        detail = self._scrub(str(err).strip().replace("\n", " "))
-        return f"{action} the PostgreSQL store {self.uri} ({self._where}): {detail}"
-
-    def _connect(self, create: bool = False) -> psycopg.Connection[Any]:
-        pg = _driver()
-        try:
-            conn: psycopg.Connection[Any] = pg.connect(
-                self._conninfo, autocommit=True, connect_timeout=self._timeout, application_name="runlog",
-                keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
-                tcp_user_timeout=self._timeout * 1000)
-        except pg.Error as err:
-            if create and "does not exist" in str(err) and "database" in str(err):
-                self._create_database(err)
-                return self._connect()
-            raise StoreError(self._explain("cannot connect to", err) + "; check that the server runs and "
-                             f"accepts connections there (waited at most {self._timeout} s: RUNLOG_STORE_TIMEOUT)"
-                             ) from None
-        return conn
-
-    def _create_database(self, missing: BaseException) -> None:
-        """Create the URI's database through the server's ``postgres`` database (needs CREATEDB)."""
-        pg = _driver()
-        from psycopg import sql
-
-        name = pg.conninfo.conninfo_to_dict(self._conninfo).get("dbname")
-        try:
-            with pg.connect(pg.conninfo.make_conninfo(self._conninfo, dbname="postgres"), autocommit=True,
-                                 connect_timeout=self._timeout) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(str(name))))
-        except pg.errors.DuplicateDatabase:
-            return  # another process created it meanwhile
-        except pg.Error as err:
-            raise StoreError(self._explain("cannot connect to", missing) + f"; creating it failed too "
-                             f"({self._scrub(str(err).strip())}): create it with `createdb {name}`") from None
-
-    def _conn(self, create: bool = False) -> psycopg.Connection[Any]:
-        """This thread's connection, opened (again) when missing, broken, or inherited through a fork."""
-        thread = threading.current_thread()
-        conn = self._by_thread.get(thread)
-        if conn is not None and self._pid == os.getpid() and not conn.closed and not conn.broken:
-            return conn
-        with self._lock:
-            if self._pid != os.getpid():  # forked: never use (nor close) the parent's connections
-                _inherited.extend(self._by_thread.values())
-                self._by_thread = {}
-                self._pid = os.getpid()
-            stale = [t for t, c in self._by_thread.items() if t is thread or not t.is_alive() or c.broken]
-            for old in stale:
-                _close_quietly(self._by_thread.pop(old))
-        conn = self._connect(create)
-        with self._lock:
-            self._by_thread[thread] = conn
-        return conn
-
-    def _discard(self, conn: psycopg.Connection[Any]) -> None:
-        """Drop ``conn`` when the server is gone for it; the next call connects again."""
-        if conn.closed or conn.broken:
-            with self._lock:
-                for thread, found in list(self._by_thread.items()):
-                    if found is conn:
-                        del self._by_thread[thread]
-            _close_quietly(conn)
-
-    def _run(self, action: Callable[[psycopg.Connection[Any]], _T], doing: str = "cannot read") -> _T:
-        """``action`` on this thread's connection; a connection found broken (a restarted server) is
-        replaced and the action tried once more. Driver errors become :class:`StoreError`."""
-        pg = _driver()
-        for attempt in (1, 2):
-            conn = self._conn()
-            try:
-                return action(conn)
-            except pg.Error as err:
-                broken = conn.closed or conn.broken
-                self._discard(conn)
-                if broken and attempt == 1:
-                    continue
-                raise StoreError(self._explain(doing, err)) from None
-            except (ValueError, TypeError, OverflowError) as err:
-                raise StoreError(f"the PostgreSQL store {self.uri} holds a value runlog cannot decode ({err!r})"
-                                 ) from None
-        raise AssertionError("unreachable")
-
     def close(self) -> None:
-        """Close every connection this process opened; idempotent. A later call opens new ones."""
-        with self._lock:
-            connections, self._by_thread = list(self._by_thread.values()), {}
-            forked = self._pid != os.getpid()
-            self._pid = os.getpid()
-        if forked:
-            _inherited.extend(connections)
-            return
-        for conn in connections:
-            _close_quietly(conn)
-        close_artifacts = getattr(self.artifacts, "close", None)
+        """Close every connection this process opened, and let the artifact store finish; idempotent.
+        A later call opens new connections."""
+        if not self._close_connections():
+            return  # a forked child: its parent's artifact store is its parent's to finish
+        close_artifacts = getattr(self.__dict__.get("artifacts"), "close", None)
         if close_artifacts is not None:
             close_artifacts()  # an S3 store uploads the logs it still spools
 
@@ -351,11 +200,11 @@ class PostgresStore:
             StoreError: the server is unreachable, restarting, or a lock wait failed: retry later.
             InvalidMetricError, InvalidArgumentError: a value it cannot hold; nothing was written.
         """
-        pg = _driver()
+        pg = driver()
         conn = self._conn()
         try:
             with conn.transaction():
-                self._write(conn, batch)
+                write_batch(conn, batch)
         except RunlogError:
             raise
         except (pg.DataError, pg.IntegrityError, pg.errors.ProgramLimitExceeded,
@@ -367,63 +216,6 @@ class PostgresStore:
         except pg.Error as err:  # lost, restarting, deadlock, cancelled: worth retrying as is
             self._discard(conn)
             raise StoreError(self._explain("cannot write to", err)) from None
-
-    def _write(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
-        cur = conn.cursor()
-        for series in batch.series:
-            row = cur.execute("INSERT INTO series(run_id, name, kind, description) VALUES (%s, %s, %s, %s)"
-                              " ON CONFLICT (run_id, name) DO NOTHING RETURNING id",
-                              (series.run_id, series.name, series.kind, series.description)).fetchone()
-            if row is None:  # created before (a resent series, another process of the same run)
-                row = cur.execute("SELECT id FROM series WHERE run_id = %s AND name = %s",
-                                  (series.run_id, series.name)).fetchone()
-            assert row is not None
-            series.id = int(row[0])
-        if batch.columns:
-            chunks, rows, last = encode_columns(batch.columns, 0)
-            number = cur.execute("SELECT nextval('point_batches')").fetchone()
-            assert number is not None
-            batch_number = int(number[0])
-            if chunks:
-                with cur.copy("COPY chunks(series_id, batch, pos, n, vtype, steps, vals, times)"
-                              " FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "int8", "int4", "int4", "text", "bytea", "bytea", "bytea"])
-                    for series_id, pos, n, vtype, steps, vals, times in chunks:
-                        copy.write_row((series_id, batch_number, pos, n, vtype, steps, vals, times))
-            if rows:
-                with cur.copy("COPY points(series_id, batch, pos, step, time, vtype, num, txt)"
-                              " FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(["int8", "int8", "int4", "int8", "float8", "text", "float8", "text"])
-                    for series_id, pos, step, value, ts in rows:
-                        copy.write_row((series_id, batch_number, pos, step, float(ts), *encode_value(value)))
-            latest: list[tuple[Any, ...]] = [(step, *encode_value(value), float(ts), series_id)
-                                             for step, value, ts, series_id in last]
-            # in id order: two processes writing the same series never wait for each other in a cycle
-            latest.sort(key=lambda values: int(values[-1]))
-            cur.executemany("UPDATE series SET last_step = %s, last_vtype = %s, last_num = %s, last_txt = %s,"
-                            " last_time = %s WHERE id = %s", latest)
-        if batch.params:
-            cur.executemany(
-                "INSERT INTO params(run_id, key, value, num, txt) VALUES (%s, %s, %s, %s, %s)"
-                " ON CONFLICT (run_id, key) DO NOTHING",
-                [(run_id, key, *_param_columns(value)) for run_id, key, value in batch.params])
-        if batch.tags:
-            cur.executemany(
-                "INSERT INTO tags(run_id, key, value) VALUES (%s, %s, %s)"
-                " ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", batch.tags)
-        if batch.artifacts:
-            cur.executemany(
-                "INSERT INTO artifacts(run_id, name, size, sha256, uri, time) VALUES (%s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (run_id, name) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256,"
-                " uri = excluded.uri, time = excluded.time",
-                [(a.run_id, a.name, a.size, a.sha256, a.uri, a.time) for a in batch.artifacts])
-        if batch.heartbeats:
-            now = time.time()
-            cur.executemany("UPDATE runs SET heartbeat = %s WHERE id = %s AND status = 'Running'",
-                            [(now, run_id) for run_id in sorted(set(batch.heartbeats))])
-        if batch.ends:
-            cur.executemany("UPDATE runs SET status = %s, end_time = %s, error = coalesce(%s, error) WHERE id = %s",
-                            [(status, end, error, run_id) for run_id, status, end, error in batch.ends])
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -511,62 +303,3 @@ class PostgresStore:
             "SELECT run_id, name, size, sha256, uri, time FROM artifacts WHERE run_id = %s ORDER BY name COLLATE \"C\"",
             (run_id,)).fetchall())
         return [ArtifactInfo(*row) for row in rows]
-
-
-def _param_columns(value: Any) -> tuple[str, float | None, str]:
-    text, number, txt = encode_param(value)
-    return text, None if number is None else float(number), txt
-
-
-def _close_quietly(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:  # already gone: nothing to release
-        pass
-
-
-# -- the plugin that opens it ------------------------------------------------------------------
-
-class PostgresPlugin:
-    """Opens ``postgresql://`` and ``postgres://`` URIs (psycopg is imported only then)."""
-
-    @hookimpl
-    def runlog_open_store(self, uri: str) -> PostgresStore | None:
-        if not is_postgres_uri(uri):
-            return None
-        return PostgresStore(uri)
-
-
-def store_exists(uri: str) -> bool | None:
-    """Whether ``uri``'s database holds a runlog store; ``None`` when it names no PostgreSQL database.
-
-    Read-only commands ask first, so that looking never creates a store (nor a database).
-
-    Raises:
-        StoreError: the server cannot be reached (the message names host and port, not the password).
-    """
-    if not is_postgres_uri(uri):
-        return None
-    pg = _driver()
-    conninfo = _with_password(uri)
-    probe = PostgresStore.__new__(PostgresStore)
-    probe._conninfo, probe.uri = conninfo, redact_url(conninfo)
-    try:
-        parts = pg.conninfo.conninfo_to_dict(conninfo)
-    except pg.Error:
-        return False
-    probe._password = str(parts.get("password") or "")
-    probe._where = f"host {parts.get('host') or 'localhost'}, port {parts.get('port') or 5432}"
-    probe._timeout = max(2, math.ceil(_config.store_timeout()))
-    try:
-        conn = probe._connect()
-    except StoreError as err:
-        if "does not exist" in str(err):
-            return False
-        raise
-    try:
-        return schema_version(conn) is not None
-    except pg.Error as err:
-        raise StoreError(probe._explain("cannot read", err)) from None
-    finally:
-        _close_quietly(conn)

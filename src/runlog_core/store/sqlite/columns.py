@@ -1,6 +1,6 @@
 """A series' packed chunks joined into three columns at once (``SQLiteStore.get_point_columns``). No SQL here.
 
-A chunk (``_sqlite_codec``) holds little-endian int64 steps, float64 times and values of one
+A chunk (:mod:`.codec`) holds little-endian int64 steps, float64 times and values of one
 ``vtype``; joining the bytes of every chunk and reading them as arrays costs a copy, not a
 Python object per point: a million points in milliseconds. With numpy the columns are numpy
 arrays (``numpy.frombuffer``), else ``array.array``; numpy is imported here, on first use,

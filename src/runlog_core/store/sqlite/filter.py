@@ -2,7 +2,7 @@
 
 Every value and every metric, param or tag name is bound as a parameter; the only SQL text
 comes from this module's fixed fragments. The statements read runs as ``r`` joined to their
-experiment ``e`` (see ``_sqlite_schema.RUN_FROM``) and bind ``:now`` for the Killed check.
+experiment ``e`` (see ``schema.RUN_FROM``) and bind ``:now`` for the Killed check.
 """
 
 from __future__ import annotations

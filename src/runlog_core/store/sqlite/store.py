@@ -3,9 +3,11 @@
 Every write goes through :meth:`SQLiteStore.atomic`, which takes the write lock up
 front (``BEGIN IMMEDIATE``) and retries while another process holds it, so users
 never see "database is locked". Values are always bound as parameters; the only
-identifiers written into SQL come from :func:`quote_identifier`. The schema is in
-``_sqlite_schema``, the value layout in ``_sqlite_codec``, the search compiler in
-``_sqlite_filter``; the contract this store keeps is :mod:`runlog_core.store`.
+identifiers written into SQL come from :func:`~runlog_core.store.sqlite.schema.quote_identifier`.
+The schema is in :mod:`.schema`, the value layout in :mod:`.codec`, the search compiler in
+:mod:`.filter`, the connections in :mod:`.db`; the contract this store keeps is :mod:`runlog_core.store`.
+The plugin that opens it is :class:`runlog_core.plugins.builtin.SQLitePlugin`, which finds the
+database file of a folder or ``sqlite:///`` URI with :func:`database_of`.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
+from runlog_core.base.uri import SQLITE_SUFFIXES
 from runlog_core.base.values import LIST, NUMBER
 from runlog_core.exceptions import RunlogError, StoreError
-from runlog_core.hookspecs import hookimpl
 from runlog_core.store.artifacts.local import LocalArtifactStore
 from runlog_core.store.artifacts.roots import open_artifact_store
 from runlog_core.store.sql_runs import run_conditions
@@ -38,23 +40,15 @@ from runlog_core.store.sqlite.codec import (
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
-from runlog_core.store.sqlite.schema import (
-    MIGRATIONS,
-    RUN_COLUMNS,
-    RUN_FROM,
-    SCHEMA_VERSION,
-    STATUS_SQL,
-    migrate,
-    quote_identifier,
-)
+from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 
 if TYPE_CHECKING:
     from runlog_core.base.filter import Expression, Field
+    from runlog_core.base.uri import StoreURI
     from runlog_core.store import ArtifactStore
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SQLitePlugin", "SQLiteStore", "quote_identifier", "store_exists"]
+__all__ = ["SQLiteStore", "database_of"]
 
-_MIGRATIONS: Final = MIGRATIONS  # the name tests and older code use
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -80,7 +74,7 @@ class SQLiteStore(SQLiteDatabase):
     Args:
         db_path: the database file (created with its folder, private to the user, when missing).
         artifact_root: the folder artifact files go to; by default ``RUNLOG_ARTIFACTS`` (a folder or
-            ``s3://bucket/prefix``, see ``_artifact_roots``), else ``artifacts/`` beside the database.
+            ``s3://bucket/prefix``, see :mod:`runlog_core.store.artifacts.roots`), else ``artifacts/`` beside the database.
         uri: the URI it is known by; default ``sqlite:///<db_path>``.
 
     Raises:
@@ -367,40 +361,19 @@ class SQLiteStore(SQLiteDatabase):
         return [ArtifactInfo(*row) for row in rows]
 
 
-# -- the plugin that opens it ------------------------------------------------------------------
+# -- where a local store URI keeps its database -------------------------------------------------
 
-class SQLitePlugin:
-    """Opens folder paths and ``sqlite:///`` URIs; registered ``trylast`` so other stores come first."""
+def database_of(address: StoreURI) -> tuple[Path, str]:
+    """``(database file, the URI the store is known by)`` of a local store URI (``address.is_local``).
 
-    @hookimpl(trylast=True)
-    def runlog_open_store(self, uri: str) -> SQLiteStore | None:
-        found = _locate(uri)
-        if found is None:
-            return None
-        db_path, artifact_root, known_as = found
-        return SQLiteStore(db_path, artifact_root, uri=known_as)
-
-
-def store_exists(uri: str) -> bool | None:
-    """Whether the SQLite store that ``uri`` names has been created; ``None`` when it names no SQLite store.
-
-    Read-only commands ask first, so that looking never creates a store.
+    A folder holds ``runlog.db``; a path ending in ``.db``, ``.sqlite`` or ``.sqlite3`` that is not a
+    folder is the database file itself. The artifact store is chosen by ``open_artifact_store``
+    (``RUNLOG_ARTIFACTS``, else ``artifacts/`` beside the database).
     """
-    found = _locate(uri)
-    return None if found is None else found[0].is_file()
-
-
-def _locate(uri: str) -> tuple[Path, None, str] | None:
-    """``(database file, None, uri)`` for a local store URI, else ``None``; the artifact store is chosen by
-    ``open_artifact_store`` (``RUNLOG_ARTIFACTS``, else ``artifacts/`` beside the database)."""
-    if "://" in uri and not uri.startswith("sqlite://") and not uri.startswith("file://"):
-        return None
-    if uri.startswith("sqlite:///"):
-        db_path = Path(uri[len("sqlite:///"):])
-        if not uri.startswith("sqlite:////") and not db_path.is_absolute():
-            db_path = Path.cwd() / db_path
-        return db_path, None, uri
-    folder = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
-    if folder.suffix in (".db", ".sqlite", ".sqlite3") and not folder.is_dir():
-        return folder, None, str(folder)
-    return folder / "runlog.db", None, str(folder.absolute())
+    if address.scheme == "sqlite":
+        db_path = Path(address.path)
+        return (db_path if db_path.is_absolute() else Path.cwd() / db_path), address.text
+    folder = Path(address.path)
+    if folder.suffix in SQLITE_SUFFIXES and not folder.is_dir():
+        return folder, str(folder)
+    return folder / "runlog.db", str(folder.absolute())

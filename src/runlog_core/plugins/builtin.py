@@ -1,0 +1,63 @@
+"""The built-in store plugins: SQLite for folders and ``sqlite:///`` URIs, PostgreSQL for ``postgresql://``.
+
+:func:`runlog_core.plugins.manager.get_plugin_manager` registers both, as ``runlog.sqlite`` and
+``runlog.postgres``. ``runlog_open_store`` stops at the first store returned: the SQLite plugin is
+``trylast``, so any other plugin may take a URI from it. The PostgreSQL store, and with it psycopg, is
+imported only when a ``postgresql://`` or ``postgres://`` URI is opened.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runlog_core.base.uri import parse_store_uri
+from runlog_core.hookspecs import hookimpl
+from runlog_core.store.sqlite.store import SQLiteStore, database_of
+
+if TYPE_CHECKING:
+    from runlog_core.store.postgres.store import PostgresStore
+
+__all__ = ["PostgresPlugin", "SQLitePlugin", "store_exists"]
+
+
+class SQLitePlugin:
+    """Opens folder paths, ``sqlite:///`` and ``file://`` URIs; registered ``trylast`` so other stores come first."""
+
+    @hookimpl(trylast=True)
+    def runlog_open_store(self, uri: str) -> SQLiteStore | None:
+        address = parse_store_uri(uri)
+        if not address.is_local:
+            return None
+        db_path, known_as = database_of(address)
+        return SQLiteStore(db_path, uri=known_as)
+
+
+class PostgresPlugin:
+    """Opens ``postgresql://`` and ``postgres://`` URIs (psycopg is imported only then)."""
+
+    @hookimpl
+    def runlog_open_store(self, uri: str) -> PostgresStore | None:
+        if not parse_store_uri(uri).is_postgres:
+            return None
+        from runlog_core.store.postgres.store import PostgresStore
+
+        return PostgresStore(uri)
+
+
+def store_exists(uri: str) -> bool | None:
+    """Whether the built-in store ``uri`` names holds a store yet; ``None`` for another plugin's URI.
+
+    Read-only commands ask first, so that looking never creates a store (nor a database).
+
+    Raises:
+        InvalidArgumentError: ``uri`` is malformed.
+        StoreError: a PostgreSQL server cannot be reached (the message names host and port, not the password).
+    """
+    address = parse_store_uri(uri)
+    if address.is_local:
+        return database_of(address)[0].is_file()
+    if address.is_postgres:
+        from runlog_core.store.postgres.db import store_exists as database_has_store
+
+        return database_has_store(address.text)
+    return None
