@@ -53,7 +53,7 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(store_dir: Path):  # type: ignore[no-untyped-def]
     """A fresh SQLite store (a real file in the test's folder), closed after the test."""
-    from runlog_core.plugins.manager import open_store
+    from runlog_core.integration import open_store
     from runlog_core.writer.registry import close_store
 
     opened = open_store(str(store_dir))

@@ -21,9 +21,9 @@ import pytest
 from test_cli import runlog
 
 from runlog_core import Experiment
-from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesRef
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
-from runlog_core.plugins.manager import open_store
+from runlog_core.integration import open_store
+from runlog_core.store import ArtifactInfo, Batch, RunInfo, SeriesRef
 from runlog_core.transfer.push import PushError, PushInterrupted, PushProgress, PushSummary, push
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

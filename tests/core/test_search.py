@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, Run, search_runs
-from runlog_core.base.records import RunInfo
 from runlog_core.exceptions import FilterSyntaxError
+from runlog_core.store import RunInfo
 from runlog_core.store.sqlite.store import SQLiteStore
 
 
@@ -104,7 +104,7 @@ MALFORMED = [
 @pytest.mark.parametrize(("expression", "position", "message"), MALFORMED, ids=[m[0] or "empty" for m in MALFORMED])
 def test_malformed_filters_point_at_the_offending_character(store_dir: Path, expression: str, position: int,
                                                             message: str) -> None:
-    from runlog_core.base.filter import parse_filter
+    from runlog_core.store import parse_filter
 
     with pytest.raises(FilterSyntaxError, match=message) as caught:
         parse_filter(expression)

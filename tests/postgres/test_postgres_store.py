@@ -203,7 +203,7 @@ def test_an_unreachable_server_is_a_clear_store_error_without_the_password(tmp_p
 
 def test_the_password_is_never_shown(pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from runlog_core.base.redact import redact_environment
-    from runlog_core.plugins.manager import open_store
+    from runlog_core.integration import open_store
     from runlog_core.submit.config import ScriptRunConfig
     from runlog_core.submit.environment import child_environment
 
@@ -400,8 +400,7 @@ def test_a_forked_child_never_uses_its_parents_connection(pg_store_factory: Call
 
 
 def test_ten_thousand_terms_over_many_names_search_like_short_ones(pg_store_factory: Callable[[], Any]) -> None:
-    from runlog_core.base.filter import parse_filter
-    from runlog_core.store import Batch, RunInfo
+    from runlog_core.store import Batch, RunInfo, parse_filter
 
     store = pg_store_factory()
     experiment_id = store.get_or_create_experiment("chains")

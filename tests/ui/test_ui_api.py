@@ -337,7 +337,7 @@ class Counting:
 
 def _ten_thousand_runs(store: Any) -> int:
     """10,000 runs x 20 metrics x 20 params, written through the store contract as the writer does."""
-    from runlog_core.base.records import Batch, RunInfo, SeriesRef
+    from runlog_core.store import Batch, RunInfo, SeriesRef
 
     experiment_id = store.get_or_create_experiment("big-sweep")
     now = time.time()
@@ -359,7 +359,7 @@ def _ten_thousand_runs(store: Any) -> int:
 
 
 def test_the_first_page_of_10000_runs_reads_only_that_page(tmp_path: Path) -> None:
-    from runlog_core.plugins.manager import open_store
+    from runlog_core.integration import open_store
     from runlog_ui import start_server
 
     store = open_store(str(tmp_path / "store"))
