@@ -54,6 +54,11 @@ def add_import_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentP
                         help="an MLflow folder (./mlruns) or SQLite file (mlflow.db), instead of --tracking-uri")
     mlflow.add_argument("-e", "--experiment", default=None,
                         help="only this MLflow experiment (default: all); runs keep their experiment's name")
+    mlflow.add_argument("--artifacts-from-anywhere", dest="artifacts_from_anywhere", action="store_true",
+                        help="also copy artifacts stored outside the source (another folder, s3://, gs://, "
+                             "http(s)://), read with your own permissions and credentials; without it such "
+                             "runs are imported without their artifacts, one line each")
+    _max_params(mlflow)
     mlflow.add_argument("--store", default=argparse.SUPPRESS, help="runlog store folder or URI to copy into")
     mlflow.set_defaults(func=cmd_import_mlflow)
 
@@ -76,7 +81,8 @@ def cmd_import_mlflow(args: argparse.Namespace) -> int:
     progress = ProgressLine("importing MLflow runs")
     try:
         summary = import_mlflow(source, store=getattr(args, "store", None), experiment=args.experiment,
-                                progress=progress)
+                                progress=progress, max_params=args.max_params,
+                                artifacts_from_anywhere=args.artifacts_from_anywhere)
     finally:
         progress.close()
     return _report(summary)
