@@ -177,3 +177,23 @@ def test_hostile_folder_names_are_escaped_in_the_lines_written_to_stderr(tmp_pat
     assert done.returncode == 1
     assert b"\x1b" not in done.stderr and b"\x07" not in done.stderr
     assert done.stderr.startswith(b"runlog: skipped \\x1b]52;c;ZXZpbA==\\x07\\x1b[2J: no event could be read: ")
+
+
+def test_load_yaml_refuses_what_it_cannot_read_safely(tmp_path: Path) -> None:
+    from runlog_core.transfer.import_read import SourceFileError, load_yaml
+
+    path = tmp_path / "x.yaml"
+    cases = {"a: &a [1, *a]\n": "an alias in it refers to a value that contains it",
+             "a: !!python/object/apply:os.system ['true']\n": "could not determine a constructor",
+             billion_laughs(): "its aliases expand it to more than 100,000 values",
+             "k: " + "x" * (4 * 1024 * 1024) + "\n": "it is larger than 4,194,304 bytes"}
+    for text, why in cases.items():
+        path.write_text(text)
+        with pytest.raises(SourceFileError, match=why.replace("(", r"\(")):
+            load_yaml(path)
+    path.write_text("args: !!python/object:argparse.Namespace {lr: 0.1}\nshape: !!python/tuple [1, 2]\n")
+    assert load_yaml(path, python_tags=True) == {"args": {"lr": 0.1}, "shape": [1, 2]}  # plain data, nothing built
+    link = tmp_path / "link.yaml"
+    link.symlink_to(path)
+    with pytest.raises(SourceFileError, match="it is a link"):
+        load_yaml(link)

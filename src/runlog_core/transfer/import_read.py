@@ -60,14 +60,18 @@ def _kind(mode: int) -> str:
 def open_regular(path: str | os.PathLike[str]) -> BinaryIO:
     """``path`` opened for reading (binary), only if it is a regular file and not a link.
 
-    Opening never blocks: a FIFO is opened without waiting for a writer, then refused.
+    A FIFO is refused before it is opened; one put in a file's place after that check is opened
+    without waiting for a writer (``O_NONBLOCK``), then refused.
 
     Raises:
         SourceFileError: ``path`` is a link, a FIFO, a socket, a device or a folder, or cannot be opened.
     """
     try:
-        if stat.S_ISLNK(os.lstat(path).st_mode):
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
             raise SourceFileError("it is a link (links are not followed)")
+        if not stat.S_ISREG(mode):  # never opened at all; checked again once open, in case it was swapped
+            raise SourceFileError(f"it is {_kind(mode)}, not a regular file")
         fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except SourceFileError:
         raise
