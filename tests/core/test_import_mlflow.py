@@ -124,9 +124,9 @@ def test_a_file_store_folder_through_the_command(tmp_path: Path, capsys: pytest.
     store = str(tmp_path / "store")
 
     assert main(["import", "mlflow", str(mlruns), "--store", store]) == 0
-    assert capsys.readouterr().out.strip() == "1 runs, 3 points, 0 files imported"
+    assert capsys.readouterr().out.strip() == "1 imported, 0 skipped; 3 points, 0 files"
     assert main(["import", "mlflow", "--tracking-uri", mlruns.as_uri(), "--store", store]) == 0
-    assert capsys.readouterr().out.strip() == "0 runs, 0 points, 0 files imported; 1 already there"
+    assert capsys.readouterr().out.strip() == "0 imported, 0 skipped; 0 points, 0 files; 1 already there"
     (run,) = Experiment("files", store=store).get_runs()
     assert (run.name, run.get_params(), run.get_metrics("mse")) == ("fs-run", {"alpha": 0.5}, [10.0, 9.0, 8.0])
 

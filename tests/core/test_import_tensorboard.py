@@ -136,14 +136,14 @@ def test_the_command_prints_a_summary_and_skipped_runs(tmp_path: Path, capsys: p
     (logdir / "broken" / "events.out.tfevents.1.host").write_bytes(b"")
     store = str(tmp_path / "store")
 
-    assert main(["import", "tensorboard", str(logdir), "-e", "cli", "--store", store]) == 0
+    assert main(["import", "tensorboard", str(logdir), "-e", "cli", "--store", store]) == 1  # something skipped
     out, err = capsys.readouterr()
-    assert out.strip() == "1 runs, 4 points, 0 files imported; 1 skipped"
+    assert out.strip() == "1 imported, 1 skipped; 4 points, 0 files"
     assert err.strip().startswith("runlog: skipped broken: ")
 
-    assert main(["--store", store, "import", "tensorboard", str(logdir), "-e", "cli"]) == 1  # nothing new
+    assert main(["--store", store, "import", "tensorboard", str(logdir), "-e", "cli"]) == 1  # still skipped
     out, _ = capsys.readouterr()
-    assert out.strip() == "0 runs, 0 points, 0 files imported; 1 already there; 1 skipped"
+    assert out.strip() == "0 imported, 1 skipped; 0 points, 0 files; 1 already there"
 
 
 def test_a_folder_without_event_files_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,11 @@
 """What the importers (``runlog import mlflow``, ``runlog import tensorboard``) share.
 
-Each importer is a function ``import_<tool>(source, store=None, experiment=None, progress=None)
--> ImportSummary`` that copies runs into a runlog store, keeps the source's run id as a tag so that
-importing twice copies nothing twice, reports a run it cannot read in ``summary.skipped`` (one
-line each) and goes on. ``progress(done, total)`` is called as runs are copied; the CLI draws it.
+Each importer is a function ``import_<tool>(source, store=None, experiment=None, progress=None,
+max_params=10_000, ...) -> ImportSummary`` that copies runs into a runlog store, keeps the source's
+run id as a tag so that importing twice copies nothing twice, reports a run it cannot read in
+``summary.skipped`` and what an imported run was copied without in ``summary.left_out`` (one line
+each, names as they are: the CLI shows them through ``visible``) and goes on with the next run.
+``progress(done, total)`` is called as runs are copied; the CLI draws it.
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import IO
 
-__all__ = ["ImportSummary", "ProgressLine"]
+__all__ = ["ImportSummary", "ProgressLine", "one_line"]
 
 
 class ImportSummary:
-    """What an import copied: runs (new ones), points, files; runs already there; what it skipped."""
+    """What an import copied, and what it could not.
 
-    __slots__ = ("runs", "points", "files", "existing", "skipped")
+    ``runs``, ``points``, ``files``: what was copied (new runs); ``existing``: runs already there;
+    ``skipped``: one line per run (or experiment, or folder) not imported, ``"NAME: why"``;
+    ``left_out``: one line per thing an imported run was copied without (an artifact, its artifacts
+    stored elsewhere, params beyond the cap, events lost in a torn file), ``"NAME: what and why"``;
+    ``notes``: one line per name that had to change (cut to runlog's length limit), nothing lost.
+    """
+
+    __slots__ = ("runs", "points", "files", "existing", "skipped", "left_out", "notes")
 
     def __init__(self) -> None:
         self.runs = 0
@@ -28,18 +37,32 @@ class ImportSummary:
         self.files = 0
         self.existing = 0
         self.skipped: list[str] = []
+        self.left_out: list[str] = []
+        self.notes: list[str] = []
+
+    @property
+    def complete(self) -> bool:
+        """Nothing was skipped or left out: every run found is in the store, whole."""
+        return not self.skipped and not self.left_out
 
     def line(self) -> str:
-        """One line for the CLI: ``3 runs, 12,400 points, 5 files imported; 2 already there; 1 skipped``."""
-        text = f"{self.runs:,} runs, {self.points:,} points, {self.files:,} files imported"
+        """One line for the CLI: ``3 imported, 1 skipped; 12,400 points, 5 files; 2 already there``."""
+        text = (f"{self.runs:,} imported, {len(self.skipped):,} skipped; "
+                f"{self.points:,} points, {self.files:,} files")
         if self.existing:
             text += f"; {self.existing:,} already there"
-        if self.skipped:
-            text += f"; {len(self.skipped):,} skipped"
+        if self.left_out:
+            text += f"; {len(self.left_out):,} left out of imported runs"
         return text
 
     def __repr__(self) -> str:
         return f"ImportSummary({self.line()})"
+
+
+def one_line(err: BaseException | str) -> str:
+    """An error as one line of at most 300 characters (the message, else the exception's type)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class ProgressLine:

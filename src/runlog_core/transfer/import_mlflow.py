@@ -15,11 +15,15 @@ becomes a run with:
   stopped reporting does (``import.mlflow.status`` says RUNNING);
 - start and end times (a run without an end ends at its last point, else at its start);
 - parent/child: children of an imported parent become its child runs (parents are copied first);
-- the run's artifacts, under the same names.
+- the run's artifacts, under the same names, when they are inside the source that was given
+  (``import_mlflow_artifacts``: elsewhere only with ``artifacts_from_anywhere``);
+- at most ``max_params`` params.
 
 The tag ``import.mlflow.run_id`` is set last: importing again skips the runs that have it and copies
-a run whose copy was interrupted again. Imported only by the CLI command and callers of
-:func:`import_mlflow`.
+a run whose copy was interrupted again. A run that cannot be read is one line in ``skipped``, what
+an imported run is copied without one line in ``left_out``; an ``mlruns`` folder is read one run at
+a time (``import_mlflow_files``), so one damaged run never stops the others. Imported only by the
+CLI command and callers of :func:`import_mlflow`.
 """
 
 from __future__ import annotations
@@ -28,10 +32,21 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from runlog_core.exceptions import ImportSourceError, MissingDependencyError, RunlogError
+from runlog_core.exceptions import ImportSourceError, MissingDependencyError
 from runlog_core.run.state import COMPLETED, FAILED, KILLED
-from runlog_core.transfer.import_common import ImportSummary
-from runlog_core.transfer.import_write import end_run, existing_runs, log_points, open_experiment, safe_name
+from runlog_core.transfer.import_common import ImportSummary, one_line
+from runlog_core.transfer.import_mlflow_artifacts import FLAG, copy_folder, download, has_artifacts, locate, source_root
+from runlog_core.transfer.import_read import MAX_PARAMS
+from runlog_core.transfer.import_write import (
+    Names,
+    end_run,
+    existing_runs,
+    log_params,
+    log_points,
+    open_experiment,
+    safe_name,
+    short,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -39,7 +54,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runlog_core.run.experiment import Experiment
-    from runlog_core.run.run import Run
 
 __all__ = ["RUN_ID_TAG", "import_mlflow", "resolve_source"]
 
@@ -89,7 +103,8 @@ def resolve_source(source: str | os.PathLike[str] | None) -> str:
 
 def import_mlflow(source: str | os.PathLike[str] | None = None, store: str | os.PathLike[str] | None = None,
                   experiment: str | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> ImportSummary:
+                  progress: Callable[[int, int], None] | None = None,
+                  max_params: int = MAX_PARAMS, artifacts_from_anywhere: bool = False) -> ImportSummary:
     """Copy MLflow experiments and runs into a runlog store (see the module's documentation).
 
     Args:
@@ -98,9 +113,13 @@ def import_mlflow(source: str | os.PathLike[str] | None = None, store: str | os.
         store: the runlog store (default ``RUNLOG_STORE``, else ``./runlog``).
         experiment: only the MLflow experiment of this name (or id); default: every active one.
         progress: called as ``progress(done, total)`` as runs are handled.
+        max_params: the most params copied into one run; the rest are one line in ``left_out``.
+        artifacts_from_anywhere: also copy artifacts stored outside the source (another folder,
+            ``s3://``, ``gs://``, ``http(s)://``), with the importing user's permissions and credentials.
 
     Returns:
-        An :class:`ImportSummary`; a run that cannot be read is one line in ``skipped``.
+        An :class:`ImportSummary`: a run that cannot be read is one line in ``skipped``, what an
+        imported run lacks (artifacts elsewhere or refused, params beyond the cap) one in ``left_out``.
 
     Raises:
         ImportSourceError: no MLflow store at ``source``, or no experiment named ``experiment``.
@@ -115,17 +134,56 @@ def import_mlflow(source: str | os.PathLike[str] | None = None, store: str | os.
         from mlflow.tracking import MlflowClient
     except ImportError as err:
         raise MissingDependencyError("mlflow", "runlog import mlflow") from err
+    options = _Options(uri, max_params, artifacts_from_anywhere)
     # MLflow 3 refuses to open an mlruns folder unless asked to: reading one is why we are here
     with _environ("MLFLOW_ALLOW_FILE_STORE", "true" if uri.startswith("file:") else None):
-        return _import_all(MlflowClient(tracking_uri=uri), uri, store, experiment, progress)
+        try:
+            client = MlflowClient(tracking_uri=uri)
+        except Exception as err:  # an URI MLflow cannot open: one line, never a traceback
+            raise ImportSourceError("MLflow", uri, f"MLflow cannot open it: {one_line(err)}") from None
+        return _import_all(client, options, store, experiment, progress)
 
 
-def _import_all(client: Any, uri: str, store: str | os.PathLike[str] | None, experiment: str | None,
+class _Options:
+    """What every run's copy needs to know: the source, its local folder, the caps and permissions."""
+
+    def __init__(self, uri: str, max_params: int, anywhere: bool) -> None:
+        self.uri = uri
+        self.root = source_root(uri)
+        self.max_params = max_params
+        self.anywhere = anywhere
+
+
+def _listing(client: Any, options: _Options, experiment: str | None,
+             summary: ImportSummary) -> list[tuple[Any, list[Any]]]:
+    """``[(experiment, [runs])]``: an mlruns folder run by run; any other store through search_runs."""
+    if options.uri.startswith("file:") and options.root is not None:
+        from runlog_core.transfer.import_mlflow_files import file_store_runs
+
+        try:
+            return file_store_runs(client, options.root, experiment, summary)
+        except OSError as err:
+            raise ImportSourceError("MLflow", options.uri, f"it cannot be read: {one_line(err)}") from None
+    try:
+        experiments = _experiments(client, options.uri, experiment)
+    except ImportSourceError:
+        raise
+    except Exception as err:  # the server or database cannot be listed: one line, never a traceback
+        raise ImportSourceError("MLflow", options.uri, f"its experiments cannot be listed: {one_line(err)}") from None
+    listing = []
+    for exp in experiments:
+        try:
+            listing.append((exp, _runs(client, exp.experiment_id)))
+        except Exception as err:  # one experiment that cannot be searched costs one line
+            summary.skipped.append(f"experiment '{short(str(exp.name))}': its runs cannot be listed: {one_line(err)}")
+    return listing
+
+
+def _import_all(client: Any, options: _Options, store: str | os.PathLike[str] | None, experiment: str | None,
                 progress: Callable[[int, int], None] | None) -> ImportSummary:
-    experiments = _experiments(client, uri, experiment)
-    work = [(exp, _ordered(_runs(client, exp.experiment_id))) for exp in experiments]
-    total = sum(len(runs) for _, runs in work)
     summary = ImportSummary()
+    work = [(exp, _ordered(runs)) for exp, runs in _listing(client, options, experiment, summary)]
+    total = sum(len(runs) for _, runs in work)
     done = 0
     if progress is not None:
         progress(0, total)
@@ -139,10 +197,13 @@ def _import_all(client: Any, uri: str, store: str | os.PathLike[str] | None, exp
             if run_id in copied:
                 summary.existing += 1
             else:
+                label = f"{short(str(source_exp.name))}/{short(_name(source_run))} ({short(run_id)})"
+                marks = len(summary.left_out), len(summary.notes)
                 try:
-                    copied[run_id] = _import_run(client, uri, target, source_run, copied, summary)
+                    copied[run_id] = _import_run(client, options, target, source_run, copied, summary, label)
                 except Exception as err:  # one unreadable run costs one line, never the import
-                    summary.skipped.append(f"{source_exp.name}/{_name(source_run)} ({run_id}): {_one_line(err)}")
+                    del summary.left_out[marks[0]:], summary.notes[marks[1]:]
+                    summary.skipped.append(f"{label}: {one_line(err)}")
             done += 1
             if progress is not None:
                 progress(done, total)
@@ -150,11 +211,6 @@ def _import_all(client: Any, uri: str, store: str | os.PathLike[str] | None, exp
 
         get_writer(target._store).flush()
     return summary
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _experiments(client: Any, uri: str, wanted: str | None) -> list[Any]:
@@ -222,32 +278,34 @@ def param_value(text: str) -> Any:
     return text
 
 
-def _tags(run: Any) -> dict[str, str]:
+def _tags(run: Any, names: Names) -> dict[str, str]:
     tags: dict[str, str] = {}
     for key, value in run.data.tags.items():
         if key == "mlflow.runName":
             continue
-        name = f"import.{key}" if key.startswith("mlflow.") else key
-        tags[safe_name(name, "import.mlflow.tag")] = value
+        name = names.name("tag", f"import.{key}" if key.startswith("mlflow.") else key, "import.mlflow.tag")
+        if name is not None:
+            tags[name] = value
     tags["import.mlflow.experiment_id"] = run.info.experiment_id
     tags["import.mlflow.status"] = run.info.status
     return tags
 
 
-def _import_run(client: Any, uri: str, target: Experiment, source: Any, copied: dict[str, str],
-                summary: ImportSummary) -> str:
-    """Copy one run; everything is read from MLflow before the runlog run is created."""
+def _import_run(client: Any, options: _Options, target: Experiment, source: Any, copied: dict[str, str],
+                summary: ImportSummary, label: str) -> str:
+    """Copy one run; its records (and remote artifacts) are read from MLflow before the runlog run is created."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="runlog-import-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="runlog-import-", ignore_cleanup_errors=True) as tmp:
         info = source.info
         histories = {key: client.get_metric_history(info.run_id, key) for key in source.data.metrics}
-        artifacts = _download_artifacts(client, uri, info.run_id, tmp)
+        artifacts = _fetch_artifacts(client, options, source, tmp, summary, label)
         start = (info.start_time or 0) / 1000
         last_point = max((m.timestamp for points in histories.values() for m in points), default=None)
         end = info.end_time / 1000 if info.end_time else (last_point / 1000 if last_point else start)
         parent_id = copied.get(source.data.tags.get("mlflow.parentRunId", ""))
-        name = safe_name(_name(source), info.run_id)
+        names = Names(summary, label)
+        name = names.name("run name", _name(source), info.run_id) or info.run_id
         if parent_id is not None:
             from runlog_core.run.run import Run
 
@@ -256,14 +314,21 @@ def _import_run(client: Any, uri: str, target: Experiment, source: Any, copied: 
             run = target._start(name=name, tags=None, parent=None, run_id=None, start_time=start)
         try:
             points = files = 0
-            run.log_params({safe_name(key, "param"): param_value(value) for key, value in source.data.params.items()})
-            run.set_tags(_tags(source))
+            params = {}
+            for key, value in source.data.params.items():
+                key_name = names.name("param", key, "param")
+                if key_name is not None:
+                    params[key_name] = param_value(value)
+            log_params(run, params, options.max_params, summary, label)
+            run.set_tags(_tags(source, names))
             for key, history in histories.items():
+                metric = names.name("metric", key, "metric")
+                if metric is None:
+                    continue
                 ordered = sorted(history, key=lambda m: (m.timestamp, m.step))
-                points += log_points(run, safe_name(key, "metric"),
-                                     [(m.step, m.value, m.timestamp / 1000) for m in ordered])
+                points += log_points(run, metric, [(m.step, m.value, m.timestamp / 1000) for m in ordered])
             if artifacts is not None:
-                files = _upload(run, artifacts, summary, f"{_name(source)} ({info.run_id})")
+                files = copy_folder(run, artifacts, label, summary)
             run.set_tags({RUN_ID_TAG: info.run_id})  # last: a copy interrupted before is made again next time
             status = _STATUSES.get(info.status, KILLED)
             end_run(run, status, end, "failed in MLflow" if status == FAILED else None)
@@ -276,14 +341,41 @@ def _import_run(client: Any, uri: str, target: Experiment, source: Any, copied: 
     return run.id
 
 
-def _download_artifacts(client: Any, uri: str, run_id: str, folder: str) -> Path | None:
-    """Download the MLflow run's artifacts under ``folder``; ``None`` when it has none."""
-    if not client.list_artifacts(run_id):
-        return None
-    from mlflow.artifacts import download_artifacts
+def _fetch_artifacts(client: Any, options: _Options, source: Any, tmp: str, summary: ImportSummary,
+                     label: str) -> Path | None:
+    """The folder to copy the run's artifacts from (``None``: none, or not from where they are).
 
-    with _environ("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false"):  # the CLI draws its own progress line
-        return Path(download_artifacts(run_id=run_id, dst_path=folder, tracking_uri=uri))
+    A local folder is copied in place; remote artifacts (allowed) are downloaded under ``tmp``. An
+    mlruns folder moved or copied from elsewhere names a folder that is not there (``/home/alice/...``):
+    the run's own ``artifacts`` folder, where MLflow keeps them, is read instead.
+    """
+    where = locate(source.info.artifact_uri or "", options.uri, options.root)
+    own = _own_artifacts(options, source)
+    if where.kind == "local" and where.path is not None and not os.path.lexists(where.path) and own is not None:
+        return own
+    if not (where.inside or options.anywhere):
+        if where.kind != "local" or (where.path is not None and os.path.lexists(where.path)):
+            summary.left_out.append(f"{label}: imported without its artifacts: they are at {where.shown}, outside "
+                                    f"the MLflow source given; {FLAG} copies them from there")
+        return None
+    if where.path is not None:
+        return where.path if os.path.isdir(where.path) else None
+    try:
+        if not has_artifacts(client, source.info.run_id):
+            return None
+        return download(options.uri, source.info.run_id, tmp)
+    except Exception as err:  # the run is copied without them, and says so
+        summary.left_out.append(f"{label}: imported without its artifacts: they cannot be read from "
+                                f"{where.shown}: {one_line(err)}")
+        return None
+
+
+def _own_artifacts(options: _Options, source: Any) -> Path | None:
+    """``<mlruns>/<experiment id>/<run id>/artifacts`` of a file store, when it is a folder (not a link)."""
+    if options.root is None or not options.uri.startswith("file:"):
+        return None
+    folder = options.root / str(source.info.experiment_id) / str(source.info.run_id) / "artifacts"
+    return folder if folder.is_dir() and not any(p.is_symlink() for p in (folder, folder.parent)) else None
 
 
 @contextmanager
@@ -299,18 +391,3 @@ def _environ(name: str, value: str | None) -> Iterator[None]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = before
-
-
-def _upload(run: Run, root: Path, summary: ImportSummary, label: str) -> int:
-    """Store the downloaded artifacts under the names they had in MLflow; returns how many."""
-    count = 0
-    for entry in sorted(root.iterdir()):
-        try:
-            if entry.is_dir():
-                count += len(run.upload_folder(entry.name, entry))
-            elif entry.is_file():
-                run.upload_file(entry.name, entry)
-                count += 1
-        except RunlogError as err:  # a name runlog refuses costs that file or folder, not the run
-            summary.skipped.append(f"{label}: artifact {entry.name!r}: {_one_line(err)}")
-    return count

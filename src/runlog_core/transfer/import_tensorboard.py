@@ -7,9 +7,15 @@ inside a run folder (named by a timestamp, such as ``1712345678.123``) belongs t
 
 What a run gets: every scalar with its step and wall time; hyperparameters (Lightning's
 ``hparams.yaml`` beside the event files when there is one, else the hparams plugin's
-``session_start_info``); images as an image series; start = the first event's wall time, end = the
-last one's; status Completed; tag ``import.tensorboard.path`` = the folder relative to LOGDIR, so
-importing again skips it. Imported only by the CLI command and by callers of :func:`import_tensorboard`.
+``session_start_info``), at most ``max_params`` of them; images as an image series; start = the
+first event's wall time, end = the last one's; status Completed; tag ``import.tensorboard.path`` =
+the folder relative to LOGDIR, so importing again skips it. Imported only by the CLI command and by
+callers of :func:`import_tensorboard`.
+
+What it does not trust: only regular files are opened (a FIFO among the event files is one line,
+never a hang); ``hparams.yaml`` is read safely with its aliases bounded (``import_read``); an event
+file cut short or corrupt is imported up to the damage, with one line and the tag
+``import.tensorboard.lost`` saying how much was lost; a tag cut to runlog's name limit is one line.
 """
 
 from __future__ import annotations
@@ -18,10 +24,20 @@ import os
 import re
 from pathlib import Path
 
-from runlog_core.exceptions import ImportSourceError, MissingDependencyError
+from runlog_core.exceptions import ImportSourceError, MissingDependencyError, RunlogError
 from runlog_core.run.state import COMPLETED
-from runlog_core.transfer.import_common import ImportSummary
-from runlog_core.transfer.import_write import end_run, existing_runs, log_points, open_experiment, safe_name
+from runlog_core.transfer.import_common import ImportSummary, one_line
+from runlog_core.transfer.import_read import MAX_PARAMS, SourceFileError
+from runlog_core.transfer.import_write import (
+    Names,
+    end_run,
+    existing_runs,
+    log_params,
+    log_points,
+    open_experiment,
+    safe_name,
+    short,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -29,10 +45,12 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runlog_core.run.run import Run
+    from runlog_core.transfer.import_tfevents import Events
 
-__all__ = ["PATH_TAG", "import_tensorboard"]
+__all__ = ["LOST_TAG", "PATH_TAG", "import_tensorboard"]
 
 PATH_TAG = "import.tensorboard.path"
+LOST_TAG = "import.tensorboard.lost"
 # the sub-folder SummaryWriter.add_hparams writes when run_name is not given: str(time.time())
 _HPARAMS_FOLDER = re.compile(r"\d+\.\d+")
 
@@ -41,24 +59,10 @@ class _Unreadable(Exception):
     """A run folder with nothing to import: one line in ``summary.skipped``, never raised to the user."""
 
 
-class _Folder:
-    """What one run folder holds, read from its event files."""
-
-    def __init__(self) -> None:
-        self.scalars: dict[str, list[tuple[int, float, float]]] = {}
-        self.images: dict[str, list[tuple[int, float, bytes]]] = {}
-        self.hparams: dict[str, Any] = {}
-        self.first: float | None = None
-        self.last: float | None = None
-
-    def saw(self, wall_time: float) -> None:
-        self.first = wall_time if self.first is None else min(self.first, wall_time)
-        self.last = wall_time if self.last is None else max(self.last, wall_time)
-
-
 def import_tensorboard(logdir: str | os.PathLike[str], store: str | os.PathLike[str] | None = None,
                        experiment: str | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> ImportSummary:
+                       progress: Callable[[int, int], None] | None = None,
+                       max_params: int = MAX_PARAMS) -> ImportSummary:
     """Copy each run folder of TensorBoard event files under ``logdir`` into a runlog run.
 
     Args:
@@ -66,13 +70,15 @@ def import_tensorboard(logdir: str | os.PathLike[str], store: str | os.PathLike[
         store: the runlog store (default ``RUNLOG_STORE``, else ``./runlog``).
         experiment: the runlog experiment to import into; default: ``logdir``'s folder name.
         progress: called as ``progress(done, total)`` as run folders are handled.
+        max_params: the most params copied into one run; the rest are one line in ``left_out``.
 
     Returns:
-        An :class:`ImportSummary`; a folder that cannot be read is one line in ``skipped``.
+        An :class:`ImportSummary`: a folder that cannot be read is one line in ``skipped``; what an
+        imported run lacks (events lost in a torn file, params beyond ``max_params``) one in ``left_out``.
 
     Raises:
         ImportSourceError: ``logdir`` is not a folder, or holds no event files.
-        MissingPackageError: the ``tensorboard`` package is not installed.
+        MissingDependencyError: the ``tensorboard`` package is not installed.
 
     Example::
 
@@ -82,7 +88,10 @@ def import_tensorboard(logdir: str | os.PathLike[str], store: str | os.PathLike[
     if not root.is_dir():
         raise ImportSourceError("TensorBoard", str(logdir), "it is not a folder; give the log_dir of your "
                                 "SummaryWriter or TensorBoardLogger")
-    _event_accumulator()
+    try:
+        from tensorboard.compat.proto import event_pb2  # noqa: F401
+    except ImportError as err:
+        raise MissingDependencyError("tensorboard", "runlog import tensorboard") from err
     runs = _run_folders(root)
     if not runs:
         raise ImportSourceError("TensorBoard", str(logdir), "no event files (events.out.tfevents.*) under it")
@@ -97,10 +106,12 @@ def import_tensorboard(logdir: str | os.PathLike[str], store: str | os.PathLike[
         if relative in done:
             summary.existing += 1
         else:
+            marks = len(summary.left_out), len(summary.notes)
             try:
-                _import_run(exp, root, relative, folders, summary)
+                _import_run(exp, root, relative, folders, summary, max_params)
             except Exception as err:  # one unreadable folder costs one line, never the import
-                summary.skipped.append(f"{relative}: {_one_line(err)}")
+                del summary.left_out[marks[0]:], summary.notes[marks[1]:]
+                summary.skipped.append(f"{short(relative, 200)}: {one_line(err)}")
         if progress is not None:
             progress(index, total)
     _flush(exp)
@@ -111,19 +122,6 @@ def _flush(exp: Any) -> None:
     from runlog_core.writer.registry import get_writer
 
     get_writer(exp._store).flush()
-
-
-def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _event_accumulator() -> Any:
-    try:
-        from tensorboard.backend.event_processing import event_accumulator
-    except ImportError as err:
-        raise MissingDependencyError("tensorboard", "runlog import tensorboard") from err
-    return event_accumulator
 
 
 def _has_events(files: list[str]) -> bool:
@@ -153,111 +151,66 @@ def _run_folders(root: Path) -> list[tuple[str, list[Path]]]:
     return sorted(runs)
 
 
-def _read(folders: list[Path]) -> _Folder:
-    ea = _event_accumulator()
-    out = _Folder()
-    guidance = {ea.SCALARS: 0, ea.IMAGES: 0, ea.TENSORS: 0, ea.COMPRESSED_HISTOGRAMS: 1,
-                ea.HISTOGRAMS: 1, ea.AUDIO: 1}
+def _read(folders: list[Path], relative: str) -> Events:
+    from runlog_core.transfer.import_tfevents import Events
+
+    data = Events()
     for folder in folders:
-        acc = ea.EventAccumulator(str(folder), size_guidance=guidance, purge_orphaned_data=False)
-        acc.Reload()
-        try:
-            out.saw(acc.FirstEventTimestamp())
-        except ValueError:  # no event at all in this folder's files
-            continue
-        tags = acc.Tags()
-        for tag in tags.get(ea.SCALARS, []):
-            points = out.scalars.setdefault(tag, [])
-            for event in acc.Scalars(tag):
-                points.append((event.step, event.value, event.wall_time))
-                out.saw(event.wall_time)
-        for tag in tags.get(ea.TENSORS, []):  # tf.summary (TF2, Keras) writes scalars as tensors
-            if acc.SummaryMetadata(tag).plugin_data.plugin_name != "scalars":
-                continue
-            from tensorboard.util import tensor_util
-
-            points = out.scalars.setdefault(tag, [])
-            for event in acc.Tensors(tag):
-                points.append((event.step, float(tensor_util.make_ndarray(event.tensor_proto).item()),
-                               event.wall_time))
-                out.saw(event.wall_time)
-        for tag in tags.get(ea.IMAGES, []):
-            images = out.images.setdefault(tag, [])
-            for image in acc.Images(tag):
-                images.append((image.step, image.wall_time, image.encoded_image_string))
-                out.saw(image.wall_time)
-        out.hparams.update(_session_hparams(acc))
-    return out
-
-
-def _session_hparams(acc: Any) -> dict[str, Any]:
-    """The hparams plugin's ``session_start_info`` values: numbers, strings and bools."""
-    try:
-        content = acc.PluginTagToContent("hparams")
-    except KeyError:
-        return {}
-    data = content.get("_hparams_/session_start_info")
-    if not data:
-        return {}
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
-    info = plugin_data_pb2.HParamsPluginData.FromString(data).session_start_info
-    params: dict[str, Any] = {}
-    for key, value in info.hparams.items():
-        kind = value.WhichOneof("kind")
-        if kind in ("number_value", "string_value", "bool_value"):
-            params[key] = getattr(value, kind)
-    return params
-
-
-def _yaml_hparams(folder: Path) -> dict[str, Any] | None:
-    """Lightning's ``hparams.yaml`` beside the event files, if there is one and PyYAML can read it."""
-    path = folder / "hparams.yaml"
-    if not path.is_file():
-        return None
-    try:
-        import yaml
-    except ImportError:
-        return None
-
-    class _Loader(yaml.SafeLoader):
-        """Safe loading; a Python-specific tag (``!!python/tuple``, an object) reads as plain data."""
-
-    def plain(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            return loader.construct_mapping(node, deep=True)
-        if isinstance(node, yaml.SequenceNode):
-            return loader.construct_sequence(node, deep=True)
-        return loader.construct_scalar(node)
-
-    _Loader.add_multi_constructor("tag:yaml.org,2002:python/", plain)
-    _Loader.add_multi_constructor("!", plain)
-    with path.open(encoding="utf-8") as stream:
-        loaded = yaml.load(stream, Loader=_Loader)  # a SafeLoader subclass
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def _import_run(exp: Any, root: Path, relative: str, folders: list[Path], summary: ImportSummary) -> None:
-    data = _read(folders)
+        inner = folder.relative_to(folders[0]).as_posix()
+        data.read_folder(folder, "" if inner == "." else inner)
     if data.first is None:
-        raise _Unreadable("no event could be read from its event files (empty or corrupt)")
+        why = "; ".join(data.lost) if data.lost else "its event files are empty"
+        raise _Unreadable(f"no event could be read: {why}")
     if not (data.scalars or data.images or data.hparams):
         raise _Unreadable("its event files hold no scalars, images or hparams")
-    params = _yaml_hparams(folders[0])
-    name = relative if relative != "." else safe_name(root.resolve().name, "tensorboard")
-    run: Run = exp._start(name=safe_name(name, "tensorboard run"), tags=None, parent=None, run_id=None,
-                          start_time=data.first)
+    return data
+
+
+def _yaml_hparams(folder: Path, label: str, summary: ImportSummary) -> tuple[dict[str, Any], bytes] | None:
+    """Lightning's ``hparams.yaml`` beside the event files, flattened, and its bytes; None if none or refused."""
+    from runlog_core.base import values as _values
+    from runlog_core.transfer.import_read import MAX_YAML_BYTES, parse_yaml, read_limited
+
+    path = folder / "hparams.yaml"
+    if not os.path.lexists(path):
+        return None
+    try:
+        data = read_limited(path, MAX_YAML_BYTES)
+        loaded = parse_yaml(data, python_tags=True)  # a Python tag (!!python/tuple) reads as plain data
+        return (_values.flatten_params(loaded) if isinstance(loaded, dict) else {}), data
+    except (SourceFileError, RunlogError) as err:
+        summary.left_out.append(f"{label}: hparams.yaml is not read: {one_line(err)}")
+        return None
+
+
+def _import_run(exp: Any, root: Path, relative: str, folders: list[Path], summary: ImportSummary,
+                max_params: int) -> None:
+    label = short(relative, 200)
+    data = _read(folders, relative)
+    from_yaml = _yaml_hparams(folders[0], label, summary)
+    names = Names(summary, label)
+    run_name = names.name("run name", relative if relative != "." else root.resolve().name,
+                          "tensorboard run") or "tensorboard run"
+    run: Run = exp._start(name=run_name, tags=None, parent=None, run_id=None, start_time=data.first)
     try:
         points = files = 0
         # hparams.yaml keeps Lightning's nesting and ints; the plugin's copy is flattened to floats
-        run.log_params(params if params is not None else data.hparams)
+        if from_yaml is not None:
+            log_params(run, from_yaml[0], max_params, summary, label, "params in hparams.yaml")
+        else:
+            log_params(run, data.hparams, max_params, summary, label, "hparams")
         for tag, series in data.scalars.items():
-            points += log_points(run, safe_name(tag, "scalar"), series)
+            name = names.name("scalar", tag, "scalar")
+            if name is not None:
+                points += log_points(run, name, series)
         if data.images:
-            files += _log_images(run, data.images)
-        if params is not None:
-            run.upload_file("hparams.yaml", folders[0] / "hparams.yaml")
+            files += _log_images(run, data.images, names)
+        if from_yaml is not None:
+            run.upload_file("hparams.yaml", from_yaml[1])
             files += 1
+        if data.lost:
+            summary.left_out.extend(f"{label}: {line}" for line in data.lost)
+            run.set_tags({LOST_TAG: "; ".join(data.lost)})
         run.set_tags({PATH_TAG: relative})  # last: a run that fails midway is imported again next time
         end_run(run, COMPLETED, data.last)
     except BaseException as err:
@@ -268,14 +221,16 @@ def _import_run(exp: Any, root: Path, relative: str, folders: list[Path], summar
     summary.files += files
 
 
-def _log_images(run: Run, images: dict[str, list[tuple[int, float, bytes]]]) -> int:
+def _log_images(run: Run, images: dict[str, list[tuple[int, float, bytes]]], names: Names) -> int:
     import tempfile
 
     count = 0
     with tempfile.TemporaryDirectory(prefix="runlog-import-") as tmp:
         path = Path(tmp) / "image"
         for tag, events in images.items():
-            name = safe_name(tag, "image")
+            name = names.name("image", tag, "image")
+            if name is None:
+                continue
             for step, _wall_time, data in events:
                 path.write_bytes(data)
                 run.log_image(name, path=path, step=step)
