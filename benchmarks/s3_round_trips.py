@@ -87,7 +87,7 @@ class Meter:
         self.active: Counts | None = None
         self.run_ids: set[str] = set()  # checks of these are of a run id, not of an artifact name
         self._watched: set[int] = set()
-        from runlog_core.base import artifact_names
+        from runlog_core.base import artifact_names as names
 
         self._names = names
         problem = names._problem
