@@ -3,12 +3,12 @@
 16 processes (spawned: nothing shared with the test but the arguments) are released together by one
 ``multiprocessing.Barrier``, and each opens ``Experiment("fleet", store=URI)`` and logs one point,
 against a database that does not exist yet, one that exists empty, and one holding the previous
-schema version. Each scenario runs ``ROUNDS`` times, each round on a database of its own: the fleet
-imports runlog and psycopg once, before the first round, then for each round waits at the barrier
-and opens that round's URI (a store never opened before in the process: new connections, a new
-writer). Every member must succeed in every round, and each database must end with one schema (one
-version row; the same tables, indexes, sequences and functions, each once, as a database that one
-process created alone), one experiment, and 16 runs with their point.
+schema version. Each scenario runs ``ROUNDS`` rounds, each on a database of its own, all by one
+fleet: it imports runlog and psycopg once, then for each round waits at the barrier and opens that
+round's URI (a store never opened before in the process: new connections, a new writer). Every
+member must succeed in every round, and each database must end with one schema (one version row;
+the same tables, indexes, sequences and functions, each once, as a database that one process
+created alone), one experiment, and 16 runs with their point.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _member(uris: list[str], barrier: Any, folder: str, index: int) -> None:
 
 def _start_fleet(uris: list[str], folder: Path) -> list[list[str]]:
     """Run the fleet through ``uris``, one round each; per round, the errors of the members that failed."""
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(FLEET)
     members = [ctx.Process(target=_member, args=(uris, barrier, str(folder), index)) for index in range(FLEET)]
@@ -129,52 +129,72 @@ def _check_one_store(uri: str, reference: list[tuple[str, str]], folder: Path) -
         store.close()
 
 
-def _fleet_rounds(tmp_path: Path, reference: list[tuple[str, str]], prepare: Callable[[str], None]) -> None:
-    """``ROUNDS`` rounds of the fleet, each on a database of its own that ``prepare(name)`` readies (or not)."""
-    names = [f"runlog_test_fleet_{uuid.uuid4().hex[:12]}" for _ in range(ROUNDS)]
-    try:
-        for name in names:
-            prepare(name)
-        failed = _start_fleet([database_uri(name) for name in names], tmp_path / "fleet")
-        summary = [f"round {attempt}: {len(errors)} of {FLEET} failed" for attempt, errors in enumerate(failed)]
-        first = next((errors[0] for errors in failed if errors), "")
-        assert not any(failed), "\n".join(summary) + "\nthe first error: " + first
-        for name in names:
-            _check_one_store(database_uri(name), reference, tmp_path / "check")
-    finally:
-        for name in names:
-            drop_database(name)
-
-
 def _create_empty(name: str) -> None:
     _sql(database_uri("postgres"), f'CREATE DATABASE "{name}" TEMPLATE template0')
 
 
-def test_a_fleet_creates_a_missing_database_once(tmp_path: Path, reference_catalog: Any) -> None:
-    _fleet_rounds(tmp_path, reference_catalog, lambda name: None)
-
-
-def test_a_fleet_creates_the_schema_of_an_empty_database_once(tmp_path: Path, reference_catalog: Any) -> None:
-    _fleet_rounds(tmp_path, reference_catalog, _create_empty)
-
-
-def test_a_fleet_upgrades_an_older_schema_once(tmp_path: Path, reference_catalog: Any) -> None:
+def _create_older(name: str) -> None:
+    """The schema of the version before this one, from its migrations, holding the experiment already."""
     import psycopg
 
     from runlog_core.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
-    if SCHEMA_VERSION < 2:
+    _create_empty(name)
+    with psycopg.connect(database_uri(name)) as conn:  # one transaction, as the older runlog made it
+        conn.execute("CREATE TABLE runlog_schema (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO runlog_schema VALUES (%s)", (SCHEMA_VERSION - 1,))
+        for version in range(1, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+        conn.execute("INSERT INTO experiments(name, created) VALUES ('fleet', 0)")
+
+
+# how each scenario readies a round's database before the fleet starts
+SCENARIOS: dict[str, Callable[[str], None]] = {
+    "missing": lambda name: None, "empty": _create_empty, "older": _create_older}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, list[tuple[str, list[str]]]]]:
+    """One fleet through ``ROUNDS`` rounds of each scenario (it imports runlog once, not once a scenario:
+    the test stays within a minute on two cores): per scenario, each round's URI and its members' errors."""
+    from runlog_core.store.postgres.schema import SCHEMA_VERSION
+
+    scenarios = [scenario for scenario in SCENARIOS if scenario != "older" or SCHEMA_VERSION >= 2]
+    names = {scenario: [f"runlog_test_fleet_{uuid.uuid4().hex[:12]}" for _ in range(ROUNDS)] for scenario in scenarios}
+    try:
+        for scenario, round_names in names.items():
+            for name in round_names:
+                SCENARIOS[scenario](name)
+        uris = [database_uri(name) for round_names in names.values() for name in round_names]
+        failed = iter(_start_fleet(uris, tmp_path_factory.mktemp("fleet")))
+        yield {scenario: [(database_uri(name), next(failed)) for name in round_names]
+               for scenario, round_names in names.items()}
+    finally:
+        for round_names in names.values():
+            for name in round_names:
+                drop_database(name)
+
+
+def _check_scenario(rounds: list[tuple[str, list[str]]], reference: list[tuple[str, str]], folder: Path) -> None:
+    """Every member succeeded in every round, and each round's database holds one store."""
+    summary = [f"round {attempt}: {len(errors)} of {FLEET} failed" for attempt, (_, errors) in enumerate(rounds)]
+    first = next((errors[0] for _, errors in rounds if errors), "")
+    assert not any(errors for _, errors in rounds), "\n".join(summary) + "\nthe first error: " + first
+    for uri, _ in rounds:
+        _check_one_store(uri, reference, folder)
+
+
+def test_a_fleet_creates_a_missing_database_once(fleet: Any, reference_catalog: Any, tmp_path: Path) -> None:
+    _check_scenario(fleet["missing"], reference_catalog, tmp_path)
+
+
+def test_a_fleet_creates_the_schema_of_an_empty_database_once(fleet: Any, reference_catalog: Any,
+                                                              tmp_path: Path) -> None:
+    _check_scenario(fleet["empty"], reference_catalog, tmp_path)
+
+
+def test_a_fleet_upgrades_an_older_schema_once(fleet: Any, reference_catalog: Any, tmp_path: Path) -> None:
+    if "older" not in fleet:
         pytest.skip("no older schema version to upgrade from")
-
-    def older(name: str) -> None:
-        """The schema of the version before this one, from its migrations, holding the experiment already."""
-        _create_empty(name)
-        with psycopg.connect(database_uri(name)) as conn:  # one transaction, as the older runlog made it
-            conn.execute("CREATE TABLE runlog_schema (version INTEGER NOT NULL)")
-            conn.execute("INSERT INTO runlog_schema VALUES (%s)", (SCHEMA_VERSION - 1,))
-            for version in range(1, SCHEMA_VERSION):
-                for statement in MIGRATIONS[version]:
-                    conn.execute(statement)
-            conn.execute("INSERT INTO experiments(name, created) VALUES ('fleet', 0)")
-
-    _fleet_rounds(tmp_path, reference_catalog, older)
+    _check_scenario(fleet["older"], reference_catalog, tmp_path)
