@@ -108,7 +108,12 @@ class PostgresDatabase:
         return conn
 
     def _create_database(self, missing: BaseException) -> None:
-        """Create the URI's database through the server's ``postgres`` database (needs CREATEDB)."""
+        """Create the URI's database through the server's ``postgres`` database (needs CREATEDB).
+
+        Losing a race to another process creating it at the same time is success: it exists now.
+        PostgreSQL says so with ``DuplicateDatabase`` when the other's database was already there,
+        or with a ``UniqueViolation`` on ``pg_database``'s name when both created it at once.
+        """
         pg = driver()
         from psycopg import sql
 
@@ -118,7 +123,7 @@ class PostgresDatabase:
             with pg.connect(pg.conninfo.make_conninfo(self._conninfo, dbname="postgres"), autocommit=True,
                             connect_timeout=self._timeout) as admin:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except pg.errors.DuplicateDatabase:
+        except (pg.errors.DuplicateDatabase, pg.errors.UniqueViolation):
             return  # another process created it meanwhile
         except pg.Error as err:
             raise StoreError(self._explain("cannot connect to", missing) + f"; creating it failed too "

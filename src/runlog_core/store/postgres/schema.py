@@ -1,8 +1,8 @@
 """The PostgreSQL store's schema: numbered migrations, the version check, and the SQL that reads a run.
 
 The schema version is the one row of ``runlog_schema``. Opening a store runs the migrations it
-lacks, in order, in one transaction holding an advisory lock (read again under the lock: another
-process may be creating or migrating the same database); a database newer than
+lacks, in order, in one transaction begun once an advisory lock is held (the version read again in
+it: another process may have created or migrated the same database meanwhile); a database newer than
 :data:`SCHEMA_VERSION` is refused with :class:`~runlog_core.exceptions.StoreVersionError`.
 No driver here: :func:`migrate` takes a psycopg connection from :mod:`.db`.
 
@@ -163,27 +163,42 @@ def schema_version(conn: psycopg.Connection[Any]) -> int | None:
 def migrate(conn: psycopg.Connection[Any], shown_as: str) -> None:
     """Bring the database to :data:`SCHEMA_VERSION` (creating it when empty), in one transaction.
 
-    ``conn`` is not in autocommit mode; ``shown_as`` names the store in errors (no password).
+    Safe when many processes open the same new or older database at once: the version is read
+    without a lock first (the common case, a current schema, takes no lock); otherwise the advisory
+    lock is taken, *then* a transaction begins that reads the version again and creates or migrates
+    what is still missing, and the lock is released after its commit. A transaction begun after the
+    lock was granted sees everything the lock's previous holder committed, its new tables included
+    (a lock taken inside an older transaction may leave that transaction a stale view of the
+    catalog: ``relation "runlog_schema" already exists``). The migrations run once.
+
+    ``conn`` is in autocommit mode (each statement its own transaction until :meth:`transaction`);
+    ``shown_as`` names the store in errors (no password).
 
     Raises:
         StoreVersionError: the database was written by a newer runlog.
     """
-    with conn.transaction():
-        version = schema_version(conn)
-        if version == SCHEMA_VERSION:
-            return
-        if version is not None and version > SCHEMA_VERSION:
-            raise StoreVersionError(shown_as, version, SCHEMA_VERSION)
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        # read again under the lock: another process may have created or migrated it meanwhile
-        version = schema_version(conn)
-        if version is None:
-            conn.execute("CREATE TABLE runlog_schema (version INTEGER NOT NULL)")
-            conn.execute("INSERT INTO runlog_schema VALUES (0)")
-            version = 0
-        if version > SCHEMA_VERSION:
-            raise StoreVersionError(shown_as, version, SCHEMA_VERSION)
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target]:
-                conn.execute(statement)
-            conn.execute("UPDATE runlog_schema SET version = %s", (target,))
+    version = schema_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    _refuse_newer(version, shown_as)
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))  # the session's: held across the transaction
+    try:
+        with conn.transaction():
+            version = schema_version(conn)  # again: another process may have created or migrated it
+            _refuse_newer(version, shown_as)
+            if version is None:
+                conn.execute("CREATE TABLE runlog_schema (version INTEGER NOT NULL)")
+                conn.execute("INSERT INTO runlog_schema VALUES (0)")
+                version = 0
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute("UPDATE runlog_schema SET version = %s", (target,))
+    finally:
+        if not conn.closed and not conn.broken:  # a lost session's locks went with it
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def _refuse_newer(version: int | None, shown_as: str) -> None:
+    if version is not None and version > SCHEMA_VERSION:
+        raise StoreVersionError(shown_as, version, SCHEMA_VERSION)
