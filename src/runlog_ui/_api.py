@@ -3,6 +3,8 @@
 Endpoints are plain functions of the request run in Starlette's thread pool (store reads block).
 A request with a bad argument gets 400 and ``{"error": ...}``, an unknown experiment, run, metric
 or file 404; NaN and infinities are sent as the strings "NaN", "Infinity" and "-Infinity".
+What may be huge goes a page at a time (:mod:`._pages`: a run's params and tags, compare's keys, a
+series' points); files and logs are streamed by :mod:`._files`; errors and arguments are :mod:`._http`'s.
 """
 
 from __future__ import annotations
