@@ -3,84 +3,37 @@
 Endpoints are plain functions of the request run in Starlette's thread pool (store reads block).
 A request with a bad argument gets 400 and ``{"error": ...}``, an unknown experiment, run, metric
 or file 404; NaN and infinities are sent as the strings "NaN", "Infinity" and "-Infinity".
+What may be huge goes a page at a time (:mod:`._pages`: a run's params and tags, compare's keys, a
+series' points); files and logs are streamed by :mod:`._files`; errors and arguments are :mod:`._http`'s.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import mimetypes
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from runlog_core.exceptions import FilterSyntaxError, RunlogError
 from runlog_core.store import BOOL, NUMBER, STR, check_artifact_name, parse_filter, parse_order_by
-from runlog_core.views import choose_columns, json_ready, named_fields, parse_columns
+from runlog_core.views import choose_columns, json_ready, named_fields, parse_columns, ui_db_connections
 
 from ._downsample import ColumnCache, downsample
+from ._files import file_response, log_response
+from ._http import ApiError, error_response, float_arg, int_arg, json_response
+from ._pages import KEYS_PAGE, MAX_KEYS_PAGE, dict_page, key_page, points_page, side_by_side
 
-__all__ = ["Api", "ApiError"]
+__all__ = ["Api", "ApiError", "error_response", "json_response"]
 
 SCALAR = (NUMBER, BOOL)  # what a chart draws
 LATEST = (NUMBER, BOOL, STR)  # what a runs table shows as a metric's latest value
 MAX_LIMIT = 1000
 KEYS_SCAN = 500  # runs whose keys the column picker offers (the newest)
-LOG_TAIL = 64 * 1024
-LOG_CHUNK = 1024 * 1024
-INLINE = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp", "image/avif", "text/plain",
-          "text/csv", "text/markdown", "application/json", "application/pdf"}
-TEXT_TYPES = {".log": "text/plain", ".txt": "text/plain", ".md": "text/markdown", ".csv": "text/csv",
-              ".json": "application/json", ".yaml": "text/plain", ".yml": "text/plain", ".jsonl": "text/plain"}
-
-
-class ApiError(Exception):
-    """An answer other than 200: its status and one line (and more fields for the JSON body)."""
-
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
-
-
-def json_response(value: Any, status: int = 200) -> Response:
-    body = json.dumps(json_ready(value), allow_nan=False, default=str, separators=(",", ":"))
-    return Response(body, status_code=status, media_type="application/json",
-                    headers={"cache-control": "no-store"})
-
-
-def error_response(err: ApiError) -> Response:
-    return json_response({"error": err.message, **err.extra}, err.status)
-
-
-def _int(request: Request, name: str, default: int, low: int = 0, high: int | None = None) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a whole number, got {raw!r}") from None
-    if value < low or (high is not None and value > high):
-        raise ApiError(400, f"{name} must be between {low} and {high}, got {value}" if high is not None
-                       else f"{name} must be {low} or more, got {value}")
-    return value
-
-
-def _float(request: Request, name: str) -> float | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be a number, got {raw!r}") from None
-    if math.isnan(value):
-        raise ApiError(400, f"{name} must be a number, got {raw!r}")
-    return value
+KEYS_PER_RUN = 2000  # params and tags the column picker takes from each of them (the first by key)
+IDLE_SECONDS = 10.0  # a store's connection to its server unused that long is closed (PostgreSQL)
 
 
 def _duration(start: float, end: float | None) -> float:
@@ -92,8 +45,11 @@ class Api:
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        bound = getattr(store, "limit_connections", None)
+        if callable(bound):  # a server's store (PostgreSQL): a few connections, not one per request thread
+            bound(ui_db_connections(), IDLE_SECONDS)
         self.columns = ColumnCache(store)
-        self._keys: dict[int, tuple[float, int, dict[str, list[str]], int]] = {}
+        self._keys: dict[int, tuple[float, int, dict[str, list[str]], int, bool]] = {}
         self._lock = threading.Lock()
 
     # -- helpers ----------------------------------------------------------------------------
@@ -143,8 +99,8 @@ class Api:
     def runs(self, request: Request) -> Response:
         experiment_id = self._experiment(request.path_params["experiment_id"])
         query = request.query_params
-        offset = _int(request, "offset", 0)
-        limit = _int(request, "limit", 100, 1, MAX_LIMIT)
+        offset = int_arg(request, "offset", 0)
+        limit = int_arg(request, "limit", 100, 1, MAX_LIMIT)
         text = query.get("filter", "").strip()
         try:
             expression = parse_filter(text) if text else None
@@ -207,10 +163,10 @@ class Api:
     def keys(self, request: Request) -> Response:
         experiment_id = self._experiment(request.path_params["experiment_id"])
         needle = request.query_params.get("q", "").strip().lower()
-        limit = _int(request, "limit", 200, 1, 10_000)
-        keys, scanned, total = self._experiment_keys(experiment_id)
+        limit = int_arg(request, "limit", 200, 1, 10_000)
+        keys, scanned, total, cut = self._experiment_keys(experiment_id)
         out: dict[str, Any] = {}
-        truncated = False
+        truncated = cut
         for namespace in ("metrics", "params", "tags"):
             found = [k for k in keys[namespace] if needle in k.lower()]
             truncated = truncated or len(found) > limit
@@ -218,26 +174,30 @@ class Api:
         out.update(truncated=truncated, scanned=scanned, runs=total)
         return json_response(out)
 
-    def _experiment_keys(self, experiment_id: int) -> tuple[dict[str, list[str]], int, int]:
-        """The keys of the experiment's newest :data:`KEYS_SCAN` runs, cached while its run count holds (10 s)."""
+    def _experiment_keys(self, experiment_id: int) -> tuple[dict[str, list[str]], int, int, bool]:
+        """The keys of the experiment's newest :data:`KEYS_SCAN` runs, cached while its run count holds (10 s);
+        and whether a run had more than :data:`KEYS_PER_RUN` params or tags (the rest are left out)."""
         infos = self.store.list_runs(experiment_id=experiment_id)
         with self._lock:
             cached = self._keys.get(experiment_id)
         if cached is not None and cached[1] == len(infos) and time.monotonic() - cached[0] < 10:
-            return cached[2], cached[3], len(infos)
+            return cached[2], cached[3], len(infos), cached[4]
         metrics: dict[str, None] = {}
         params: dict[str, None] = {}
         tags: dict[str, None] = {}
         scanned = infos[:KEYS_SCAN]
+        cut = False
         for info in scanned:
             metrics.update(dict.fromkeys(s.name for s in self.store.get_series(info.id) if s.kind in LATEST))
-            params.update(dict.fromkeys(self.store.get_params(info.id)))
-            tags.update(dict.fromkeys(self.store.get_tags(info.id)))
+            for namespace, found in (("params", params), ("tags", tags)):
+                values, count = key_page(self.store, namespace, info.id, None, KEYS_PER_RUN, None)
+                found.update(dict.fromkeys(values))
+                cut = cut or count > len(values)
         keys = {"metrics": sorted(metrics, key=str.lower), "params": sorted(params, key=str.lower),
                 "tags": sorted(tags, key=str.lower)}
         with self._lock:
-            self._keys[experiment_id] = (time.monotonic(), len(infos), keys, len(scanned))
-        return keys, len(scanned), len(infos)
+            self._keys[experiment_id] = (time.monotonic(), len(infos), keys, len(scanned), cut)
+        return keys, len(scanned), len(infos), cut
 
     # -- one run ----------------------------------------------------------------------------
 
@@ -255,11 +215,32 @@ class Api:
             "end_time": info.end_time, "heartbeat": info.heartbeat,
             "duration": _duration(info.start_time, info.end_time), "error": info.error,
             "parent_id": info.parent_id, "host": info.host, "pid": info.pid,
-            "params": self.store.get_params(info.id), "tags": self.store.get_tags(info.id),
+            **self._keys_page("params", info.id, None, KEYS_PAGE, None, "params_"),
+            **self._keys_page("tags", info.id, None, KEYS_PAGE, None, "tags_"),
             "series": self._series_rows(info.id),
             "children": [{"id": c.id, "name": c.name, "status": c.status} for c in children],
             "files": [{"name": a.name, "size": a.size, "time": a.time} for a in self.store.get_artifacts(info.id)],
         })
+
+    def _keys_page(self, namespace: str, run_id: str, after: str | None, limit: int, contains: str | None,
+                   prefix: str = "") -> dict[str, Any]:
+        """``{namespace: {...}, total, next}`` (names prefixed): a page of the run's params or tags by key."""
+        values, total = key_page(self.store, namespace, run_id, after, limit, contains)
+        more = len(values) >= limit and bool(values)
+        return {namespace: values, f"{prefix}total": total, f"{prefix}next": list(values)[-1] if more else None}
+
+    def params(self, request: Request) -> Response:
+        return self._keys_endpoint("params", request)
+
+    def tags(self, request: Request) -> Response:
+        return self._keys_endpoint("tags", request)
+
+    def _keys_endpoint(self, namespace: str, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        self._run(run_id)
+        after = request.query_params.get("after")
+        limit = int_arg(request, "limit", KEYS_PAGE, 1, MAX_KEYS_PAGE)
+        return json_response(self._keys_page(namespace, run_id, after, limit, request.query_params.get("q") or None))
 
     def live(self, request: Request) -> Response:
         info = self._run(request.path_params["run_id"])
@@ -276,10 +257,10 @@ class Api:
         axis = request.query_params.get("x", "step") or "step"
         if axis not in ("step", "time"):
             raise ApiError(400, f"x must be step or time, got {axis!r}")
-        width = _int(request, "width", 1000, 1, 10_000)
-        start, end = _float(request, "start"), _float(request, "end")
+        width = int_arg(request, "width", 1000, 1, 10_000)
+        start, end = float_arg(request, "start"), float_arg(request, "end")
         since = request.query_params.get("since")
-        cursor = _int(request, "since", 0) if since not in (None, "") else None
+        cursor = int_arg(request, "since", 0) if since not in (None, "") else None
         count = self.store.count_points(series.id)
         columns = self.columns.get(series.id, count)
         answer = downsample(columns, axis, width, start, end, cursor)
@@ -294,19 +275,11 @@ class Api:
         run_id = request.path_params["run_id"]
         self._run(run_id)
         series = self._series(run_id, request.query_params.get("name"))
-        offset = _int(request, "offset", 0)
-        limit = _int(request, "limit", 500, 1, 5000)
-        if series.kind in SCALAR:
-            columns = self.columns.get(series.id, self.store.count_points(series.id))
-            count = columns.count
-            steps = columns.steps[offset:offset + limit].tolist()
-            values = columns.values[offset:offset + limit].tolist()
-            times = columns.times[offset:offset + limit].tolist()
-            points = [{"step": s, "value": v, "time": t} for s, v, t in zip(steps, values, times)]
-        else:
-            every = self.store.get_points(series.id)
-            count = len(every)
-            points = [{"step": s, "value": v, "time": t} for s, v, t in every[offset:offset + limit]]
+        offset = int_arg(request, "offset", 0)
+        limit = int_arg(request, "limit", 500, 1, 5000)
+        count = self.store.count_points(series.id)
+        page = points_page(self.store, series.id, offset, limit) if offset < count else []
+        points = [{"step": s, "value": v, "time": t} for s, v, t in page]
         return json_response({"name": series.name, "kind": series.kind, "count": count, "offset": offset,
                               "points": points})
 
@@ -325,75 +298,12 @@ class Api:
 
     def file(self, request: Request) -> Response:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
-        artifact = self._artifact(run_id, name)
-        stream = self.store.artifacts.open(run_id, artifact.name)
-        kind = _content_type(artifact.name)
-        base = kind.split(";")[0]
-        filename = artifact.name.rsplit("/", 1)[-1]
-        from urllib.parse import quote
-
-        disposition = "inline" if base in INLINE else "attachment"
-        headers = {"content-disposition": f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}",
-                   "cache-control": "no-cache"}
-        try:
-            size = stream.seek(0, 2)
-            stream.seek(0)
-            headers["content-length"] = str(size)
-        except (OSError, AttributeError, ValueError):
-            pass
-
-        def chunks() -> Iterator[bytes]:
-            try:
-                while True:
-                    chunk = stream.read(256 * 1024)
-                    if not chunk:
-                        return
-                    yield chunk
-            finally:
-                stream.close()
-
-        if request.method == "HEAD":
-            stream.close()
-            return Response(b"", media_type=kind, headers=headers)
-        return StreamingResponse(chunks(), media_type=kind, headers=headers)
+        return file_response(self.store, run_id, self._artifact(run_id, name).name, request)
 
     def log(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         name = request.query_params.get("name") or "logs/std_log.txt"
-        artifact = self._artifact(run_id, name)
-        asked = request.query_params.get("offset")
-        with self.store.artifacts.open(run_id, artifact.name) as stream:
-            try:
-                size = stream.seek(0, 2)
-                seekable = True
-            except (OSError, AttributeError, ValueError):
-                data = stream.read()
-                size, seekable = len(data), False
-            offset = max(0, size - LOG_TAIL) if asked in (None, "") else min(_int(request, "offset", 0), size)
-            if seekable:
-                stream.seek(offset)
-                data = stream.read(min(LOG_CHUNK, size - offset))
-            else:
-                data = data[offset:offset + LOG_CHUNK]
-        start = 0
-        if asked in (None, "") and offset > 0:  # a tail may start inside a line (and a character): from the next line
-            newline = data.find(b"\n")
-            start = newline + 1 if 0 <= newline < len(data) - 1 else 0
-        while start < len(data) and start < 4 and (data[start] & 0xC0) == 0x80:
-            start += 1
-        end = len(data)
-        for back in range(1, min(4, end - start) + 1):  # an unfinished character at the end waits for the next call
-            byte = data[end - back]
-            if byte & 0xC0 == 0xC0:
-                need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-                if back < need:
-                    end -= back
-                break
-            if byte & 0x80 == 0:
-                break
-        text = data[start:end].decode("utf-8", errors="replace")
-        return json_response({"name": artifact.name, "offset": offset + start, "next": offset + end, "size": size,
-                              "text": text})
+        return log_response(self.store, run_id, self._artifact(run_id, name).name, request)
 
     # -- compare ----------------------------------------------------------------------------
 
@@ -405,20 +315,27 @@ class Api:
 
     def compare(self, request: Request) -> Response:
         infos = self._compared(request)
-        params = [self.store.get_params(i.id) for i in infos]
-        metrics = [self._latest(i.id) for i in infos]
-
-        def side_by_side(per_run: list[dict[str, Any]]) -> dict[str, list[Any]]:
-            keys = dict.fromkeys(k for values in per_run for k in values)
-            return {k: [values.get(k) for values in per_run] for k in keys}
-
-        table = {"params": side_by_side(params), "metrics": side_by_side(metrics)}
-        differs = {ns: [k for k, row in rows.items()
-                        if len({json.dumps(json_ready(v), sort_keys=True, default=str) for v in row}) > 1]
-                   for ns, rows in table.items()}
-        runs = [{**self._row(i, len(self.store.list_runs(parent_id=i.id))), "experiment_id": i.experiment_id,
-                 "experiment_name": i.experiment_name} for i in infos]
-        return json_response({"runs": runs, **table, "differs": differs})
+        limit = int_arg(request, "limit", KEYS_PAGE, 1, MAX_KEYS_PAGE)
+        contains = request.query_params.get("q") or None
+        part = request.query_params.get("part") or None
+        if part not in (None, "params", "metrics"):
+            raise ApiError(400, f"part must be params or metrics, got {part!r}")
+        out: dict[str, Any] = {"differs": {}}
+        for namespace in [part] if part else ["params", "metrics"]:
+            if namespace == "params":
+                pages = [lambda after, size, i=i: key_page(self.store, "params", i.id, after, size, contains)
+                         for i in infos]
+            else:
+                pages = [lambda after, size, latest=self._latest(i.id): dict_page(latest, after, size, contains)
+                         for i in infos]
+            rows, following, totals = side_by_side(pages, request.query_params.get(f"{namespace}_after"), limit)
+            out.update({namespace: rows, f"{namespace}_next": following, f"{namespace}_totals": totals})
+            out["differs"][namespace] = [k for k, row in rows.items() if len(
+                {json.dumps(json_ready(v), sort_keys=True, default=str) for v in row}) > 1]
+        if not part:
+            out["runs"] = [{**self._row(i, len(self.store.list_runs(parent_id=i.id))), "experiment_id": i.experiment_id,
+                            "experiment_name": i.experiment_name} for i in infos]
+        return json_response(out)
 
     def compare_metric(self, request: Request) -> Response:
         infos = self._compared(request)
@@ -434,12 +351,3 @@ class Api:
             out.append({"run": info.id, "name": info.name, "x": chart["x"], "y": chart["y"],
                         "count": chart["count"], "downsampled": chart["downsampled"]})
         return json_response({"name": name, "series": out})
-
-
-def _content_type(name: str) -> str:
-    lowered = name.lower()
-    suffix = lowered[lowered.rfind("."):] if "." in lowered.rsplit("/", 1)[-1] else ""
-    kind = TEXT_TYPES.get(suffix) or mimetypes.guess_type(lowered)[0] or "application/octet-stream"
-    if kind.startswith("text/") or kind == "application/json":
-        kind += "; charset=utf-8"
-    return kind

@@ -68,6 +68,8 @@ def build_app(store: Any, host: str = "127.0.0.1", token: str | None = None, emb
         Route("/api/experiments/{experiment_id}/keys", _endpoint(api.keys), methods=get),
         Route("/api/runs/{run_id}", _endpoint(api.run), methods=get),
         Route("/api/runs/{run_id}/live", _endpoint(api.live), methods=get),
+        Route("/api/runs/{run_id}/params", _endpoint(api.params), methods=get),
+        Route("/api/runs/{run_id}/tags", _endpoint(api.tags), methods=get),
         Route("/api/runs/{run_id}/metric", _endpoint(api.metric), methods=get),
         Route("/api/runs/{run_id}/series", _endpoint(api.series), methods=get),
         Route("/api/runs/{run_id}/log", _endpoint(api.log), methods=get),

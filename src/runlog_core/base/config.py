@@ -32,6 +32,7 @@ __all__ = [
     "strict_integrations",
     "sync",
     "system_interval",
+    "ui_db_connections",
     "ui_token",
 ]
 
@@ -56,6 +57,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
     "RUNLOG_SPILL_DIR": "where points a remote store could not take before the program ended wait to be written",
     "RUNLOG_UI_TOKEN": "the token runlog ui asks of every request (required to serve another host than 127.0.0.1)",
+    "RUNLOG_UI_DB_CONNECTIONS": "the most connections runlog ui holds to a PostgreSQL store (idle ones are closed)",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -209,6 +211,20 @@ def redact_patterns() -> tuple[str, ...]:
         raise ConfigError("RUNLOG_REDACT", raw,
                           "comma-separated name patterns without empty entries, e.g. INTERNAL,MYCO_*_ID")
     return patterns
+
+
+def ui_db_connections() -> int:
+    """``RUNLOG_UI_DB_CONNECTIONS``: the most connections the web UI holds to a store's server (4)."""
+    raw = _raw("RUNLOG_UI_DB_CONNECTIONS")
+    if raw is None:
+        return 4
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ConfigError("RUNLOG_UI_DB_CONNECTIONS", raw, "a whole number of connections greater than 0")
+    return value
 
 
 def ui_token() -> str | None:

@@ -51,6 +51,28 @@ Optional methods
         chunks with ``numpy.frombuffer``: a million points in milliseconds); without it, through
         ``get_points``.
 
+    ``get_points_page(series_id, offset, limit) -> [(step, value, time), ...]``
+        ``get_points(series_id)[offset:offset + limit]``, reading only the stored rows (or chunks)
+        that hold those points: the web UI's ``/series`` pages, so that the last page of a
+        500,000-point series costs what the first does. ``offset`` and ``limit`` are 0 or more.
+
+    ``get_params_page(run_id, after, limit, contains=None) -> (params, total)``
+        At most ``limit`` of the run's params as a dict, in the code point order of their keys
+        (Python's ``sorted``), starting after the key ``after`` (from the first when ``None``),
+        only keys that contain the text ``contains`` when it is given (case-sensitive); and
+        ``total``, how many of the run's params contain it (all of them without it). The web UI
+        pages a run's params through it (a run with millions of params); without it, through
+        ``get_params``.
+
+    ``get_tags_page(run_id, after, limit, contains=None) -> (tags, total)``
+        The same for tags.
+
+    ``limit_connections(most, idle_seconds)``
+        Hold at most ``most`` connections for reads (callers wait for a free one rather than
+        open more) and close those idle for ``idle_seconds``; a writer thread keeps a connection
+        of its own. The web UI calls it (``RUNLOG_UI_DB_CONNECTIONS``, default 4) on a store that
+        has it: a store of connections to a server (PostgreSQL).
+
     ``remote`` (a class attribute, ``True``)
         The store is on another machine (PostgreSQL): when it still refuses writes as the
         program ends, the writer keeps what waits on local disk (``RUNLOG_SPILL_DIR``) and

@@ -15,7 +15,8 @@ everything back through the protocol: experiments, runs and their filters, point
 (with NaN, +/-inf, -0.0, int64 bounds, bools among numbers, unicode, rows, tables, image names),
 their order across batches, params, tags, artifacts, run ends, heartbeats, search (long ``and``
 and ``or`` chains included), an all-or-nothing refused batch, reads from other threads while
-writing, and ``close()``. Each test gets its own store through the
+writing, ``close()``, and the optional page reads (``get_points_page``, ``get_params_page``,
+``get_tags_page``: skipped by a store without them). Each test gets its own store through the
 ``store`` fixture, which closes it afterwards. The suite takes a few seconds on SQLite.
 """
 
@@ -34,6 +35,10 @@ from ._store_data import (
     test_tags_are_overwritten_by_a_later_value,
 )
 from ._store_helpers import store
+from ._store_pages import (
+    test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor,
+    test_a_page_of_points_is_that_slice_of_get_points,
+)
 from ._store_runs import (
     test_a_run_is_found_by_id_prefix_or_name,
     test_a_run_reads_back_as_created,
@@ -52,6 +57,8 @@ __all__ = [
     "store",
     "test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool",
     "test_a_number_series_keeps_each_values_type_across_batches",
+    "test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor",
+    "test_a_page_of_points_is_that_slice_of_get_points",
     "test_a_refused_batch_leaves_nothing_behind",
     "test_a_run_is_found_by_id_prefix_or_name",
     "test_a_run_reads_back_as_created",

@@ -9,7 +9,8 @@ same names and give the same JSON:
 - :func:`json_ready`: a value with NaN and infinities as the strings JSON can carry;
 - :func:`register_ui` and :func:`find_ui`: the registry of web UI servers by store, which links a
   run shown in a notebook to its page (see :mod:`runlog_core.views.ui_registry`);
-- :func:`ui_token`: the ``RUNLOG_UI_TOKEN`` setting, read as runlog reads every ``RUNLOG_*`` variable.
+- :func:`ui_token` and :func:`ui_db_connections`: the ``RUNLOG_UI_TOKEN`` and ``RUNLOG_UI_DB_CONNECTIONS``
+  settings, read as runlog reads every ``RUNLOG_*`` variable.
 
 The other modules here are runlog's own: :mod:`~runlog_core.views.html` (Jupyter's HTML for runs,
 experiments and lists of runs) and :mod:`~runlog_core.views.frames` (data frames). Views sit below
@@ -22,7 +23,7 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-    from runlog_core.base.config import ui_token
+    from runlog_core.base.config import ui_db_connections, ui_token
     from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
     from runlog_core.views.ui_registry import find_ui, register_ui
 
@@ -34,11 +35,12 @@ __all__ = [
     "named_fields",
     "parse_columns",
     "register_ui",
+    "ui_db_connections",
     "ui_token",
 ]
 
 # loaded on first use: runlog_core.views.html (a Run's Jupyter HTML) is imported by `import runlog_core`
-_HOMES = {"ui_token": "runlog_core.base.config", "find_ui": "runlog_core.views.ui_registry",
+_HOMES = {"ui_token": "runlog_core.base.config", "ui_db_connections": "runlog_core.base.config", "find_ui": "runlog_core.views.ui_registry",
           "register_ui": "runlog_core.views.ui_registry"}
 
 

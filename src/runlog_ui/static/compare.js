@@ -26,21 +26,45 @@ export async function comparePage(page, root, setCrumbs) {
   }
   const names = runs.map((r) => r.name || r.id);
   const differs = {params: new Set(data.differs.params), metrics: new Set(data.differs.metrics)};
+  // a page of keys at a time, in the server's order (runs with millions of params: #24)
+  const next = {params: data.params_next ?? null, metrics: data.metrics_next ?? null};
+  const totals = {params: data.params_totals || [], metrics: data.metrics_totals || []};
 
   const onlyDiff = h("input", {type: "checkbox", id: "only-differences"});
   const diffBody = h("tbody");
+  const problems = h("div");
+  let addCharts = () => {};
+  const more = async (ns) => {
+    try {
+      const page = await api("compare", {runs: ids.join(","), part: ns, [`${ns}_after`]: next[ns]});
+      Object.assign(data[ns], page[ns]);
+      page.differs[ns].forEach((k) => differs[ns].add(k));
+      next[ns] = page[`${ns}_next`] ?? null;
+      renderDiff();
+      if (ns === "metrics") addCharts();
+    } catch (err) {
+      clear(problems).append(errorBox(err));
+    }
+  };
   const renderDiff = () => {
     clear(diffBody);
     for (const ns of ["params", "metrics"]) {
-      const keys = Object.keys(data[ns] || {}).sort();
+      const keys = Object.keys(data[ns] || {});
       const shown = keys.filter((k) => !onlyDiff.checked || differs[ns].has(k));
+      const most = Math.max(0, ...totals[ns]);
+      const of = next[ns] !== null && most > keys.length ? ` (the first ${keys.length.toLocaleString()} of up to ${most.toLocaleString()})` : "";
       diffBody.append(h("tr", {class: "group"}, h("th", {colspan: runs.length + 1},
-        `${ns === "params" ? "Params" : "Metrics (latest)"} · ${differs[ns].size} of ${keys.length} differ`)));
+        `${ns === "params" ? "Params" : "Metrics (latest)"} · ${differs[ns].size} of ${keys.length} differ${of}`)));
       for (const key of shown) {
         const diff = differs[ns].has(key);
         diffBody.append(h("tr", {class: diff ? "differs" : "same", dataset: {key: `${ns}.${key}`}},
           h("th", null, key), data[ns][key].map((v) => h("td", null,
             v === null ? h("span", {class: "muted"}, "—") : fmtValue(v)))));
+      }
+      if (next[ns] !== null) {
+        diffBody.append(h("tr", {class: "more-row"}, h("td", {colspan: runs.length + 1},
+          h("button", {type: "button", id: `compare-${ns}-more`, class: "more", onclick: () => more(ns)},
+            `Show more ${ns}`))));
       }
     }
   };
@@ -53,8 +77,9 @@ export async function comparePage(page, root, setCrumbs) {
     h("option", {value: "time"}, "Wall time"), h("option", {value: "relative"}, "Relative time"));
   const logBox = h("input", {type: "checkbox", id: "log-scale"});
   const smooth = h("input", {type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: 0});
-  const metricNames = Object.keys(data.metrics || {}).filter((m) => (data.metrics[m] || []).some((v) => v !== null &&
-    (typeof v === "number" || typeof v === "boolean" || ["NaN", "Infinity", "-Infinity"].includes(v)))).sort();
+  const chartable = (m) => (data.metrics[m] || []).some((v) => v !== null &&
+    (typeof v === "number" || typeof v === "boolean" || ["NaN", "Infinity", "-Infinity"].includes(v)));
+  const metricNames = Object.keys(data.metrics || {}).filter(chartable);
   const grid = h("div", {class: "cards", id: "compare-charts"});
   const lines = runs.map((r, i) => ({label: names[i], color: PALETTE[i % PALETTE.length]}));
   const cards = [];
@@ -85,7 +110,8 @@ export async function comparePage(page, root, setCrumbs) {
       }});
     load(card).catch((err) => card.el.append(errorBox(err)));
   });
-  for (const name of metricNames) {
+  const curvesTitle = h("h2", null, `Metrics (${metricNames.length})`);
+  const addCard = (name) => {
     const chartEl = h("div", {class: "chart"});
     const el = h("div", {class: "card metric-card", dataset: {metric: name}},
       h("div", {class: "card-head"}, h("span", {class: "metric-name", title: name}, name)), chartEl);
@@ -94,7 +120,13 @@ export async function comparePage(page, root, setCrumbs) {
     cards.push(card);
     grid.append(el);
     watch(el);
-  }
+  };
+  metricNames.forEach(addCard);
+  addCharts = () => {
+    const have = new Set(cards.map((c) => c.name));
+    Object.keys(data.metrics).filter((m) => !have.has(m) && chartable(m)).forEach(addCard);
+    curvesTitle.textContent = `Metrics (${cards.length})`;
+  };
   page.onLeave(() => cards.forEach((c) => c.chart && c.chart.destroy()));
   const applyAll = (refetch) => cards.forEach((c) => {
     if (!c.chart) return;
@@ -126,8 +158,8 @@ export async function comparePage(page, root, setCrumbs) {
     h("section", {class: "section", id: "diff"}, h("h2", null, "Params and metrics"),
       h("div", {class: "toolbar"}, h("label", null, onlyDiff, " only what differs")),
       h("div", {class: "table-wrap"}, h("table", {class: "grid diff", id: "diff-table"},
-        h("thead", null, h("tr", null, h("th", null, ""), names.map((n) => h("th", null, n)))), diffBody))),
-    h("section", {class: "section", id: "curves"}, h("h2", null, `Metrics (${metricNames.length})`),
+        h("thead", null, h("tr", null, h("th", null, ""), names.map((n) => h("th", null, n)))), diffBody)), problems),
+    h("section", {class: "section", id: "curves"}, curvesTitle,
       h("div", {class: "toolbar chart-controls"}, h("label", null, "x ", xSelect), h("label", null, logBox, " log scale"),
         h("label", null, "smoothing ", smooth)), grid));
 

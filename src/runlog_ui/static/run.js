@@ -6,18 +6,12 @@ import {api, clear, errorBox, fileUrl, fmtBytes, fmtDuration, fmtNum, fmtTime, f
   statusBadge, table} from "./dom.js";
 import {LineChart, lazy, toNumbers} from "./charts.js";
 import {sweepView} from "./sweep.js";
+import {keyTable} from "./keys.js";
 
 const SCALAR = new Set(["number", "bool"]);
 
 function section(id, title, ...children) {
   return h("section", {id, class: "section"}, h("h2", null, title), ...children);
-}
-
-function kvTable(obj, id) {
-  const keys = Object.keys(obj || {}).sort();
-  if (!keys.length) return h("p", {class: "muted"}, "None.");
-  return h("table", {class: "grid kv", id},
-    h("tbody", null, keys.map((k) => h("tr", null, h("th", null, k), h("td", null, fmtValue(obj[k]))))));
 }
 
 // One metric's card: its name, latest value and chart (created when first visible).
@@ -403,8 +397,8 @@ export async function runPage(page, root, setCrumbs, runId) {
   root.append(
     h("div", {class: "page-head"}, h("h1", {id: "run-name"}, run.name || run.id), status),
     meta, errorEl,
-    h("div", {class: "two-col"}, section("params", "Params", kvTable(run.params, "params-table")),
-      section("tags", "Tags", kvTable(run.tags, "tags-table"))),
+    h("div", {class: "two-col"}, section("params", "Params", keyTable(run, "params")),
+      section("tags", "Tags", keyTable(run, "tags"))),
     section("metrics-section", "Metrics", scalars.length ? null : noMetrics, valueGrid, controls, metricGrid),
     optional("images-section", "Images", imageGrid, images),
     optional("data-section", "Tables, rows and lists", dataGrid, data),

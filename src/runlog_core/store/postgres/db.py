@@ -1,4 +1,5 @@
-"""Connections to one PostgreSQL database: one per thread, reopened when broken, never shared across a fork.
+"""Connections to one PostgreSQL database: one per thread, reopened when broken, never shared across a fork;
+or, for reads once :meth:`PostgresDatabase.limit_connections` is called (the web UI), a bounded pool.
 
 :class:`PostgresDatabase` holds what a connection needs: the URI with its password (never shown:
 every driver message goes through ``_scrub``), the host and port messages name,
@@ -10,17 +11,19 @@ psycopg is imported here, on the first connection (``pip install 'runlog[postgre
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import math
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from runlog_core.base import config as _config
 from runlog_core.base.redact import redact_value
 from runlog_core.base.uri import parse_store_uri, with_password
 from runlog_core.exceptions import StoreError
+from runlog_core.store.postgres.pool import Pool
 from runlog_core.store.postgres.schema import schema_version
 
 if TYPE_CHECKING:
@@ -80,6 +83,7 @@ class PostgresDatabase:
         self._lock = threading.Lock()
         self._by_thread: dict[threading.Thread, psycopg.Connection[Any]] = {}
         self._pid = os.getpid()
+        self._pool: Pool | None = None  # bounded reads, once limit_connections is called
 
     def _scrub(self, text: str) -> str:
         """``text`` without the password (drivers may quote the URI or the connection string)."""
@@ -157,23 +161,54 @@ class PostgresDatabase:
                         del self._by_thread[thread]
             _close_quietly(conn)
 
+    def limit_connections(self, most: int, idle_seconds: float = 10.0) -> None:
+        """Read through at most ``most`` connections from now on, closing those idle for ``idle_seconds``.
+
+        Optional in the store contract (:mod:`runlog_core.store`); the web UI calls it. A read that
+        finds them all in use waits for one (``RUNLOG_STORE_TIMEOUT``, then :class:`StoreError`).
+        Writes (``write``, from the writer thread) keep a connection of their own, so a batch never
+        waits for a reader; this thread's connection joins the pool.
+        """
+        pool = Pool(self._connect, _close_quietly, most, idle_seconds, float(self._timeout),
+                    f"the PostgreSQL store {self.uri} ({self._where})")
+        with self._lock:
+            old, self._pool = self._pool, pool
+            mine = self._by_thread.pop(threading.current_thread(), None) if self._pid == os.getpid() else None
+        if old is not None:
+            old.close()
+        if mine is not None:
+            if mine.closed or mine.broken:
+                _close_quietly(mine)
+            else:
+                pool.add_idle(mine)
+
+    @contextlib.contextmanager
+    def _lease(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for one call: this thread's own, or one of the pool's after :meth:`limit_connections`."""
+        pool = self._pool
+        if pool is None:
+            yield self._conn()
+            return
+        with pool.lease() as conn:
+            yield conn
+
     def _run(self, action: Callable[[psycopg.Connection[Any]], _T], doing: str = "cannot read") -> _T:
-        """``action`` on this thread's connection; a connection found broken (a restarted server) is
-        replaced and the action tried once more. Driver errors become :class:`StoreError`."""
+        """``action`` on this thread's connection (or a pooled one); a connection found broken (a restarted
+        server) is replaced and the action tried once more. Driver errors become :class:`StoreError`."""
         pg = driver()
         for attempt in (1, 2):
-            conn = self._conn()
-            try:
-                return action(conn)
-            except pg.Error as err:
-                broken = conn.closed or conn.broken
-                self._discard(conn)
-                if broken and attempt == 1:
-                    continue
-                raise StoreError(self._explain(doing, err)) from None
-            except (ValueError, TypeError, OverflowError) as err:
-                raise StoreError(f"the PostgreSQL store {self.uri} holds a value runlog cannot decode ({err!r})"
-                                 ) from None
+            with self._lease() as conn:
+                try:
+                    return action(conn)
+                except pg.Error as err:
+                    broken = conn.closed or conn.broken
+                    self._discard(conn)
+                    if broken and attempt == 1:
+                        continue
+                    raise StoreError(self._explain(doing, err)) from None
+                except (ValueError, TypeError, OverflowError) as err:
+                    raise StoreError(f"the PostgreSQL store {self.uri} holds a value runlog cannot decode ({err!r})"
+                                     ) from None
         raise AssertionError("unreachable")
 
     def close(self) -> None:
@@ -186,6 +221,9 @@ class PostgresDatabase:
             connections, self._by_thread = list(self._by_thread.values()), {}
             forked = self._pid != os.getpid()
             self._pid = os.getpid()
+            pool = self._pool
+        if pool is not None:
+            pool.close()  # a forked child's pool forgets its parent's connections, closing none
         if forked:
             _inherited.extend(connections)
             return False

@@ -33,6 +33,7 @@ from runlog_core.store.artifacts.roots import open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
 from runlog_core.store.postgres.db import PostgresDatabase, driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.postgres.pages import key_page, points_page
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 from runlog_core.store.postgres.write import write_batch
 from runlog_core.store.sql_runs import run_conditions
@@ -297,6 +298,21 @@ class PostgresStore(PostgresDatabase):
         rows = self._run(lambda conn: conn.execute(
             "SELECT key, value FROM tags WHERE run_id = %s ORDER BY seq", (run_id,)).fetchall())
         return {key: value for key, value in rows}
+
+    def get_points_page(self, series_id: int, offset: int, limit: int) -> list[tuple[int, Any, float]]:
+        """``get_points(series_id)[offset:offset + limit]``, reading only the rows and chunks that hold it
+        (optional in the store contract: :mod:`runlog_core.store`; see :mod:`.pages`)."""
+        return self._run(lambda conn: points_page(conn, series_id, max(0, int(offset)), max(0, int(limit))))
+
+    def get_params_page(self, run_id: str, after: str | None, limit: int,
+                        contains: str | None = None) -> tuple[dict[str, Any], int]:
+        """At most ``limit`` params by key after ``after``, and how many contain ``contains`` (optional in the contract)."""
+        return self._run(lambda conn: key_page(conn, "params", run_id, after, limit, contains))
+
+    def get_tags_page(self, run_id: str, after: str | None, limit: int,
+                      contains: str | None = None) -> tuple[dict[str, str], int]:
+        """At most ``limit`` tags by key after ``after``, and how many contain ``contains`` (optional in the contract)."""
+        return self._run(lambda conn: key_page(conn, "tags", run_id, after, limit, contains))
 
     def get_artifacts(self, run_id: str) -> list[ArtifactInfo]:
         rows = self._run(lambda conn: conn.execute(

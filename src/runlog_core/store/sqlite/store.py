@@ -40,6 +40,7 @@ from runlog_core.store.sqlite.codec import (
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.sqlite.pages import key_page, points_page
 from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 
 if TYPE_CHECKING:
@@ -353,6 +354,26 @@ class SQLiteStore(SQLiteDatabase):
     def get_tags(self, run_id: str) -> dict[str, str]:
         rows = self._conn().execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY rowid", (run_id,))
         return {key: value for key, value in rows}
+
+    @store_errors
+    @_readable
+    def get_points_page(self, series_id: int, offset: int, limit: int) -> list[tuple[int, Any, float]]:
+        """``get_points(series_id)[offset:offset + limit]``, reading only the rows and chunks that hold it
+        (optional in the store contract: :mod:`runlog_core.store`; see :mod:`.pages`)."""
+        return points_page(self._conn(), series_id, max(0, int(offset)), max(0, int(limit)))
+
+    @store_errors
+    @_readable
+    def get_params_page(self, run_id: str, after: str | None, limit: int,
+                        contains: str | None = None) -> tuple[dict[str, Any], int]:
+        """At most ``limit`` params by key after ``after``, and how many contain ``contains`` (optional in the contract)."""
+        return key_page(self._conn(), "params", run_id, after, limit, contains)
+
+    @store_errors
+    def get_tags_page(self, run_id: str, after: str | None, limit: int,
+                      contains: str | None = None) -> tuple[dict[str, str], int]:
+        """At most ``limit`` tags by key after ``after``, and how many contain ``contains`` (optional in the contract)."""
+        return key_page(self._conn(), "tags", run_id, after, limit, contains)
 
     @store_errors
     def get_artifacts(self, run_id: str) -> list[ArtifactInfo]:
