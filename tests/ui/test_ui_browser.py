@@ -35,21 +35,21 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 def start_ui(store: str) -> tuple[subprocess.Popen[str], str]:
-    """`runlog ui --store <store> --port 0`; the URL is the first line it prints."""
+    """`runlog ui --store <store> --port 0`; the URL to open (with its token) is the first line it prints."""
     runlog = shutil.which("runlog") or str(Path(sys.executable).parent / "runlog")
     proc = subprocess.Popen([runlog, "ui", "--store", store, "--port", "0"], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
-    if not line.startswith("http"):
+    if not line.startswith("http") or "?token=" not in line:
         proc.kill()
         raise AssertionError(f"runlog ui printed {line!r} instead of its URL: {proc.stdout.read()}")
-    url = line.split()[0].rstrip("/")
+    printed = line.split()[0]
     deadline = time.monotonic() + 30
     while True:  # the URL is printed as the server starts: wait until it answers
         try:
-            with urllib.request.urlopen(url + "/api/experiments", timeout=5):
-                return proc, url
+            with urllib.request.urlopen(printed.split("/?")[0] + "/static/app.js", timeout=5):
+                return proc, printed
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
@@ -80,10 +80,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def base(data: dict[str, Any]) -> Iterator[str]:
+def printed(data: dict[str, Any]) -> Iterator[str]:
+    """The URL `runlog ui` printed: what a user opens first."""
     proc, url = start_ui(data["store"])
     yield url
     stop(proc)
+
+
+@pytest.fixture(scope="module")
+def base(printed: str) -> str:
+    return printed.split("/?")[0]
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +101,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A page that fails the test on any dialog (an XSS payload that ran) or script error."""
+def page(browser: Browser, printed: str) -> Iterator[Page]:
+    """A page that fails the test on any dialog (an XSS payload that ran) or script error; logged in as a
+    user is, by opening the printed URL once (its token becomes the login cookie)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     opened = context.new_page()
+    opened.goto(printed)
+    assert "token=" not in opened.url
+    opened.wait_for_selector("#app[data-ready]")
     problems: list[str] = []
 
     def on_dialog(dialog: Any) -> None:
