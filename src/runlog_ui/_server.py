@@ -129,10 +129,10 @@ def serve(store: Any = None, host: str = "127.0.0.1", port: int = 5005, token: s
     except (KeyboardInterrupt, _Terminated):  # uvicorn re-raises the Ctrl-C or SIGTERM it handled once stopped
         pass
     finally:
+        if main:  # first: a second SIGTERM now ends the process (an entry left behind is swept later)
+            signal.signal(signal.SIGTERM, previous)
         if url is not None:
             register_ui(opened.uri, None, shared=shared)
-        if main:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def start_server(store: Any = None, port: int = 0, host: str = "127.0.0.1", token: str | None = None) -> str:

@@ -219,6 +219,15 @@ def test_the_printed_url_carries_the_token(served: dict[str, Any]) -> None:
 @pytest.mark.parametrize("target", ["/static/../_api.py", "/static/%2e%2e/_api.py", "/static/..%2f_server.py",
                                     "/static//etc/passwd", "/static/%2fetc%2fpasswd"])
 def test_static_files_stay_in_their_folder(served: dict[str, Any], target: str) -> None:
-    status, body = raw_get(served["url"], target)
-    assert status == 404, (target, status)
-    assert b"def " not in body and b"root:" not in body
+    for anonymous in (False, True):  # /static/ needs no token: it must still lead nowhere else
+        status, body = raw_get(served["url"], target, anonymous=anonymous)
+        assert status == 404, (target, status)
+        assert b"def " not in body and b"root:" not in body
+
+
+@pytest.mark.parametrize("target", ["/static/../api/experiments", "/static/%2e%2e/api/experiments",
+                                    "/static/..%2fapi/experiments", "/static", "/static/../runs/x"])
+def test_the_public_static_prefix_reaches_no_data(served: dict[str, Any], target: str) -> None:
+    status, body = raw_get(served["url"], target, anonymous=True)
+    assert status in (401, 404), (target, status)
+    assert b"safety" not in body
