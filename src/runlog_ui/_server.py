@@ -23,7 +23,7 @@ from runlog_core.integration import open_store
 from runlog_core.views import register_ui, ui_token
 
 from ._app import build_app
-from ._connections import REQUEST_TIMEOUT, Server, limits, protocol_class
+from ._connections import LISTEN_QUEUE, REQUEST_TIMEOUT, Server, limits, protocol_class
 from ._security import CSP, EMBED_CSP
 from ._tokens import is_loopback, resolve_token
 
@@ -45,7 +45,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise RunlogError(f"runlog ui cannot listen on {host}:{port}: {err.strerror or err}; "
                           "pick another --port (0: any free one)") from None
-    sock.listen(limits()[2])
+    sock.listen(LISTEN_QUEUE)
     sock.set_inheritable(True)
     return sock
 

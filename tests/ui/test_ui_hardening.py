@@ -189,6 +189,27 @@ def test_300_idle_connections_do_not_lock_out_the_owner(store: dict[str, str], t
           f"the server held {descriptors} descriptors; stderr {size} bytes")
 
 
+def test_running_out_of_descriptors_is_one_line_per_10_seconds(store: dict[str, str], tmp_path: Path) -> None:
+    """An open-file limit of 24 leaves the server no room at all: accepts fail for seconds on end.
+    Python 3.11's asyncio logs a traceback per failed accept (60 MB in 30 s); runlog, one line per 10 s."""
+    err = tmp_path / "stderr.txt"
+    proc, url = _start_limited(store["store"], 24, err)
+    idle: list[socket.socket] = []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection(("127.0.0.1", urlsplit(url).port), timeout=10))
+        time.sleep(12)
+    finally:
+        for sock in idle:
+            sock.close()
+        assert stop(proc) == 0
+    lines = err.read_text().splitlines()
+    assert 1 <= len(lines) <= 3, lines
+    assert all("runlog ui: out of file descriptors (open-file limit 24): new connections wait" in line
+               for line in lines)
+    assert "more times since the last such message" in lines[-1] or len(lines) == 1
+
+
 def test_a_request_head_sent_a_byte_at_a_time_is_cut_off(store: dict[str, str], tmp_path: Path) -> None:
     proc, url = _start_limited(store["store"], 1024, tmp_path / "stderr.txt")
     try:
@@ -338,3 +359,28 @@ def test_wrong_tokens_are_slowed_down(tokened: str) -> None:
     assert max(seconds for _, seconds in results) > 3 * fastest_wrong * 0.8, results
     print(f"right token: {slowest_right * 1000:.0f} ms at most; wrong: {fastest_wrong:.2f} s at least; "
           f"4 wrong at once: the last after {max(s for _, s in results):.2f} s")
+
+
+class _Buggy:
+    """A store whose listing fails with a bug (not a store error): the store contract, delegated."""
+
+    def __init__(self, store: Any) -> None:
+        self._inner, self.uri = store, store.uri + "#buggy"
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def list_experiments(self) -> Any:
+        raise RuntimeError("a bug in a store plugin")
+
+
+def test_a_500_is_one_json_line_with_the_security_headers(store: dict[str, str]) -> None:
+    from runlog_core.integration import open_store
+    from runlog_ui import start_server
+
+    url = served(start_server(_Buggy(open_store(store["store"]))))
+    status, headers, body = get(url + "/api/experiments")
+    assert status == 500 and headers["content-type"] == "application/json"
+    assert body.count(b"\n") == 0 and json.loads(body)["error"].startswith("internal error")
+    assert b"Traceback" not in body and headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors" in headers["content-security-policy"]
