@@ -108,7 +108,7 @@ def wait_until_up(url: str, proc: subprocess.Popen[Any], seconds: float = 120) -
 
 def start_runlog_ui(store: str) -> tuple[subprocess.Popen[str], str]:
     runlog = shutil.which("runlog") or str(Path(sys.executable).parent / "runlog")
-    proc = subprocess.Popen([runlog, "ui", "--store", store, "--port", "0"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([runlog, "ui", "--store", store, "--port", "0", "--no-token"], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip().split()[0].rstrip("/")

@@ -54,6 +54,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return json_response({"error": f"{message}: {request.url.path}"}, status)
 
 
+async def _internal(request: Request, exc: Exception) -> Response:
+    """Starlette's answer to an error no endpoint caught: one JSON line (the traceback: the server's log)."""
+    return json_response({"error": "internal error: the traceback is in the server's log"}, 500)
+
+
 def build_app(store: Any, host: str = "127.0.0.1", token: str | None = None, embed: bool = False) -> Guard:
     """The whole app for ``store`` behind the security checks of :mod:`runlog_ui._security`."""
     api = Api(store)
@@ -78,6 +83,6 @@ def build_app(store: Any, host: str = "127.0.0.1", token: str | None = None, emb
         Route("/api/compare/metric", _endpoint(api.compare_metric), methods=get),
         Mount("/static", app=StaticFiles(directory=STATIC, check_dir=False), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found})
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _not_found, Exception: _internal})
     app.state.api = api
     return Guard(app, host, token, embed=embed)

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ pytest.importorskip("starlette", reason="the UI needs the ui extra: pip install 
 pytest.importorskip("uvicorn", reason="the UI needs the ui extra: pip install 'runlog[ui]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ui_helpers import get, get_json, start_ui, stop
+from _ui_helpers import get, get_json, served, start_ui, stop
 
 SPIKE_AT = 543_210
 BIG = 1_000_000
@@ -365,7 +364,7 @@ def test_the_first_page_of_10000_runs_reads_only_that_page(tmp_path: Path) -> No
     store = open_store(str(tmp_path / "store"))
     experiment_id = _ten_thousand_runs(store)
     counting = Counting(store)
-    base = start_server(counting)
+    base = served(start_server(counting))
     url = f"{base}/api/experiments/{experiment_id}/runs"
     started = time.perf_counter()
     page = get_json(url)
@@ -400,7 +399,7 @@ def test_polling_a_series_reads_it_again_only_when_it_grew(tmp_path: Path) -> No
         run.log("loss", 1.0 / (step + 1))
     run.flush()
     counting = Counting(experiment._store)
-    base = start_server(counting)
+    base = served(start_server(counting))
     url = f"{base}/api/runs/{run.id}/metric?name=loss&width=100"
     first = get_json(url)
     assert first["count"] == 1000 and first["downsampled"] is True
@@ -413,8 +412,8 @@ def test_polling_a_series_reads_it_again_only_when_it_grew(tmp_path: Path) -> No
     assert grown["x"] == [1000] and grown["y"] == [123.0] and grown["cursor"] == 1001
     assert counting.calls.get("get_point_columns") == 2
     run.complete()
-    with urllib.request.urlopen(f"{base}/api/runs/{run.id}/live", timeout=30) as response:
-        assert json.loads(response.read())["status"] == "Completed"
+    status, _headers, body = get(f"{base}/api/runs/{run.id}/live")
+    assert status == 200 and json.loads(body)["status"] == "Completed"
 
 
 def test_a_runs_html_in_another_process_links_to_the_running_ui(ui: dict[str, Any]) -> None:
@@ -433,7 +432,7 @@ def test_keys_search_among_thousands(tmp_path: Path) -> None:
     with experiment.start_logging(name="wide", outputs=None) as run:
         run.log_metrics({f"layer_{n:04d}/grad_norm": float(n) for n in range(3000)})
         run.log_params({f"hp_{n:04d}": n for n in range(2000)})
-    base = start_server(experiment._store)
+    base = served(start_server(experiment._store))
     experiment_id = experiment._store.get_experiment_id("wide")
     everything = get_json(f"{base}/api/experiments/{experiment_id}/keys")
     assert len(everything["metrics"]) == 200 and everything["truncated"] is True

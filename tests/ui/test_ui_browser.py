@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,41 +26,11 @@ pytest.importorskip("runlog_ui._server", reason="the UI server (runlog_ui._serve
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _ui_helpers import TOKENS, start_ui, stop  # noqa: E402
 from _ui_stores import XSS, build  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images"
-
-
-def start_ui(store: str) -> tuple[subprocess.Popen[str], str]:
-    """`runlog ui --store <store> --port 0`; the URL is the first line it prints."""
-    runlog = shutil.which("runlog") or str(Path(sys.executable).parent / "runlog")
-    proc = subprocess.Popen([runlog, "ui", "--store", store, "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("http"):
-        proc.kill()
-        raise AssertionError(f"runlog ui printed {line!r} instead of its URL: {proc.stdout.read()}")
-    url = line.split()[0].rstrip("/")
-    deadline = time.monotonic() + 30
-    while True:  # the URL is printed as the server starts: wait until it answers
-        try:
-            with urllib.request.urlopen(url + "/api/experiments", timeout=5):
-                return proc, url
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +48,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def base(data: dict[str, Any]) -> Iterator[str]:
-    proc, url = start_ui(data["store"])
-    yield url
+def printed(data: dict[str, Any]) -> Iterator[str]:
+    """The URL `runlog ui --store <store> --port 0` printed, with its token: what a user opens first."""
+    proc, url = start_ui("--store", data["store"])
+    yield f"{url}/?token={TOKENS[url]}"
     stop(proc)
+
+
+@pytest.fixture(scope="module")
+def base(printed: str) -> str:
+    return printed.split("/?")[0]
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +69,14 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A page that fails the test on any dialog (an XSS payload that ran) or script error."""
+def page(browser: Browser, printed: str) -> Iterator[Page]:
+    """A page that fails the test on any dialog (an XSS payload that ran) or script error; logged in as a
+    user is, by opening the printed URL once (its token becomes the login cookie)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     opened = context.new_page()
+    opened.goto(printed)
+    assert "token=" not in opened.url
+    opened.wait_for_selector("#app[data-ready]")
     problems: list[str] = []
 
     def on_dialog(dialog: Any) -> None:

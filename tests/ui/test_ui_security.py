@@ -135,13 +135,23 @@ def test_every_answer_carries_the_security_headers(served: dict[str, Any]) -> No
     assert "unsafe-inline" not in csp
 
 
-def test_a_host_for_other_machines_needs_a_token(served: dict[str, Any]) -> None:
+def test_no_token_is_for_this_machine_only(served: dict[str, Any]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "RUNLOG_UI_TOKEN"}
-    done = subprocess.run([RUNLOG, "ui", "--store", served["store"], "--host", "0.0.0.0", "--port", "0"],
+    done = subprocess.run([RUNLOG, "ui", "--store", served["store"], "--host", "0.0.0.0", "--port", "0", "--no-token"],
                           capture_output=True, text=True, timeout=60, env=env)
-    assert done.returncode != 0 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "token" in lines[0] and "RUNLOG_UI_TOKEN" in lines[0]
+    assert len(lines) == 1 and "--no-token" in lines[0] and "RUNLOG_UI_TOKEN" in lines[0]
+
+
+def test_a_host_for_other_machines_gets_a_random_token(served: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RUNLOG_UI_TOKEN"}
+    proc, url = start_ui("--store", served["store"], "--host", "0.0.0.0", env=env)
+    try:
+        assert get(url + "/api/experiments", anonymous=True)[0] == 401
+        assert get(url + "/api/experiments")[0] == 200  # with the token of the printed URL
+    finally:
+        assert stop(proc) == 0
 
 
 def test_a_missing_store_is_refused(tmp_path: Path) -> None:
@@ -161,41 +171,47 @@ def test_the_url_comes_first_and_ctrl_c_stops_cleanly(served: dict[str, Any]) ->
 
 
 def test_the_token_by_cookie_or_bearer(served: dict[str, Any]) -> None:
-    env = {**os.environ, "RUNLOG_UI_TOKEN": "s3cret token/+="}
+    token = "s3cret-token/+=-and-long-enough"
+    env = {**os.environ, "RUNLOG_UI_TOKEN": token}
     proc, url = start_ui("--store", served["store"], env=env)
     try:
-        token = "s3cret token/+="
-        status, _headers, body = get(url + "/api/experiments")
-        assert status == 403 and b"token" in body
-        assert get(url + "/")[0] == 403
-        assert get(url + "/api/experiments?token=wrong")[0] == 403
-        assert get(url + "/api/experiments", headers={"Authorization": "Bearer wrong"})[0] == 403
+        status, headers, body = get(url + "/api/experiments", anonymous=True)
+        assert status == 401 and b"token" in body and headers["www-authenticate"].startswith("Bearer")
+        assert get(url + "/", anonymous=True)[0] == 401
+        assert get(url + "/api/experiments?token=wrong", anonymous=True)[0] == 401
+        assert get(url + "/api/experiments", headers={"Authorization": "Bearer wrong"})[0] == 401
         status, _headers, body = get(url + "/api/experiments", headers={"Authorization": f"Bearer {token}"})
         assert status == 200 and b"safety" in body
+        status, _headers, body = get(f"{url}/api/experiments?token={quote(token)}", anonymous=True)
+        assert status == 200 and b"safety" in body  # the API: that request only, no cookie, no redirect
         # opening the printed URL: the token becomes a cookie and leaves the address bar
-        status, headers, _body = get(f"{url}/runs/{served['run']}?embed=1&token={quote(token)}")
-        assert status == 303 and headers["location"] == f"/runs/{served['run']}?embed=1"
+        status, headers, _body = get(f"{url}/runs/{served['run']}?x=1&token={quote(token)}", anonymous=True)
+        assert status == 303 and headers["location"] == f"/runs/{served['run']}?x=1"
         cookie = headers["set-cookie"]
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
-        assert token not in cookie and quote(token) not in cookie  # a digest of it, not the token
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+        assert token not in cookie and quote(token) not in cookie
         pair = cookie.split(";")[0]
         status, _headers, body = get(url + "/api/experiments", headers={"Cookie": pair})
         assert status == 200 and b"safety" in body
         name, _eq, value = pair.partition("=")
-        assert get(url + "/api/experiments", headers={"Cookie": f"{name}=x{value}"})[0] == 403
-        status, _headers, _body = get(url + "/", headers={"Cookie": pair})
+        assert name == f"runlog_ui_{urlsplit(url).port}"
+        assert get(url + "/api/experiments", headers={"Cookie": f"{name}=x{value}"})[0] == 401
+        status, _headers, _body = get(url + "/", headers={"Cookie": f'other="a,b;c"; {pair}; x=1'})
         assert status == 200
+        # a framed page (the notebook's) is served with the token, no redirect: it gets no cookie
+        status, headers, body = get(f"{url}/runs/{served['run']}?embed=1&token={quote(token)}", anonymous=True)
+        assert status == 200 and b"app.js" in body and "set-cookie" not in headers
     finally:
         assert stop(proc) == 0
 
 
 def test_the_printed_url_carries_the_token(served: dict[str, Any]) -> None:
-    proc = subprocess.Popen([RUNLOG, "ui", "--store", served["store"], "--port", "0", "--token", "abc"],
+    proc = subprocess.Popen([RUNLOG, "ui", "--store", served["store"], "--port", "0", "--token", "abc/def+ghi=jkl-mno"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        assert line.startswith("http://127.0.0.1:") and line.endswith("/?token=abc")
+        assert line.startswith("http://127.0.0.1:") and line.endswith("/?token=abc%2Fdef%2Bghi%3Djkl-mno")
     finally:
         assert stop(proc) == 0
 
@@ -203,6 +219,15 @@ def test_the_printed_url_carries_the_token(served: dict[str, Any]) -> None:
 @pytest.mark.parametrize("target", ["/static/../_api.py", "/static/%2e%2e/_api.py", "/static/..%2f_server.py",
                                     "/static//etc/passwd", "/static/%2fetc%2fpasswd"])
 def test_static_files_stay_in_their_folder(served: dict[str, Any], target: str) -> None:
-    status, body = raw_get(served["url"], target)
-    assert status == 404, (target, status)
-    assert b"def " not in body and b"root:" not in body
+    for anonymous in (False, True):  # /static/ needs no token: it must still lead nowhere else
+        status, body = raw_get(served["url"], target, anonymous=anonymous)
+        assert status == 404, (target, status)
+        assert b"def " not in body and b"root:" not in body
+
+
+@pytest.mark.parametrize("target", ["/static/../api/experiments", "/static/%2e%2e/api/experiments",
+                                    "/static/..%2fapi/experiments", "/static", "/static/../runs/x"])
+def test_the_public_static_prefix_reaches_no_data(served: dict[str, Any], target: str) -> None:
+    status, body = raw_get(served["url"], target, anonymous=True)
+    assert status in (401, 404), (target, status)
+    assert b"safety" not in body

@@ -3,6 +3,7 @@ kernel (`start_server`), the live page, and the link from a run's own HTML to it
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ pytest.importorskip("starlette", reason="the UI needs the ui extra: pip install 
 pytest.importorskip("uvicorn", reason="the UI needs the ui extra: pip install 'runlog[ui]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ui_helpers import get, get_json
+from _ui_helpers import get, get_json, served
 
 CELLS = [
     "from runlog_core import Experiment\nfrom runlog_ui import RunDetails",
@@ -44,12 +45,17 @@ def test_run_details_shows_the_live_run_page_in_a_notebook(kernel_name: str, tmp
         for index in range(3):
             client.execute_cell(notebook.cells[index], index)
         shown = _html_of(notebook.cells[2])
-        found = re.search(r'<iframe src="(http://127\.0\.0\.1:(\d+)/runs/([0-9a-f]+)\?embed=1)"', shown)
+        found = re.search(r'<iframe src="(http://127\.0\.0\.1:(\d+)/runs/([0-9a-f]+)\?embed=1&amp;token=([\w-]+))"',
+                          shown)
         assert found, shown
-        page, port, run_id = found.group(1), found.group(2), found.group(3)
-        base = f"http://127.0.0.1:{port}"
-        status, headers, body = get(page)
+        page, run_id = html.unescape(found.group(1)), found.group(3)
+        assert len(found.group(4)) >= 32  # a random token of the server's, in the frame's URL
+        base = served(page)
+        # the frame's URL is all it takes; without the token, nothing
+        status, headers, body = get(page, anonymous=True)
         assert status == 200 and b'src="/static/app.js"' in body
+        assert get(f"{base}/runs/{run_id}?embed=1", anonymous=True)[0] == 401
+        assert get(f"{base}/api/runs/{run_id}", anonymous=True)[0] == 401
         # a notebook served from this machine may frame it; nothing else may
         ancestors = headers["content-security-policy"].split("frame-ancestors")[1]
         assert "http://localhost:*" in ancestors and "http://127.0.0.1:*" in ancestors and " * " not in ancestors + " "

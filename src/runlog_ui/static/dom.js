@@ -2,6 +2,9 @@
 // the one fetch helper, formatting, and the lifetime of the page being shown.
 
 export const EMBED = new URLSearchParams(location.search).get("embed") === "1";
+// A page framed by a notebook (?embed=1&token=...) gets no login cookie (the frame is another site's):
+// it sends the server's token itself, as a header to the API and in the URLs of files and links.
+const TOKEN = EMBED ? new URLSearchParams(location.search).get("token") : null;
 
 // h("a", {href: "/x", class: "y", onclick: fn}, "text", child): children that are strings or
 // numbers become text nodes, so nothing logged is ever parsed as HTML.
@@ -41,7 +44,7 @@ export function link(href, ...children) {
 
 export function withEmbed(href) {
   if (!EMBED) return href;
-  return href + (href.includes("?") ? "&" : "?") + "embed=1";
+  return href + (href.includes("?") ? "&" : "?") + "embed=1" + (TOKEN ? "&token=" + encodeURIComponent(TOKEN) : "");
 }
 
 export class ApiError extends Error {
@@ -60,7 +63,8 @@ export async function api(path, params, init) {
   }
   let response;
   try {
-    response = await fetch(url, {credentials: "same-origin", ...init});
+    const headers = TOKEN ? {authorization: "Bearer " + TOKEN} : {};
+    response = await fetch(url, {credentials: "same-origin", ...init, headers: {...headers, ...(init && init.headers)}});
   } catch (err) {
     throw new ApiError(0, {error: "the server did not answer: " + err.message});
   }
@@ -75,7 +79,8 @@ export async function api(path, params, init) {
 }
 
 export function fileUrl(runId, name) {
-  return `/api/runs/${encodeURIComponent(runId)}/files/` + name.split("/").map(encodeURIComponent).join("/");
+  return `/api/runs/${encodeURIComponent(runId)}/files/` + name.split("/").map(encodeURIComponent).join("/") +
+    (TOKEN ? "?token=" + encodeURIComponent(TOKEN) : "");
 }
 
 // NaN and +/-inf travel as strings; charts want numbers (null for a gap).
