@@ -16,7 +16,7 @@ pytest.importorskip("starlette", reason="the UI needs the ui extra: pip install 
 pytest.importorskip("uvicorn", reason="the UI needs the ui extra: pip install 'runlog[ui]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ui_helpers import get, get_json
+from _ui_helpers import get, get_json, served
 
 PARAMS = 200_000
 POINTS = 500_000
@@ -55,7 +55,7 @@ def key(n: int) -> str:
 def _fill(store: Any) -> int:
     """Runs A and B, 200,000 params each (B's values differ for every 1,000th), A with 1,500 tags and a
     500,000-point str series; returns that series' id."""
-    from runlog_core.base.records import Batch, RunInfo, SeriesRef
+    from runlog_core.store import Batch, RunInfo, SeriesRef
 
     experiment = store.get_or_create_experiment("sizes")
     now = time.time()
@@ -85,13 +85,13 @@ def _fill(store: Any) -> int:
 
 @pytest.fixture(scope="module")
 def wide(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from runlog_core.plugins.manager import open_store
+    from runlog_core.integration import open_store
     from runlog_ui import start_server
 
     store = open_store(str(tmp_path_factory.mktemp("sizes") / "store"))
     series_id = _fill(store)
     counting = Counting(store)
-    return {"store": store, "counting": counting, "url": start_server(counting), "series": series_id}
+    return {"store": store, "counting": counting, "url": served(start_server(counting)), "series": series_id}
 
 
 def timed(url: str) -> tuple[float, int, Any]:
@@ -143,8 +143,8 @@ def test_compare_of_two_runs_of_200000_params_pages_their_union(wide: dict[str, 
 def test_compare_pages_cover_every_key_of_runs_with_different_keys(tmp_path: Path) -> None:
     """Run 1 has keys a..l, run 2 every other one and more: pages of 3 put every key of either run once, in
     order, with each run's value or null, whatever page a run runs out on."""
-    from runlog_core.base.records import Batch, RunInfo
-    from runlog_core.plugins.manager import open_store
+    from runlog_core.integration import open_store
+    from runlog_core.store import Batch, RunInfo
     from runlog_ui import start_server
 
     store = open_store(str(tmp_path / "store"))
@@ -158,7 +158,7 @@ def test_compare_pages_cover_every_key_of_runs_with_different_keys(tmp_path: Pat
         batch.params.extend((run_id, k, v) for k, v in params.items())
     store.write(batch)
     for hidden in ((), ("get_params_page",)):  # the store's page read, and the fallback for a store without it
-        base = start_server(Counting(store, hidden))
+        base = served(start_server(Counting(store, hidden)))
         rows: dict[str, Any] = {}
         after = None
         while True:
@@ -199,7 +199,7 @@ def test_a_store_without_page_reads_still_answers_pages(wide: dict[str, Any]) ->
     from runlog_ui import start_server
 
     plain = Counting(wide["store"], ("get_points_page", "get_params_page", "get_tags_page"))
-    base = start_server(plain)
+    base = served(start_server(plain))
     run = get_json(f"{base}/api/runs/{A}")
     assert list(run["params"]) == [key(n) for n in range(200)] and run["params_total"] == PARAMS
     page = get_json(f"{base}/api/runs/{A}/series?name=notes&offset=1000&limit=3")

@@ -20,7 +20,7 @@ pytest.importorskip("starlette", reason="the UI needs the ui extra: pip install 
 from playwright.sync_api import Page, expect  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ui_helpers import start_ui, stop  # noqa: E402
+from _ui_helpers import TOKENS, start_ui, stop  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 PARAMS = 200_000
@@ -33,7 +33,7 @@ def key(n: int) -> str:
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from runlog_core.base.records import Batch, RunInfo
+    from runlog_core.store import Batch, RunInfo
     from runlog_core.store.sqlite.store import SQLiteStore
 
     folder = tmp_path_factory.mktemp("wide") / "store"
@@ -75,6 +75,7 @@ def rows(page: Page, table: str) -> Any:
 
 def test_the_run_page_shows_the_first_page_of_params_and_loads_more(base: str, page: Page) -> None:
     started = time.perf_counter()
+    page.goto(f"{base}/?token={TOKENS[base]}")  # the printed URL logs the browser in
     page.goto(f"{base}/runs/{A}")
     page.wait_for_selector("#app[data-ready]", timeout=30_000)
     print(f"run page of a run with {PARAMS:,} params ready in {time.perf_counter() - started:.2f} s")
@@ -102,6 +103,7 @@ def test_the_run_page_shows_the_first_page_of_params_and_loads_more(base: str, p
 
 
 def test_the_compare_page_shows_the_first_page_of_params_and_loads_more(base: str, page: Page) -> None:
+    page.goto(f"{base}/?token={TOKENS[base]}")  # the printed URL logs the browser in
     page.goto(f"{base}/compare?runs={A},{B}")
     page.wait_for_selector("#app[data-ready]", timeout=30_000)
     params = page.locator('#diff-table tr[data-key^="params."]')

@@ -56,7 +56,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_REDACT": "extra variable and option name patterns whose values a submitted run records as ***",
     "RUNLOG_STORE_TIMEOUT": "the longest an API call waits for a busy (locked) store before StoreError",
     "RUNLOG_SPILL_DIR": "where points a remote store could not take before the program ended wait to be written",
-    "RUNLOG_UI_TOKEN": "the token runlog ui asks of every request (required to serve another host than 127.0.0.1)",
+    "RUNLOG_UI_TOKEN": "the token runlog ui and the notebook widget ask of every request (16 characters or more; default: a random one)",
     "RUNLOG_UI_DB_CONNECTIONS": "the most connections runlog ui holds to a PostgreSQL store (idle ones are closed)",
 }
 

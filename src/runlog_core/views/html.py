@@ -74,7 +74,8 @@ class RunList(list["_RunT"]):
 def _ui_link(run: RunLike) -> str | None:
     """The URL of ``run``'s page in a UI server for its store: one this process runs
     (``runlog_ui.start_server``, ``RunDetails``), else a ``runlog ui`` of this user's on this
-    machine serving the same store without a token (see :mod:`runlog_core.views.ui_registry`);
+    machine serving the same store (see :mod:`runlog_core.views.ui_registry`; a browser that has not
+    opened that server's printed URL yet is asked to);
     ``None`` when there is none. Whatever it returns is escaped."""
     from runlog_core.views.ui_registry import find_ui
 
