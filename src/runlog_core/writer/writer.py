@@ -378,7 +378,8 @@ class Writer:
         if self._pid != os.getpid():
             self._after_fork()
         waited = self.store_timeout if timeout is None else timeout
-        deadline = time.monotonic() + waited
+        started = time.monotonic()
+        deadline = started + waited
         with self._done:
             self._requested += 1
             target = self._requested
@@ -396,9 +397,10 @@ class Writer:
                 if self._attempted >= target and self._durable >= goal:
                     return
                 error = self._last_error
-                # a flush gave up before: one more attempt decides, or a write hanging since then
-                retried = self._gave_up and (self._attempted >= target and error is not None or self._in_flight
-                                             is not None and time.monotonic() - self._in_flight_since > waited)
+                # a flush gave up before: one more attempt decides, or a write hanging since before this call
+                since = self._in_flight_since if self._in_flight is not None else started
+                retried = self._gave_up and (self._attempted >= target and error is not None
+                                             or since < started and time.monotonic() - since > waited)
             if retried or time.monotonic() >= deadline:
                 self._gave_up = True
                 from runlog_core.writer.stopping import raise_for
