@@ -1,4 +1,5 @@
-"""The store never fails silently: bounded commits and memory, a locked store, a deleted store (issue 9)."""
+"""The store never fails silently: bounded commits and memory, a locked store, a deleted store (issue 9);
+runs started while the store refuses writes are made at once (issue 23)."""
 
 from __future__ import annotations
 
@@ -104,10 +105,13 @@ def test_a_store_locked_by_another_process_fails_loudly_and_keeps_the_bound(
             with pytest.raises(StoreBusyError) as busy:
                 run.flush()
             assert _wait_for(lambda: run._writer.dropped >= 4000)
-            with pytest.raises(StoreBusyError):
-                exp.start_logging(outputs=None)
-            with pytest.raises(StoreBusyError):
-                run.child_run()
+            # issue 23: a new run is made at once, its creation waiting in the buffer with its data
+            started = time.monotonic()
+            later = exp.start_logging(name="later", outputs=None)
+            child = run.child_run(name="fold")
+            assert time.monotonic() - started < 0.5
+            later.log_params({"fold": 1})
+            child.tag("phase", "locked")
             with pytest.raises(StoreBusyError):
                 run.get_metrics()
             with pytest.raises(StoreBusyError):
@@ -125,6 +129,11 @@ def test_a_store_locked_by_another_process_fails_loudly_and_keeps_the_bound(
     values = [p.value for p in run.get_metric_history("x")]
     assert values[0] == 0.0 and values[-1] == 5000.0 and len(values) == 1001
     assert run.get_status() == "Completed"
+    later.complete()
+    child.complete()
+    again = {r.name: r for r in exp.get_runs(include_children=True)}
+    assert again["later"].get_params() == {"fold": 1} and again["later"].get_status() == "Completed"
+    assert again["fold"].get_tags() == {"phase": "locked"} and again["fold"].parent == run
     exp.close()
 
 

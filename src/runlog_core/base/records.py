@@ -141,12 +141,22 @@ class Batch:
     ``columns`` holds, per series, ``(SeriesRef, first, steps, values, times)``: the points the
     batch has for it, in logging order, and ``first``, the position of its first point among the
     batch's ``count`` points (a store orders points across batches with it). A series appears in
-    ``series`` before its first point is written.
+    ``series`` before its first point is written; a run created by this process during an outage
+    appears in ``runs`` before anything of it.
+
+    ``writer`` and ``seq`` are the batch's identity, chosen by the client: the writer that built it
+    (a random id, one per writer, process and store) and its number there, increasing. A store
+    writes nothing of a batch whose writer already committed that ``seq`` or a later one, so a batch
+    sent again after a lost reply (or replayed from a spill file twice) is stored once. ``writer``
+    ``None``: no identity (an importer's batch), written as it comes.
     """
 
-    __slots__ = ("series", "columns", "count", "params", "tags", "artifacts", "ends", "heartbeats")
+    __slots__ = ("series", "columns", "count", "params", "tags", "artifacts", "ends", "heartbeats", "runs",
+                 "writer", "seq")
 
-    def __init__(self) -> None:
+    def __init__(self, writer: str | None = None, seq: int = 0) -> None:
+        self.writer, self.seq = writer, seq
+        self.runs: list[RunInfo] = []
         self.series: list[SeriesRef] = []
         # steps, values and times: lists, or packed arrays for a batch that waited (see _pending)
         self.columns: list[tuple[SeriesRef, int, Sequence[int], Sequence[Any], Sequence[float]]] = []
@@ -158,8 +168,13 @@ class Batch:
         self.heartbeats: list[str] = []
 
     def __bool__(self) -> bool:
-        return bool(self.series or self.columns or self.params or self.tags or self.artifacts
+        return bool(self.runs or self.series or self.columns or self.params or self.tags or self.artifacts
                     or self.ends or self.heartbeats)
+
+    def holds_data(self) -> bool:
+        """Whether the batch holds anything but heartbeats (what is worth keeping on disk)."""
+        return bool(self.runs or self.series or self.columns or self.params or self.tags or self.artifacts
+                    or self.ends)
 
 
 def build_columns(entries: list[tuple[Any, ...]], series_by_key: dict[int, SeriesRef]

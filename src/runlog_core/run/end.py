@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 
-from runlog_core.exceptions import InvalidArgumentError, RunEndedError
+from runlog_core.exceptions import InvalidArgumentError, RunEndedError, StoreError
 from runlog_core.run import lifecycle as _lifecycle
 from runlog_core.run.state import CANCELED, COMPLETED, FAILED, RUNNING, RunState
 from runlog_core.writer.ops import AppendLog
@@ -69,7 +69,18 @@ class EndingMixin(RunState):
         self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)
         _lifecycle.forget(self)
         if not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
+            self._flush_end()
+
+    def _flush_end(self) -> None:
+        """Wait until the end is durable. A remote store that is down costs one warning, not the
+        training: the end waits in memory with the points, written when the store is back, or kept
+        on local disk when the program ends first (a local store raises: its disk is the problem)."""
+        try:
             self.flush()
+        except StoreError as err:
+            if not getattr(self._store, "remote", False):
+                raise
+            self._writer.report_outage(err)
 
     def _check_open(self) -> None:
         """Raise :class:`RunEndedError` if the run has ended (in this process, or before this handle)."""

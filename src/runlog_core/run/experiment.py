@@ -9,13 +9,13 @@ from collections.abc import Mapping
 from runlog_core.base import config as _config
 from runlog_core.base import values as _values
 from runlog_core.base.records import RunInfo
-from runlog_core.exceptions import InvalidArgumentError, RunNotFoundError
+from runlog_core.exceptions import InvalidArgumentError, RunNotFoundError, StoreError, StoreVersionError
 from runlog_core.plugins.manager import open_store
 from runlog_core.run import lifecycle as _lifecycle
 from runlog_core.run.run import Run
 from runlog_core.run.state import RUNNING
 from runlog_core.views.html import RunList
-from runlog_core.writer.ops import RunStarted
+from runlog_core.writer.ops import CreateRun, RunStarted
 from runlog_core.writer.registry import close_store, get_writer
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
@@ -30,6 +30,11 @@ _ADJECTIVES = ("amber", "bold", "brisk", "calm", "clever", "crisp", "daring", "e
 _NOUNS = ("aurora", "brook", "canyon", "cedar", "comet", "delta", "ember", "falcon", "fjord", "glacier",
           "harbor", "heron", "island", "lagoon", "maple", "meadow", "nebula", "orchid", "otter", "pine",
           "prairie", "quartz", "river", "sparrow", "summit", "tide", "valley", "willow", "wren", "zephyr")
+
+
+# experiment ids this process read or created, per store URI and name: a live program that makes
+# another Experiment object while its store is down goes on with the id it already knows
+_known_ids: dict[tuple[str, str], int] = {}
 
 
 def new_run_id() -> str:
@@ -68,7 +73,14 @@ class Experiment:
     def __init__(self, name: str, store: str | os.PathLike[str] | Any | None = None) -> None:
         self.name = _values.check_name("experiment name", name)
         self._store = open_store(store)
-        self.id: int = self._store.get_or_create_experiment(self.name)
+        key = (str(self._store.uri), self.name)
+        try:
+            self.id: int = self._store.get_or_create_experiment(self.name)
+        except (StoreError, OSError) as err:
+            if isinstance(err, StoreVersionError) or key not in _known_ids:
+                raise
+            self.id = _known_ids[key]  # the store is down: the id this process already knows
+        _known_ids[key] = self.id
 
     @property
     def store(self) -> str:
@@ -184,7 +196,7 @@ class Experiment:
                 parent_id=None if parent is None else parent.id, heartbeat=now,
                 heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),
             )
-            self._store.create_run(info)
+            self._create(info, writer)
             run = cls(self, info.id, _info=info, _fresh=True)
         writer.attach(run, live=True)
         run._owned = True
@@ -193,6 +205,18 @@ class Experiment:
         if tags:
             run.set_tags(tags)
         return run
+
+    def _create(self, info: RunInfo, writer: Any) -> None:
+        """Create the run in the store now, or, while the store refuses writes, in the writer's next
+        batch (the run is usable at once; its creation waits, and is spilled, with its points)."""
+        if not writer.failing():
+            try:
+                self._store.create_run(info)
+                return
+            except (StoreError, OSError) as err:
+                if isinstance(err, StoreVersionError):
+                    raise
+        writer.queue(CreateRun(info))
 
     def get_runs(self, status: str | None = None, tags: Mapping[str, Any] | str | list[str] | None = None,
                  include_children: bool = False) -> RunList:

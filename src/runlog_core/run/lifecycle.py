@@ -2,9 +2,15 @@
 
 - Normal interpreter exit: everything buffered is committed; runs this process started
   and did not end are ended Completed (Failed if an uncaught exception is on its way out).
-- SIGTERM: everything buffered is committed, those runs end Killed, then the previous
+- SIGTERM: those runs end Killed, everything buffered is committed, then the previous
   handler runs (or the process dies of SIGTERM as it would have).
 - SIGKILL or power loss: nothing runs; the run's heartbeat goes stale and readers see Killed.
+
+Both exits wait at most ``RUNLOG_STORE_TIMEOUT`` in all (SIGTERM: and at most three quarters of
+``RUNLOG_STOP_GRACE``, the time a scheduler leaves before SIGKILL), whatever the number of runs and
+stores: the runs are ended first, then each store is flushed once, within one deadline. A remote store
+(PostgreSQL) still down then gets what waits kept on local disk (:mod:`runlog_core.store.spill`),
+written when it is next opened; one line on stderr says where.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ import atexit
 import os
 import sys
 import threading
+import time
 
+from runlog_core.base import config as _config
 from runlog_core.plugins.manager import forget_store, open_stores
 from runlog_core.run.state import CANCELED, COMPLETED, FAILED, KILLED
-from runlog_core.writer.registry import all_writers, flush_all
+from runlog_core.writer.registry import all_writers
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -122,25 +130,32 @@ def _end_owned(status: str | None, error: str | None, store: Any = None) -> list
 
 
 def _at_exit() -> None:
+    _stop(None, None, "at exit", close_stores=True)
+
+
+def _stop(status: str | None, error: str | None, when: str, close_stores: bool) -> None:
+    """End the runs this process owns, then close every writer within one ``RUNLOG_STORE_TIMEOUT``
+    (a remote store still down gets what waits spilled); at most one line on stderr."""
     import warnings
 
     global _deferring_flush
     owner = _installed_pid == os.getpid()
-    # at most one line on stderr, whatever the store does now (deleted, read-only, full)
+    # at most one line on stderr, whatever the store does now (deleted, read-only, full, down)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         _deferring_flush = True
         try:
-            problems = _end_owned(None, None) if owner else []
+            problems = _end_owned(status, error) if owner else []
         finally:
             _deferring_flush = False
+        deadline = time.monotonic() + _budget(status == KILLED)
         # a forked child commits what it logged too (it never ends its parent's runs)
         for writer in all_writers():
             try:
-                writer.close()
+                writer.close(max(0.25, deadline - time.monotonic()))
             except Exception as err:
                 problems.append(str(err))
-        for store in open_stores():  # every writer was closed just above: only connections remain
+        for store in open_stores() if close_stores else []:  # writers closed: only connections remain
             forget_store(store)
             try:
                 store.close()
@@ -149,15 +164,27 @@ def _at_exit() -> None:
     problems.extend(str(w.message) for w in caught if "runlog" in str(w.message))
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        sys.stderr.write(f"runlog: at exit, {problems[0]}{more}\n")
+        sys.stderr.write(f"runlog: {when}, {problems[0]}{more}\n")
+
+
+def _budget(stopping: bool) -> float:
+    """Seconds the exit may wait for the stores in all: ``RUNLOG_STORE_TIMEOUT``; on SIGTERM at most
+    three quarters of ``RUNLOG_STOP_GRACE`` too, so the spill is done before the SIGKILL that follows."""
+    try:
+        budget = _config.store_timeout()
+        grace = _config.stop_grace() if stopping else 0.0
+    except Exception:  # a bad setting was reported when the store opened
+        return 10.0
+    return min(budget, 0.75 * grace) if grace > 0 else budget
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     import signal
 
-    _end_owned(KILLED, "terminated by SIGTERM")
+    # the runs end Killed and every store is flushed once, all within RUNLOG_STORE_TIMEOUT; a remote
+    # store still down gets what waits spilled, as at any other exit (the scheduler's grace is short)
     try:
-        flush_all()
+        _stop(KILLED, "terminated by SIGTERM", "on SIGTERM", close_stores=False)
     except Exception:
         pass
     previous = _previous_sigterm

@@ -32,8 +32,21 @@ Writes
       :class:`~runlog_core.exceptions.RunlogError` naming the value. The writer then writes the
       batch piece by piece and drops only what is refused, with one warning.
 
+    Every write is idempotent: a batch retried after a lost reply, a spill file written twice or
+    a push resumed stores each point once. A batch carries an identity chosen on the client,
+    ``batch.writer`` (a random id, one per writer, process and store) and ``batch.seq`` (its
+    number there, increasing: a writer sends its batches in that order). The store records, in the
+    batch's own transaction, the highest ``seq`` each writer committed, and writes nothing of a
+    batch whose ``seq`` is not above it (its new series still get their ``id``, read back): the
+    commit may have happened though its reply never came. ``writer`` ``None`` is a batch without
+    identity (an importer's), written as it comes. Within a batch, runs (``batch.runs``: created
+    by a live program while the store was down), params (first value kept), tags, artifacts (by
+    name) and series are idempotent by themselves.
+
     The other writing methods (``get_or_create_experiment``, ``create_run``, ``reattach_run``)
-    are called from the thread that starts a run; each is its own transaction.
+    are called from the thread that starts a run; each is its own transaction, and each may be
+    called again with the same arguments after a lost reply (``create_run`` of an existing id
+    changes nothing).
 
 Reads
     Reads may come from any thread, at any time, also while the writer commits; each sees
@@ -291,10 +304,13 @@ class Store(Protocol):
     def write(self, batch: Batch) -> None:
         """Commit a batch in one transaction, all or nothing (see the module docstring).
 
-        New series (``batch.series``) are created and get their ``id`` set; ``batch.columns``
-        adds points; params keep their first value; tags and artifacts (by name) are replaced;
-        ``ends`` set status, end time and the error (``None`` keeps an earlier one);
-        ``heartbeats`` stamp the current time on those runs while they are Running.
+        A batch whose writer already committed its ``seq`` (or a later one) writes nothing; its new
+        series still get their ``id`` (see the module docstring). Otherwise, in this order:
+        ``runs`` are created unless they exist (as ``create_run``); new series
+        (``batch.series``) are created and get their ``id`` set; ``batch.columns`` adds points;
+        params keep their first value; tags and artifacts (by name) are replaced; ``ends`` set
+        status, end time and the error (``None`` keeps an earlier one); ``heartbeats`` stamp the
+        current time on those runs while they are Running; and ``(writer, seq)`` is recorded.
 
         Raises:
             StoreError: busy, locked or unreachable: the writer retries the batch (OSError too).

@@ -1,12 +1,24 @@
 """What a remote store could not take before the program ended, kept on local disk and written later.
 
-A PostgreSQL (or other remote) store that is down when a program ends would cost the points still
-waiting in memory. Instead, the writer hands them here: each waiting batch is written, as JSON (never
-pickle: nothing here is unpickled), into one file under ``RUNLOG_SPILL_DIR`` (default
-``~/.local/state/runlog/spill``), in a folder named after the store's URI (its password left out).
-The next time any process of this user opens that store, the files are written into it, oldest
-first, each in its own transaction, and deleted once written. Points keep their steps, values and
-times; series created in the meantime are created then.
+A PostgreSQL (or other remote) store that is down when a program ends (normally, by an exception,
+Ctrl-C or SIGTERM) would cost the points still waiting in memory. Instead, the writer hands them
+here: each waiting batch is written, as JSON (never pickle: nothing here is unpickled), into one file
+under ``RUNLOG_SPILL_DIR`` (default ``~/.local/state/runlog/spill``), in a folder named after the
+store's URI (its password left out). The next time any process of this user opens that store, the
+files are written into it, oldest first, each in its own transaction, and deleted once written.
+Points keep their steps, values and times; runs and series created in the meantime are created then.
+
+Nothing is written twice and nothing is stranded (issue 23):
+
+- each file keeps its batch's identity (writer id and number, see
+  :class:`~runlog_core.base.records.Batch`): a file written into the store whose deletion never
+  happened (the program was killed, the reply was lost) writes nothing the next time;
+- replays take a lock on the folder, so one process replays at a time, oldest first; another
+  process opening the store meanwhile leaves the files to it;
+- a ``*.writing`` file (a replayer killed while writing it) is replayed like the others;
+- a damaged file (truncated, not JSON) is moved to ``damaged/`` beside the others, and a file the
+  store refuses for what is in it to ``refused/``, each with one warning naming it, what it held and
+  where it is; the later files are written all the same.
 
 A local SQLite store never spills: when it refuses writes at exit, the disk it lives on is the problem.
 """
@@ -16,21 +28,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
+import warnings
 from pathlib import Path
 
 from runlog_core.base import config as _config
-from runlog_core.base.records import ArtifactInfo, Batch, SeriesRef
+from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesRef
+from runlog_core.exceptions import StoreError, StoreVersionError
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import IO, Any
 
     from runlog_core.store import Store
 
 __all__ = ["replay", "spill", "spills_for"]
 
-_VERSION = 1
+_VERSION = 2  # 2: the batch's identity and the runs it creates; files of version 1 are read too
+_READS = (1, 2)
+_SUFFIXES = (".json", ".writing")
 
 
 def _folder(uri: str) -> Path:
@@ -39,12 +56,14 @@ def _folder(uri: str) -> Path:
 
 
 def spills_for(uri: str) -> list[Path]:
-    """The spill files waiting for the store ``uri``, oldest first."""
+    """The spill files waiting for the store ``uri`` (``*.json``, and ``*.writing`` left by a replayer
+    that died), oldest first."""
     folder = _folder(uri)
     try:
-        return sorted(folder.glob("*.json"))
+        found = [path for path in folder.iterdir() if path.suffix in _SUFFIXES and path.is_file()]
     except OSError:
         return []
+    return sorted(found, key=lambda path: (path.stem, path.suffix))
 
 
 def _plain(values: Any) -> list[Any]:
@@ -59,6 +78,9 @@ def _encode(batch: Batch) -> dict[str, Any]:
                                                if ref.id is None and ref not in batch.series]
     return {
         "version": _VERSION,
+        "writer": batch.writer,
+        "seq": batch.seq,
+        "runs": [[getattr(info, name) for name in RunInfo.__slots__] for info in batch.runs],
         "series": {str(key): {"run_id": ref.run_id, "name": ref.name, "kind": ref.kind,
                               "description": ref.description, "id": ref.id} for key, ref in refs.items()},
         "new": new,
@@ -75,7 +97,8 @@ def _encode(batch: Batch) -> dict[str, Any]:
 def _decode(data: dict[str, Any]) -> Batch:
     refs = {int(key): SeriesRef(info["run_id"], info["name"], info["kind"], info["description"], info["id"])
             for key, info in data["series"].items()}
-    batch = Batch()
+    batch = Batch(data.get("writer"), int(data.get("seq", 0)))
+    batch.runs = [RunInfo(*fields) for fields in data.get("runs", [])]
     batch.series = [refs[key] for key in data["new"]]
     batch.columns = [(refs[key], first, steps, values, times) for key, first, steps, values, times in data["columns"]]
     batch.count = data["count"]
@@ -89,8 +112,7 @@ def _decode(data: dict[str, Any]) -> Batch:
 def spill(uri: str, batches: list[Batch]) -> tuple[Path, int] | None:
     """Keep ``batches`` on disk for the store ``uri``, a file each; ``(folder, files)``, or ``None`` when
     there is nothing to keep."""
-    batches = [batch for batch in batches if batch.series or batch.columns or batch.params or batch.tags
-               or batch.artifacts or batch.ends]
+    batches = [batch for batch in batches if batch.holds_data()]
     if not batches:
         return None
     from runlog_core.store.artifacts.local import make_private_dirs
@@ -113,27 +135,125 @@ def spill(uri: str, batches: list[Batch]) -> tuple[Path, int] | None:
 def replay(store: Store) -> int:
     """Write the spill files waiting for ``store`` into it, oldest first; returns how many were written.
 
-    Each file is one batch, one transaction, deleted once written; a store that refuses one leaves it
-    and the later ones for the next time (the refusal propagates).
+    One process at a time (a lock on the folder; ``0`` at once when another holds it). Each file is
+    one batch, one transaction, deleted once written. A store that cannot take one now (busy,
+    unreachable) leaves it and the later ones for the next time: that error propagates. A damaged
+    file, or one the store refuses for what is in it, is moved aside with one warning, and the
+    others go on.
     """
+    folder = _folder(store.uri)
+    lock = _lock(folder)
+    if lock is None:
+        return 0  # another process is replaying these files: they are its to write
     written = 0
-    for path in spills_for(store.uri):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            continue  # another process of this user wrote it first
-        if data.get("version") != _VERSION or data.get("store") != store.uri:
-            continue
-        try:
-            os.rename(path, path.with_suffix(".writing"))  # one process writes it, never two
-        except FileNotFoundError:
-            continue
-        try:
-            store.write(_decode(data))
-        except BaseException:
-            os.rename(path.with_suffix(".writing"), path)
-            raise
-        path.with_suffix(".writing").unlink()
-        written += 1
+    try:
+        for path in spills_for(store.uri):
+            batch = _read(path, store.uri)
+            if batch is None:
+                continue
+            writing = path.with_suffix(".writing")
+            try:
+                if path != writing:
+                    os.rename(path, writing)  # a replayer killed from here on leaves it *.writing
+            except FileNotFoundError:
+                continue
+            try:
+                store.write(batch)
+            except Exception as err:
+                if _worth_retrying(err):
+                    os.rename(writing, path.with_suffix(".json"))
+                    raise
+                _set_aside(writing, "refused", f"{store.uri} refused it ({_one_line(err)})", _held(batch))
+                continue
+            writing.unlink()
+            written += 1
+    finally:
+        lock.close()  # releases the lock
     return written
+
+
+def _lock(folder: Path) -> IO[bytes] | None:
+    """The folder's replay lock, held until the returned file is closed; ``None`` when another process
+    holds it. Without ``fcntl`` (Windows), no lock: batch identities still keep every point single."""
+    from runlog_core.store.artifacts.local import make_private_dirs
+
+    make_private_dirs(folder)
+    handle = open(os.open(folder / "replay.lock", os.O_RDWR | os.O_CREAT, 0o600), "r+b")
+    try:
+        import fcntl
+    except ImportError:
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def _read(path: Path, uri: str) -> Batch | None:
+    """The batch a spill file holds; ``None`` for one gone, one of another store or a newer runlog (left
+    where it is), or a damaged one (moved aside, with one warning)."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        return None  # written by another process meanwhile
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not a batch")
+        if data.get("version") not in _READS or data.get("store") != uri:
+            return None
+        return _decode(data)
+    except (ValueError, KeyError, TypeError, IndexError) as err:
+        _set_aside(path, "damaged", f"it is damaged ({_one_line(err)})", _guess(text))
+        return None
+
+
+def _set_aside(path: Path, where: str, why: str, held: str) -> None:
+    """Move a spill file that cannot be written into the subfolder ``where``; one warning says so."""
+    from runlog_core.store.artifacts.local import make_private_dirs
+
+    target = path.parent / where / (path.stem + ".json")
+    make_private_dirs(target.parent)
+    os.replace(path, target)
+    stem = path.stem.split("-")
+    when = ""
+    if len(stem) >= 2 and stem[0].isdigit() and stem[1].isdigit():
+        when = (f", kept by process {int(stem[1])} at "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(int(stem[0]) / 1e9))}")
+    warnings.warn(f"runlog: the spill file {path.name}{when} was not written: {why}; it held {held}; moved to "
+                  f"{target}; the other spill files are written without it", RuntimeWarning, stacklevel=4)
+
+
+def _held(batch: Batch) -> str:
+    """What a batch holds, in words: its points, params, tags, files, runs and ends, per run."""
+    parts = []
+    points = sum(len(column[2]) for column in batch.columns)
+    for count, what in ((points, "point"), (len(batch.params), "param"), (len(batch.tags), "tag"),
+                        (len(batch.artifacts), "file"), (len(batch.runs), "run creation"),
+                        (len(batch.ends), "run end")):
+        if count:
+            parts.append(f"{count:,} {what}{'s' if count > 1 else ''}")
+    runs = sorted({ref.run_id for ref, *_ in batch.columns} | {item[0] for item in batch.params}
+                  | {item[0] for item in batch.tags} | {a.run_id for a in batch.artifacts}
+                  | {info.id for info in batch.runs} | {item[0] for item in batch.ends})
+    return f"{', '.join(parts) or 'nothing'} of run{'s' if len(runs) > 1 else ''} {', '.join(runs) or '-'}"
+
+
+def _guess(text: bytes) -> str:
+    """What a damaged file held, as far as its readable part tells: its size and the runs it names."""
+    runs = sorted(set(re.findall(rb'"run_id": "([0-9A-Za-z_.-]{1,64})"', text)))
+    named = f" of run{'s' if len(runs) > 1 else ''} {', '.join(r.decode() for r in runs)}" if runs else ""
+    return f"{len(text):,} bytes of a batch{named}"
+
+
+def _worth_retrying(error: BaseException) -> bool:
+    """A store busy or unreachable (try the file again later), not one refusing what is in it."""
+    if isinstance(error, StoreVersionError):
+        return False
+    return isinstance(error, (StoreError, OSError)) or type(error).__name__ == "OperationalError"
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:300] or type(error).__name__

@@ -15,8 +15,10 @@ everything back through the protocol: experiments, runs and their filters, point
 (with NaN, +/-inf, -0.0, int64 bounds, bools among numbers, unicode, rows, tables, image names),
 their order across batches, params, tags, artifacts, run ends, heartbeats, search (long ``and``
 and ``or`` chains included), an all-or-nothing refused batch, reads from other threads while
-writing, ``close()``, and the optional page reads (``get_points_page``, ``get_params_page``,
-``get_tags_page``: skipped by a store without them). Each test gets its own store through the
+writing, ``close()``, idempotent writes (a batch written twice with the same identity, a retry
+after a lost reply, stored once; runs created in a batch or created again existing once) and the
+optional page reads (``get_points_page``, ``get_params_page``, ``get_tags_page``: skipped by a store
+without them). Each test gets its own store through the
 ``store`` fixture, which closes it afterwards. The suite takes a few seconds on SQLite.
 """
 
@@ -35,6 +37,11 @@ from ._store_data import (
     test_tags_are_overwritten_by_a_later_value,
 )
 from ._store_helpers import store
+from ._store_identity import (
+    test_a_batch_at_or_below_its_writers_last_number_writes_nothing,
+    test_a_batch_written_twice_with_the_same_identity_is_stored_once,
+    test_a_run_created_in_a_batch_or_again_exists_once,
+)
 from ._store_pages import (
     test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor,
     test_a_page_of_points_is_that_slice_of_get_points,
@@ -55,11 +62,14 @@ from ._store_runs import (
 
 __all__ = [
     "store",
+    "test_a_batch_at_or_below_its_writers_last_number_writes_nothing",
+    "test_a_batch_written_twice_with_the_same_identity_is_stored_once",
     "test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool",
     "test_a_number_series_keeps_each_values_type_across_batches",
     "test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor",
     "test_a_page_of_points_is_that_slice_of_get_points",
     "test_a_refused_batch_leaves_nothing_behind",
+    "test_a_run_created_in_a_batch_or_again_exists_once",
     "test_a_run_is_found_by_id_prefix_or_name",
     "test_a_run_reads_back_as_created",
     "test_a_series_created_twice_is_one_series",

@@ -7,6 +7,8 @@ destination: at most ``batch_points`` points, or :data:`_FILES_PER_BATCH` files,
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
 
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesRef
@@ -38,6 +40,9 @@ class Pusher:
         self.summary, self.progress, self.batch_points = summary, progress, batch_points
         self.experiments: dict[str, int] = {}
         self.left_out: set[str] = set()  # refused or failed runs: their children are not pushed
+        # each batch carries an identity of this push (as the writer's do): the destination writes
+        # nothing twice however a batch reaches it (a push is resumed by comparing counts besides)
+        self.writer, self.numbers = f"push-{os.urandom(8).hex()}", itertools.count(1)
         self.batch = Batch()
         self.changed = False
 
@@ -56,6 +61,7 @@ class Pusher:
         batch, self.batch = self.batch, Batch()
         if not batch:
             return
+        batch.writer, batch.seq = self.writer, next(self.numbers)
         self.dst.write(batch)
         self.changed = True
         self.summary.points += batch.count

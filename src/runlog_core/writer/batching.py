@@ -8,7 +8,7 @@ import time
 
 from runlog_core.base.records import ArtifactInfo, Batch, SeriesRef, build_columns
 from runlog_core.exceptions import StoreError, StoreVersionError
-from runlog_core.writer.ops import AppendLog, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
+from runlog_core.writer.ops import AppendLog, CreateRun, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ def _collect(ops: list[Op], batch: Batch, events: list[Op], artifacts: Any,
         elif kind is AppendLog:
             assert isinstance(op, AppendLog)
             logs.setdefault((op.run.id, op.name), []).append(op.text)
+        elif kind is CreateRun:
+            assert isinstance(op, CreateRun)
+            batch.runs.append(op.info)
         elif kind is EndRun:
             assert isinstance(op, EndRun)
             batch.ends.append((op.run.id, op.status, op.time, op.error))

@@ -7,7 +7,7 @@ and turned into a :class:`~runlog_core.base.records.Batch` and hook calls by the
 
 from __future__ import annotations
 
-from runlog_core.base.records import ArtifactInfo, SeriesRef, _Record
+from runlog_core.base.records import ArtifactInfo, RunInfo, SeriesRef, _Record
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -15,13 +15,25 @@ if TYPE_CHECKING:
 
     from runlog_core.base.handle import RunHandle as Run
 
-__all__ = ["AppendLog", "EndRun", "LogParams", "NewSeries", "Op", "Release", "RunStarted", "SetTags", "StoreArtifact"]
+__all__ = ["AppendLog", "CreateRun", "EndRun", "LogParams", "NewSeries", "Op", "Release", "RunStarted", "SetTags",
+           "StoreArtifact"]
 
 
 class Op(_Record):
     """Base of the writer's queued events."""
 
     __slots__ = ()
+
+
+class CreateRun(Op):
+    """A run started while the store refused writes: created in the store with its first batch.
+
+    Its id was made here, so the program logs into it at once; the batch that creates it comes
+    before any other of its rows (and is spilled with them when the program ends first).
+    """
+
+    __slots__ = ("info",)
+    info: RunInfo
 
 
 class NewSeries(Op):

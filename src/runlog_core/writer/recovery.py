@@ -20,9 +20,27 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from runlog_core.base.handle import RunHandle as Run
+    from runlog_core.base.records import Batch
     from runlog_core.store import Store
+    from runlog_core.writer.writer import Writer
 
-__all__ = ["recreate_store"]
+__all__ = ["recover", "recreate_store"]
+
+
+def recover(writer: Writer, batch: Batch) -> None:
+    """The store of ``writer`` was deleted or replaced under it: warn once, recreate it and the runs
+    this process logs into, and make ``batch`` (about to be written) create their series again."""
+    runs = {**{run.id: run for run in writer._live.values()}, **writer._writing}
+    writer._warn_once("deleted", f"runlog: the store {getattr(writer.store, 'uri', '')} was deleted while runs "
+                      "were logging into it; recreating it at the same place with this process's "
+                      f"{len(runs)} running run(s); what the deleted files held is gone")
+    again, ops = recreate_store(writer.store, runs.values(), list(writer.series_by_key.values()))
+    known = {id(series) for series in batch.series}
+    batch.series[:0] = [series for series in again if id(series) not in known]
+    extra, _ = writer._build([], ops)
+    batch.params[:0] = extra.params
+    batch.tags[:0] = extra.tags
+    batch.heartbeats = list(writer._live.keys())
 
 
 def recreate_store(store: Store, runs: Iterable[Run], series: Iterable[SeriesRef]) -> tuple[list[SeriesRef], list[Op]]:

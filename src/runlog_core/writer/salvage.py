@@ -6,9 +6,14 @@ the store can hold, say). Retrying the latter as is would block every later writ
 the writer hands it here: each series' points, each param, tag, artifact, end and heartbeat
 is written on its own, a series' points one by one if need be, and one warning names what
 was dropped.
+
+Each piece is a batch of its own, with an identity of its own: the writer ``<writer>/<seq>`` of the
+refused batch, numbered from 1, so a piece whose reply is lost is not written twice either.
 """
 
 from __future__ import annotations
+
+import itertools
 
 from runlog_core.base.records import Batch
 
@@ -20,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["salvage"]
 
-_FIELDS = ("columns", "params", "tags", "artifacts", "ends", "heartbeats")
+_FIELDS = ("runs", "columns", "params", "tags", "artifacts", "ends", "heartbeats")
 
 
 def _pieces(batch: Batch) -> list[tuple[str, Batch]]:
@@ -33,6 +38,8 @@ def _pieces(batch: Batch) -> list[tuple[str, Batch]]:
             piece.count = batch.count if field == "columns" else 0
             if field == "columns":
                 label = f"points of {item[0].name!r}"
+            elif field == "runs":
+                label = f"run {item.id!r}"
             else:
                 label = f"{field[:-1]} {(getattr(item, 'name', None) or item[1])!r}"
             pieces.append((label, piece))
@@ -43,7 +50,11 @@ def salvage(store: Store, batch: Batch, error: BaseException, warn_once: Callabl
     """Write ``batch`` piece by piece; warn once (through ``warn_once(key, message)``) about what was dropped."""
     dropped: list[str] = []
 
+    numbers = itertools.count(1)
+
     def attempt(piece: Batch) -> BaseException | None:
+        if batch.writer is not None:  # numbered in the order written: each above the one before
+            piece.writer, piece.seq = f"{batch.writer}/{batch.seq}", next(numbers)
         try:
             store.write(piece)
             return None

@@ -17,6 +17,11 @@ what it could not write waits packed in :class:`~runlog_core.writer.pending.Pend
 failed for ``RUNLOG_STORE_TIMEOUT``. A store deleted under live runs is recreated
 (:mod:`~runlog_core.writer.recovery`).
 
+Identity: each batch carries ``(writer_id, seq)``, a random id of this writer and its number,
+increasing (see :class:`~runlog_core.base.records.Batch`): the store writes a batch retried after a
+lost reply only once. What a remote store has not taken when the writer stops is spilled to disk
+(:mod:`~runlog_core.writer.stopping`); the writer then takes a new id.
+
 Threads: any number of threads may hand points over at once (``list.append`` is atomic);
 only the writer thread (or a caller of ``flush`` when there is none) drains the buffers,
 under ``_cycle_lock``. After ``os.fork`` the child keeps the same buffer objects, emptied, so
@@ -25,6 +30,7 @@ the handles it inherited log into its own writer, which commits them from the ch
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -100,6 +106,19 @@ class Writer:
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._pid = os.getpid()
+        # the batch being written (for the spill when its thread is stuck on a silent network), since when
+        self._in_flight: Batch | None = None
+        self._in_flight_since = 0.0
+        self._abandoned: threading.Thread | None = None
+        # a flush gave up on the store and nothing was written since: the next one does not wait again
+        self._gave_up = False
+        self._told_outage = False
+        self.new_identity()
+
+    def new_identity(self) -> None:
+        """A new writer id, numbering from 1: a forked child, or what follows batches kept on disk."""
+        self.writer_id = os.urandom(8).hex()
+        self._numbers = itertools.count(1)
 
     def __repr__(self) -> str:
         alive = self._thread is not None and self._thread.is_alive()
@@ -142,6 +161,11 @@ class Writer:
     def live_runs(self) -> list[Run]:
         return list(self._live.values())
 
+    def failing(self) -> bool:
+        """Whether the store refuses writes now (the last attempt failed, batches wait, or one hangs)."""
+        in_flight = self._in_flight is not None and time.monotonic() - self._in_flight_since > self.store_timeout
+        return self._failing_since is not None or bool(self._pending) or self._gave_up or in_flight
+
     def ensure_thread(self) -> None:
         if self._pid != os.getpid():
             self._after_fork()
@@ -168,7 +192,7 @@ class Writer:
     def _loop(self) -> None:
         idle_since: float | None = None
         next_cycle = time.monotonic() + self.interval  # the first commit an interval in (or on flush)
-        while not self._stopped:
+        while not self._stopped and self._abandoned is not threading.current_thread():
             self._wake.wait(max(0.0, next_cycle - time.monotonic()))
             self._wake.clear()
             next_cycle = time.monotonic() + self.interval
@@ -200,6 +224,11 @@ class Writer:
         with self._cycle_lock:
             with self._done:
                 requested = self._requested
+            # what waits first; then what was handed over meanwhile is taken (a thread stuck in a
+            # write holds no more than the batch in flight, which close() can still spill)
+            error = self._write_pending()
+            if self._abandoned is threading.current_thread():
+                return False  # given up by close(), which kept what this thread held on disk
             # points first, then ops: a series' creation op is queued before its first point,
             # so every point taken here has its series among the ops taken after it
             count = min(len(self._points), MAX_ENTRIES_PER_COMMIT)
@@ -213,7 +242,6 @@ class Writer:
             if self._live and now - self._last_heartbeat >= self.heartbeat_interval:
                 batch.heartbeats.extend(self._live.keys())
                 self._last_heartbeat = now
-            error = self._write_pending()
             if error is None and batch:
                 error = self._write(batch, points, events)
             elif error is None and events:
@@ -229,12 +257,15 @@ class Writer:
             return len(self._points) > MAX_ENTRIES_PER_COMMIT // 2
 
     def _build(self, points: list[tuple[Any, ...]], ops: list[Op]) -> tuple[Batch, list[Op]]:
-        """A batch of ``points`` and ``ops`` as taken from the buffers, and the events to announce once written."""
-        return build_batch(points, ops, self.series_by_key, self.store.artifacts, self._warn_once)
+        """A batch of ``points`` and ``ops`` as taken from the buffers, numbered, and the events to
+        announce once written."""
+        batch, events = build_batch(points, ops, self.series_by_key, self.store.artifacts, self._warn_once)
+        batch.writer, batch.seq = self.writer_id, next(self._numbers)
+        return batch, events
 
     def _write_pending(self) -> BaseException | None:
         """Write the batches that wait, oldest first; stop at the first the store refuses."""
-        while self._pending:
+        while self._pending and self._abandoned is not threading.current_thread():
             batch, events = self._pending.take()
             error = self._commit(batch)
             if error is not None:
@@ -265,6 +296,9 @@ class Writer:
         verify = getattr(self.store, "verify", None)
         if verify is not None and not verify():
             self._recover(batch)
+        if self._abandoned is threading.current_thread():
+            return StoreError("runlog: the writer stopped")  # kept on disk by close(): not written here
+        self._in_flight, self._in_flight_since = batch, time.monotonic()
         try:
             self.store.write(batch)
             self.commits += 1
@@ -282,27 +316,20 @@ class Writer:
             # kept for flush() to raise: without its traceback, whose frames would pin this
             # cycle's buffered points in memory for as long as the store refuses
             return err.with_traceback(None)
+        finally:
+            self._in_flight = None
 
     def _recover(self, batch: Batch) -> None:
         """The database file was deleted or replaced under us: recreate it and our runs in it."""
-        from runlog_core.writer.recovery import recreate_store
+        from runlog_core.writer.recovery import recover
 
-        runs = {**{run.id: run for run in self._live.values()}, **self._writing}
-        self._warn_once("deleted", f"runlog: the store {getattr(self.store, 'uri', '')} was deleted while runs "
-                        "were logging into it; recreating it at the same place with this process's "
-                        f"{len(runs)} running run(s); what the deleted files held is gone")
-        again, ops = recreate_store(self.store, runs.values(), list(self.series_by_key.values()))
-        known = {id(series) for series in batch.series}
-        batch.series[:0] = [series for series in again if id(series) not in known]
-        extra, _ = self._build([], ops)
-        batch.params[:0] = extra.params
-        batch.tags[:0] = extra.tags
-        batch.heartbeats = list(self._live.keys())
+        recover(self, batch)
 
     def _after_attempt(self, error: BaseException | None) -> None:
         self._last_error = error
         if error is None:
             self._failing_since = None
+            self._gave_up = self._told_outage = False
             return
         now = time.monotonic()
         if self._failing_since is None:
@@ -310,10 +337,18 @@ class Writer:
         busy = isinstance(error, StoreBusyError) or "locked" in str(error) or "busy" in str(error)
         if busy and now - self._failing_since < self.store_timeout:
             return  # another process's transaction: normal for a while
-        kind = "busy" if busy else type(error).__name__
+        self.report_outage(error, "busy" if busy else type(error).__name__)
+
+    def report_outage(self, error: BaseException, kind: str = "outage") -> None:
+        """Warn (once per kind of failure, and once per outage) that writes wait in memory."""
+        if self._told_outage and kind == "outage":
+            return
+        self._told_outage = True
+        later = ("; what still waits when the program ends is kept on local disk and written when the store is "
+                 "next opened") if getattr(self.store, "remote", False) else ""
         self._warn_once(kind, f"runlog: could not write to the store {getattr(self.store, 'uri', '')} "
                         f"({error}); keeping {self._pending.points} points in memory (at most "
-                        f"{self.max_pending}, RUNLOG_MAX_BUFFERED_POINTS) and retrying")
+                        f"{self.max_pending}, RUNLOG_MAX_BUFFERED_POINTS) and retrying{later}")
 
     def _find_run(self, run_id: str) -> Run | None:
         return self._writing.get(run_id) or self._runs.get(run_id)
@@ -332,7 +367,9 @@ class Writer:
         """Return once everything handed over before this call is committed.
 
         Waits while the store is busy, at most ``timeout`` seconds (default
-        ``RUNLOG_STORE_TIMEOUT``); the data stays buffered and is retried either way.
+        ``RUNLOG_STORE_TIMEOUT``); the data stays buffered and is retried either way. Once a flush
+        gave up, later ones (until a write succeeds) raise as soon as one more attempt fails: a
+        program whose store is down waits once, not once per call.
 
         Raises:
             StoreError: the store refused the writes for that long (:class:`StoreBusyError`
@@ -340,7 +377,9 @@ class Writer:
         """
         if self._pid != os.getpid():
             self._after_fork()
-        deadline = time.monotonic() + (self.store_timeout if timeout is None else timeout)
+        waited = self.store_timeout if timeout is None else timeout
+        started = time.monotonic()
+        deadline = started + waited
         with self._done:
             self._requested += 1
             target = self._requested
@@ -358,67 +397,29 @@ class Writer:
                 if self._attempted >= target and self._durable >= goal:
                     return
                 error = self._last_error
-            if time.monotonic() >= deadline:
-                self._raise_for(error, self.store_timeout if timeout is None else timeout)
+                # a flush gave up before: one more attempt decides, or a write hanging since before this call
+                since = self._in_flight_since if self._in_flight is not None else started
+                retried = self._gave_up and (self._attempted >= target and error is not None
+                                             or since < started and time.monotonic() - since > waited)
+            if retried or time.monotonic() >= deadline:
+                self._gave_up = True
+                from runlog_core.writer.stopping import raise_for
+
+                raise_for(self, error, waited)
             if inline and error is not None:
                 time.sleep(0.05)  # the store refuses: try again shortly, not in a tight loop
 
-    def _raise_for(self, error: BaseException | None, waited: float) -> None:
-        if isinstance(error, StoreBusyError):
-            raise StoreBusyError(error.path, waited, error.holders) from error
-        if isinstance(error, StoreError):
-            raise error
-        raise StoreError(f"runlog: the store {getattr(self.store, 'uri', '')} did not take the writes: {error!r}; "
-                         "the data is kept in memory and retried") from error
-
-    def close(self) -> None:
+    def close(self, timeout: float | None = None) -> None:
         """Commit everything buffered, then end the thread. A later event starts a new one.
 
-        A remote store (``store.remote``: PostgreSQL) that still refuses writes after
-        ``RUNLOG_STORE_TIMEOUT`` gets what waits kept on local disk (``_spill``), written when the
-        store is next opened; the :class:`StoreError` raised says where.
+        A remote store (``store.remote``: PostgreSQL) that still refuses writes after ``timeout``
+        (default ``RUNLOG_STORE_TIMEOUT``) gets what waits kept on local disk, written when the
+        store is next opened (:mod:`~runlog_core.writer.stopping`); the :class:`StoreError` raised
+        says where. Waits at most ``timeout`` in all for a remote store, even one that hangs.
         """
-        try:
-            self.flush()
-        except StoreError as err:
-            if not getattr(self.store, "remote", False):
-                raise
-            self._stop_thread()
-            kept = self._spill()
-            if kept is None:
-                raise
-            folder, files = kept
-            raise StoreError(f"{err}; what it did not take ({files} batch{'es' if files > 1 else ''}) is kept in "
-                             f"{folder} and written when {getattr(self.store, 'uri', '')} is next opened") from err
-        finally:
-            self._stop_thread()
+        from runlog_core.writer.stopping import close
 
-    def _stop_thread(self) -> None:
-        self._stopped = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-        self._thread = None
-        self._stopped = False
-
-    def _spill(self) -> tuple[Any, int] | None:
-        """Everything not written, as batches, kept on local disk for the store; ``None`` if that failed."""
-        from runlog_core.store.spill import spill
-
-        try:
-            batches = []
-            while self._pending:
-                batches.append(self._pending.take()[0])
-            points, ops = self._points[:], self._ops[:]
-            del self._points[:]
-            del self._ops[:]
-            batches.append(self._build(points, ops)[0])
-            return spill(getattr(self.store, "uri", ""), batches)
-        except Exception as err:
-            self._warn_once("spill", f"runlog: could not keep what {getattr(self.store, 'uri', '')} did not take "
-                            f"on local disk ({err!r}); it is lost")
-            return None
+        close(self, timeout)
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's buffered events are the parent's to write; the child

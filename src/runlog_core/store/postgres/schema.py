@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "schema_version"]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: (
@@ -133,6 +133,11 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     2: (
         "CREATE INDEX series_by_name ON series(name, run_id)",
         "CREATE INDEX runs_by_status ON runs(status)",
+    ),
+    # v3: the highest batch number each writer committed: a batch sent again after a lost COMMIT
+    # reply (or replayed from a spill file twice) writes nothing (issue 23)
+    3: (
+        "CREATE TABLE writers (id TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
     ),
 }
 

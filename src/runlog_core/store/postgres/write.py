@@ -1,9 +1,11 @@
 """The writer's batch into PostgreSQL: every row of one :class:`~runlog_core.base.records.Batch`, on one connection.
 
 Numeric series go in as packed chunks (the layout of :mod:`runlog_core.store.sqlite.codec`), other points
-a row each, both through ``COPY``; every insert is idempotent (``ON CONFLICT``), so a batch sent again
-after a lost connection writes nothing twice. :meth:`PostgresStore.write
-<runlog_core.store.postgres.store.PostgresStore.write>` runs it in one transaction.
+a row each, both through ``COPY``. A batch sent again after a lost COMMIT reply writes nothing: its
+identity ``(writer, seq)`` is recorded in ``writers`` in the same transaction, and a batch whose writer
+already committed that number is skipped (runs, series, params and tags are idempotent by themselves,
+``ON CONFLICT``). :meth:`PostgresStore.write <runlog_core.store.postgres.store.PostgresStore.write>`
+runs it in one transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +27,21 @@ __all__ = ["write_batch"]
 def write_batch(conn: psycopg.Connection[Any], batch: Batch) -> None:
     """Write ``batch`` on ``conn`` (inside the caller's transaction); sets the ids of its new series."""
     cur = conn.cursor()
+    if batch.writer is not None and cur.execute(
+            "INSERT INTO writers(id, seq) VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq"
+            " WHERE writers.seq < excluded.seq RETURNING 1", (batch.writer, batch.seq)).fetchone() is None:
+        for series in batch.series:  # committed before, its reply lost: only the series' ids are read
+            found = cur.execute("SELECT id FROM series WHERE run_id = %s AND name = %s",
+                                (series.run_id, series.name)).fetchone()
+            series.id = None if found is None else int(found[0])
+        return
+    if batch.runs:
+        cur.executemany(
+            "INSERT INTO runs(id, experiment_id, name, parent_id, status, start_time, end_time, heartbeat,"
+            " heartbeat_timeout, pid, host, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO NOTHING",
+            [(r.id, r.experiment_id, r.name, r.parent_id, r.status, r.start_time, r.end_time, r.heartbeat,
+              r.heartbeat_timeout, r.pid, r.host, r.error) for r in batch.runs])
     for series in batch.series:
         row = cur.execute("INSERT INTO series(run_id, name, kind, description) VALUES (%s, %s, %s, %s)"
                           " ON CONFLICT (run_id, name) DO NOTHING RETURNING id",

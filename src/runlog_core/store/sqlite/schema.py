@@ -17,7 +17,7 @@ from runlog_core.exceptions import InvalidNameError, StoreVersionError
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
@@ -113,6 +113,14 @@ MIGRATIONS: Final[dict[int, str]] = {
     # #9). An older runlog would fail on them with a raw error; the version makes it refuse the store.
     4: """
     -- v4: chunks of vtype '?'
+    """,
+    # v5: every batch carries its writer's id and number; the highest number each writer committed
+    # makes a batch sent again (a lost reply, a spill file written twice) write nothing (issue 23)
+    5: """
+    CREATE TABLE writers (
+        id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
     """,
 }
 

@@ -135,12 +135,7 @@ class SQLiteStore(SQLiteDatabase):
     @store_errors
     def create_run(self, info: RunInfo) -> None:
         with self.atomic() as conn:
-            conn.execute(
-                "INSERT INTO runs(id, experiment_id, name, parent_id, status, start_time, end_time, heartbeat,"
-                " heartbeat_timeout, pid, host, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (info.id, info.experiment_id, info.name, info.parent_id, info.status, info.start_time,
-                 info.end_time, info.heartbeat, info.heartbeat_timeout, info.pid, info.host, info.error),
-            )
+            _create_runs(conn, [info])
 
     @store_errors
     def reattach_run(self, run_id: str, pid: int, host: str, heartbeat_timeout: float) -> None:
@@ -219,6 +214,14 @@ class SQLiteStore(SQLiteDatabase):
             raise StoreError(f"cannot write to the store {self.path}: {err}") from err
 
     def _write(self, conn: sqlite3.Connection, batch: Batch) -> None:
+        if batch.writer is not None and conn.execute(
+                "INSERT INTO writers(id, seq) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq WHERE seq < excluded.seq RETURNING 1",
+                (batch.writer, batch.seq)).fetchone() is None:
+            self._known_series(conn, batch)  # committed before (its reply was lost): nothing again
+            return
+        if batch.runs:
+            _create_runs(conn, batch.runs)
         for series in batch.series:
             conn.execute(
                 "INSERT INTO series(run_id, name, kind, description) VALUES (?, ?, ?, ?)"
@@ -268,6 +271,14 @@ class SQLiteStore(SQLiteDatabase):
                 "UPDATE runs SET status = ?, end_time = ?, error = coalesce(?, error) WHERE id = ?",
                 [(status, end, error, run_id) for run_id, status, end, error in batch.ends],
             )
+
+    @staticmethod
+    def _known_series(conn: sqlite3.Connection, batch: Batch) -> None:
+        """Set the ids of the batch's series from the store: a batch written before created them."""
+        for series in batch.series:
+            found = conn.execute("SELECT id FROM series WHERE run_id = ? AND name = ?",
+                                 (series.run_id, series.name)).fetchone()
+            series.id = None if found is None else found[0]
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -380,6 +391,15 @@ class SQLiteStore(SQLiteDatabase):
         rows = self._conn().execute(
             "SELECT run_id, name, size, sha256, uri, time FROM artifacts WHERE run_id = ? ORDER BY name", (run_id,))
         return [ArtifactInfo(*row) for row in rows]
+
+
+def _create_runs(conn: sqlite3.Connection, runs: list[RunInfo]) -> None:
+    """Create ``runs`` unless they exist (created again after a lost reply: nothing changes)."""
+    conn.executemany(
+        "INSERT INTO runs(id, experiment_id, name, parent_id, status, start_time, end_time, heartbeat,"
+        " heartbeat_timeout, pid, host, error) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO NOTHING",
+        [(info.id, info.experiment_id, info.name, info.parent_id, info.status, info.start_time, info.end_time,
+          info.heartbeat, info.heartbeat_timeout, info.pid, info.host, info.error) for info in runs])
 
 
 # -- where a local store URI keeps its database -------------------------------------------------

@@ -1,0 +1,100 @@
+"""Stopping a writer: the last commit, within a bounded wait, and what a remote store did not take kept on disk.
+
+:meth:`Writer.close <runlog_core.writer.writer.Writer.close>` commits what is buffered and ends the
+thread. For a remote store (PostgreSQL: ``store.remote``) still refusing writes after the timeout,
+everything not written (the batches waiting, the one a stuck thread is sending, what was handed over
+since) goes to :mod:`runlog_core.store.spill`, one file a batch, in order, with their identities: a
+batch the store did commit after all is not written twice when the files are replayed. The writer
+then takes a new id, so its later batches never rank with the ones on disk.
+
+A thread stuck in a write on a network that went silent (no reset, no refusal) is not waited for
+past the timeout: it is abandoned, and whatever it returns with is ignored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from runlog_core.exceptions import StoreBusyError, StoreError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runlog_core.base.records import Batch
+    from runlog_core.writer.writer import Writer
+
+__all__ = ["close", "raise_for", "spill_all", "stop_thread"]
+
+
+def raise_for(writer: Writer, error: BaseException | None, waited: float) -> None:
+    """Raise what a flush that gave up after ``waited`` seconds raises, from the last ``error`` seen."""
+    uri = getattr(writer.store, "uri", "")
+    if isinstance(error, StoreBusyError):
+        raise StoreBusyError(error.path, waited, error.holders) from error
+    if isinstance(error, StoreError):
+        raise error
+    if error is None:  # no answer at all: a write in flight on a silent network
+        raise StoreError(f"runlog: the store {uri} did not answer within {waited:g} s (RUNLOG_STORE_TIMEOUT); "
+                         "the data is kept in memory and retried")
+    raise StoreError(f"runlog: the store {uri} did not take the writes: {error!r}; "
+                     "the data is kept in memory and retried") from error
+
+
+def close(writer: Writer, timeout: float | None) -> None:
+    """Commit everything buffered and end the thread; spill for a remote store that refuses (see the module)."""
+    waited = writer.store_timeout if timeout is None else timeout
+    deadline = time.monotonic() + waited
+    remote = getattr(writer.store, "remote", False)
+    try:
+        writer.flush(waited)
+    except StoreError as err:
+        if not remote:
+            stop_thread(writer, None)
+            raise
+        stop_thread(writer, deadline)
+        kept = spill_all(writer)
+        if kept is None:
+            raise
+        folder, files = kept
+        raise StoreError(f"{err}; what it did not take ({files} batch{'es' if files > 1 else ''}) is kept in "
+                         f"{folder} and written when {getattr(writer.store, 'uri', '')} is next opened") from err
+    stop_thread(writer, deadline if remote else None)
+
+
+def stop_thread(writer: Writer, deadline: float | None) -> None:
+    """End the writer's thread; with a ``deadline``, abandon it if it is still stuck in a write then."""
+    writer._stopped = True
+    writer._wake.set()
+    thread = writer._thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(None if deadline is None else max(0.1, deadline - time.monotonic()))
+        if thread.is_alive():
+            writer._abandoned = thread  # what it holds (writer._in_flight) is spilled by the caller
+    writer._thread = None
+    writer._stopped = False
+
+
+def spill_all(writer: Writer) -> tuple[Path, int] | None:
+    """Everything not written, as batches, kept on local disk for the store; ``None`` if that failed."""
+    from runlog_core.store.spill import spill
+
+    try:
+        batches: list[Batch] = []
+        in_flight = writer._in_flight
+        if in_flight is not None and writer._abandoned is not None:
+            batches.append(in_flight)  # older than every batch still waiting
+        while writer._pending:
+            batches.append(writer._pending.take()[0])
+        points, ops = writer._points[:], writer._ops[:]
+        del writer._points[:]
+        del writer._ops[:]
+        batches.append(writer._build(points, ops)[0])
+        kept = spill(getattr(writer.store, "uri", ""), batches)
+    except Exception as err:
+        writer._warn_once("spill", f"runlog: could not keep what {getattr(writer.store, 'uri', '')} did not take "
+                          f"on local disk ({err!r}); it is lost")
+        return None
+    writer.new_identity()
+    return kept
