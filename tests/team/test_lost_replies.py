@@ -6,29 +6,16 @@ server's CommandComplete for a COMMIT, before the client gets it."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
 from pathlib import Path
 
 import pytest
+from _team_helpers import runlog_warnings, start_program
 
 from runlog_core import Experiment, Run
 from tcp_relay import Relay
-
-
-@pytest.fixture
-def relay() -> Relay:
-    started = Relay()
-    started.start()
-    yield started
-    started.cut()
-
-
-def _runlog_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [str(w.message) for w in caught if str(w.message).startswith("runlog")]
 
 
 def test_a_lost_commit_reply_makes_the_writer_retry_and_stores_every_point_once(
@@ -61,7 +48,7 @@ def test_a_lost_commit_reply_makes_the_writer_retry_and_stores_every_point_once(
     assert series.last_step == 5999 and series.last_value == 1 / 6000  # the latest value is the last logged
     assert direct.get_params() == {"lr": 0.1} and direct.get_tags() == {"phase": "cut"}
     assert direct.get_status() == "Completed"
-    told = _runlog_warnings(caught)
+    told = runlog_warnings(caught)
     assert len(told) == 1, told  # one line: the store did not answer, the points wait and are retried
     assert "could not write to the store" in told[0] and "retrying" in told[0]
 
@@ -96,16 +83,8 @@ def test_a_lost_commit_reply_during_a_spill_replay_stores_every_point_once(
     spill_dir = tmp_path / "spill"
     env = {**os.environ, "RUNLOG_SPILL_DIR": str(spill_dir), "RUNLOG_STORE_TIMEOUT": "2",
            "RUNLOG_FLUSH_INTERVAL": "0.1", "RUNLOG_ARTIFACTS": str(tmp_path / "artifacts")}
-    script = tmp_path / "train.py"
-    script.write_text(SPILLING)
     through = relay.uri(pg_uri)
-    proc = subprocess.Popen([sys.executable, str(script), through, str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run-id").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    run_id = (tmp_path / "run-id").read_text()
+    proc, run_id, deadline = start_program(SPILLING, tmp_path, [through, str(tmp_path)], env)
     relay.cut()
     (tmp_path / "cut").write_text("")
     _, err = proc.communicate(timeout=120)
@@ -126,7 +105,7 @@ def test_a_lost_commit_reply_during_a_spill_replay_stores_every_point_once(
             Experiment("replayed", store=through).close()  # opening the store replays the files
             opened += 1
     assert relay.replies_lost == 4 and opened == 5  # four replays cut short, the fifth finishes
-    assert sum("did not take yet" in message for message in _runlog_warnings(caught)) == 4
+    assert sum("did not take yet" in message for message in runlog_warnings(caught)) == 4
 
     again = Run(Experiment("replayed", store=pg_uri), run_id)
     history = again.get_metric_history("loss")

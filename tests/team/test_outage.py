@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
 from pathlib import Path
 
 import pytest
+from _team_helpers import runlog_warnings, start_program, wait_for_file
 
 from runlog_core import Experiment, Run
 from tcp_relay import Relay
-
-
-@pytest.fixture
-def relay() -> Relay:
-    started = Relay()
-    started.start()
-    yield started
-    started.resume()
-    started.cut()
-
-
-def _runlog_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
-    return [str(w.message) for w in caught if str(w.message).startswith("runlog")]
 
 
 def test_child_runs_made_during_an_outage_return_at_once_and_everything_arrives_later(
@@ -69,7 +55,7 @@ def test_child_runs_made_during_an_outage_return_at_once_and_everything_arrives_
         parent.complete()
         exp.close()
     assert trained < 2 + 1.5  # one wait of RUNLOG_STORE_TIMEOUT (the first fold's end), not one per fold
-    told = _runlog_warnings(caught)
+    told = runlog_warnings(caught)
     assert len(told) == 1 and "could not write to the store" in told[0], told  # one warning, training went on
 
     reader = Experiment("folds", store=pg_uri)
@@ -119,24 +105,14 @@ def test_sigterm_while_the_store_is_unreachable_spills_everything_and_exits_in_t
     timeout = 2.0
     env = {**os.environ, "RUNLOG_SPILL_DIR": str(spill_dir), "RUNLOG_STORE_TIMEOUT": str(timeout),
            "RUNLOG_FLUSH_INTERVAL": "0.1", "RUNLOG_ARTIFACTS": str(tmp_path / "artifacts")}
-    script = tmp_path / "train.py"
-    script.write_text(PREEMPTED)
     through = relay.uri(pg_uri)
-    proc = subprocess.Popen([sys.executable, str(script), through, str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run-id").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    run_id = (tmp_path / "run-id").read_text()
+    proc, run_id, deadline = start_program(PREEMPTED, tmp_path, [through, str(tmp_path)], env)
     if fault == "refused":
         relay.cut()  # connections reset, the port refuses
     else:
         relay.stall()  # nothing forwarded, nothing closed: a write hangs
     (tmp_path / "down").write_text("")
-    while not (tmp_path / "ready").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    wait_for_file(tmp_path / "ready", proc, deadline)
     time.sleep(0.3)
     asked = time.monotonic()
     proc.send_signal(signal.SIGTERM)
@@ -189,16 +165,8 @@ def test_a_program_whose_store_is_down_at_its_end_waits_once(
     timeout = 3.0
     env = {**os.environ, "RUNLOG_SPILL_DIR": str(spill_dir), "RUNLOG_STORE_TIMEOUT": str(timeout),
            "RUNLOG_FLUSH_INTERVAL": "0.1", "RUNLOG_ARTIFACTS": str(tmp_path / "artifacts")}
-    script = tmp_path / "train.py"
-    script.write_text(ENDING_DOWN)
     through = relay.uri(pg_uri)
-    proc = subprocess.Popen([sys.executable, str(script), through, str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run-id").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    run_id = (tmp_path / "run-id").read_text()
+    proc, run_id, deadline = start_program(ENDING_DOWN, tmp_path, [through, str(tmp_path)], env)
     relay.cut()
     (tmp_path / "down").write_text("")
     while not (tmp_path / "ending").exists():

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from _team_helpers import start_program
 
 from runlog_core import Experiment, Run
 from tcp_relay import Relay
@@ -49,15 +47,7 @@ def test_points_waiting_when_the_program_ends_are_written_when_the_store_is_next
     spill_dir = tmp_path / "spill"
     env = {**os.environ, "RUNLOG_SPILL_DIR": str(spill_dir), "RUNLOG_STORE_TIMEOUT": "2",
            "RUNLOG_ARTIFACTS": str(tmp_path / "artifacts")}
-    script = tmp_path / "train.py"
-    script.write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), through, str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run-id").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
-    run_id = (tmp_path / "run-id").read_text()
+    proc, run_id, deadline = start_program(SCRIPT, tmp_path, [through, str(tmp_path)], env)
     relay.cut()
     (tmp_path / "cut").write_text("")
     out, err = proc.communicate(timeout=120)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _team_helpers import start_program
 
 from runlog_core import Experiment, Run
 from tcp_relay import Relay
@@ -58,15 +59,6 @@ REPLAYER = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def relay() -> Relay:
-    started = Relay()
-    started.start()
-    yield started
-    started.resume()
-    started.cut()
-
-
 def _env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "RUNLOG_SPILL_DIR": str(tmp_path / "spill"), "RUNLOG_STORE_TIMEOUT": "2",
             "RUNLOG_FLUSH_INTERVAL": "0.05", "RUNLOG_ARTIFACTS": str(tmp_path / "artifacts")}
@@ -80,20 +72,14 @@ def _waiting(spill_dir: Path) -> list[Path]:
 
 def _spill(relay: Relay, pg_uri: str, tmp_path: Path, points: int, every: int) -> str:
     """Run a program that logs ``points`` points after its store went away; returns the run's id."""
-    script = tmp_path / "train.py"
-    script.write_text(SPILLING)
-    proc = subprocess.Popen([sys.executable, str(script), relay.uri(pg_uri), str(tmp_path), str(points), str(every)],
-                            env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "run-id").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.02)
+    proc, run_id, _ = start_program(SPILLING, tmp_path, [relay.uri(pg_uri), str(tmp_path), str(points), str(every)],
+                                    _env(tmp_path))
     relay.cut()
     (tmp_path / "cut").write_text("")
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and "kept in" in err, err
     relay.start()
-    return (tmp_path / "run-id").read_text()
+    return run_id
 
 
 def _points_in(path: Path) -> int:
