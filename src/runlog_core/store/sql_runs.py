@@ -1,4 +1,5 @@
-"""What the two SQL stores (SQLite and PostgreSQL) say alike: list_runs' conditions and a filter's joins.
+"""What the two SQL stores (SQLite and PostgreSQL) say alike: list_runs' conditions, search_runs'
+statement and a filter's joins.
 
 Each dialect hands in how it writes a bound parameter (``:name`` or ``%(name)s``) and its own
 pieces of SQL (the Killed check, a cast on a bound key); every value stays a bound parameter.
@@ -13,9 +14,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from runlog_core.base.filter import Field
+    from runlog_core.base.filter import Expression, Field
 
-__all__ = ["Joins", "bind", "run_conditions"]
+__all__ = ["Joins", "bind", "run_conditions", "search_statement"]
 
 # where a filter reads metrics, params and tags from: (table, its name column)
 SOURCES = {"metrics": ("series", "name"), "params": ("params", "key"), "tags": ("tags", "key")}
@@ -53,6 +54,30 @@ def run_conditions(mark: Callable[[str], str], status_sql: str, experiment_id: i
             test = f" AND t.value = {mark(f'tv{index}')}"
         where.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.key = {mark(f'tk{index}')}{test})")
     return where, params
+
+
+def search_statement(select: str, mark: Callable[[str], str], expression: Expression | None,
+                     order_by: list[tuple[Field, bool]], experiment_id: int | None, joins: Any,
+                     compile_filter: Callable[[Expression, dict[str, Any], Any], str],
+                     order_keys: Callable[[Field, dict[str, Any]], list[str]], tiebreak: str
+                     ) -> tuple[str, dict[str, Any]]:
+    """``search_runs``' SQL and its parameters: ``select`` (the columns and ``FROM``) with the filter's
+    joins, its condition and the experiment's, ordered by ``order_by`` (missing values last), then
+    ``tiebreak``. ``order_keys`` gives the expressions one sort field sorts by."""
+    params: dict[str, Any] = {"now": time.time()}
+    where = []
+    if expression is not None:
+        where.append(compile_filter(expression, params, joins))
+    if experiment_id is not None:
+        where.append(f"r.experiment_id = {mark('experiment')}")
+        params["experiment"] = experiment_id
+    sql = f"{select} {joins.sql}"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    orders = [f"{key} {'DESC' if desc else 'ASC'} NULLS LAST"
+              for field, desc in order_by for key in order_keys(field, params)]
+    orders.append(tiebreak)
+    return sql + " ORDER BY " + ", ".join(orders), params
 
 
 class Joins:

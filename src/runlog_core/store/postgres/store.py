@@ -36,7 +36,7 @@ from runlog_core.store.postgres.filter import Joins, compile_filter, compile_ord
 from runlog_core.store.postgres.pages import key_page, points_page
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 from runlog_core.store.postgres.write import write_batch
-from runlog_core.store.sql_runs import run_conditions
+from runlog_core.store.sql_runs import run_conditions, search_statement
 from runlog_core.store.sqlite.codec import decode_chunk, decode_param, refusal
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 
@@ -174,21 +174,9 @@ class PostgresStore(PostgresDatabase):
 
     def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
                     experiment_id: int | None = None) -> list[RunInfo]:
-        params: dict[str, Any] = {"now": time.time()}
-        where = []
-        joins = Joins()
-        if expression is not None:
-            where.append(compile_filter(expression, params, joins))
-        if experiment_id is not None:
-            where.append("r.experiment_id = %(experiment)s")
-            params["experiment"] = experiment_id
-        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM} {joins.sql}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        orders = [f"{key} {'DESC' if desc else 'ASC'} NULLS LAST"
-                  for field, desc in order_by for key in compile_order(field, params)]
-        orders.append("r.start_time DESC, r.seq DESC")
-        sql += " ORDER BY " + ", ".join(orders)
+        sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, expression, order_by,
+                                       experiment_id, Joins(), compile_filter, compile_order,
+                                       "r.start_time DESC, r.seq DESC")
         rows = self._run(lambda conn: conn.execute(sql, params).fetchall(), "cannot search")
         return [RunInfo(*row) for row in rows]
 

@@ -26,7 +26,7 @@ from runlog_core.base.values import LIST, NUMBER
 from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.local import LocalArtifactStore
 from runlog_core.store.artifacts.roots import open_artifact_store
-from runlog_core.store.sql_runs import run_conditions
+from runlog_core.store.sql_runs import run_conditions, search_statement
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
     decode_chunk,
@@ -174,21 +174,10 @@ class SQLiteStore(SQLiteDatabase):
     @store_errors
     def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
                     experiment_id: int | None = None) -> list[RunInfo]:
-        params: dict[str, Any] = {"now": time.time()}
-        where = []
-        joins = Joins()
-        if expression is not None:
-            where.append(compile_filter(expression, params, joins))
-        if experiment_id is not None:
-            where.append("r.experiment_id = :experiment")
-            params["experiment"] = experiment_id
-        sql = f"SELECT {RUN_COLUMNS} {RUN_FROM} {joins.sql}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        orders = [f"{compile_order(field, params)} {'DESC' if desc else 'ASC'} NULLS LAST"
-                  for field, desc in order_by]
-        orders.append("r.start_time DESC, r.rowid DESC")
-        sql += " ORDER BY " + ", ".join(orders)
+        sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, expression, order_by,
+                                       experiment_id, Joins(), compile_filter,
+                                       lambda field, params: [compile_order(field, params)],
+                                       "r.start_time DESC, r.rowid DESC")
         return [RunInfo(*row) for row in self._conn().execute(sql, params)]
 
     # -- the writer's batch ------------------------------------------------------------------
