@@ -20,7 +20,7 @@ from typing import IO, BinaryIO
 from runlog_core.base.artifact_names import check_artifact_name
 from runlog_core.exceptions import ArtifactConflictError, ArtifactWriteError, RunNotFoundError, UnsafeArtifactNameError
 
-__all__ = ["LocalArtifactStore", "copy_to_file", "make_private_dirs"]
+__all__ = ["LocalArtifactStore", "copy_to_file", "digest_of", "make_private_dirs"]
 
 _CHUNK = 1 << 20
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -49,6 +49,16 @@ def make_private_dirs(folder: Path) -> None:
         except FileExistsError:
             if not path.is_dir():
                 raise
+
+
+def digest_of(source: BinaryIO) -> tuple[int, str]:
+    """``(size, sha256)`` of the rest of ``source``, whatever store it is read from."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: source.read(_CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def copy_to_file(source: BinaryIO, name: str, destination: Path) -> Path:
@@ -248,10 +258,5 @@ class LocalArtifactStore:
 
     def digest(self, run_id: str, name: str) -> tuple[int, str]:
         """``(size, sha256)`` of the stored artifact."""
-        digest = hashlib.sha256()
-        size = 0
         with self.open(run_id, name) as source:
-            for chunk in iter(lambda: source.read(_CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-        return size, digest.hexdigest()
+            return digest_of(source)

@@ -25,7 +25,6 @@ conflict check (none for a name this store stored before), then the PUT.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Callable
@@ -41,7 +40,7 @@ from runlog_core.exceptions import (
     UnsafeArtifactNameError,
 )
 from runlog_core.store.artifacts import s3_transfer
-from runlog_core.store.artifacts.local import copy_to_file
+from runlog_core.store.artifacts.local import copy_to_file, digest_of
 from runlog_core.store.artifacts.s3_client import (
     CONNECT_TIMEOUT,
     DOWN_SECONDS,
@@ -194,10 +193,5 @@ class S3ArtifactStore(LogSpoolMixin):
             stored = (head.get("Metadata") or {}).get("sha256")
             if stored:
                 return int(head["ContentLength"]), str(stored)
-        digest = hashlib.sha256()
-        size = 0
         with self.open(run_id, name) as source:
-            for chunk in iter(lambda: source.read(CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-        return size, digest.hexdigest()
+            return digest_of(source)
