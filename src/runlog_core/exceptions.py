@@ -295,7 +295,12 @@ class ArtifactWriteError(RunlogError, OSError):
 
         self.name, self.path = name, path
         code = error.errno
-        if code in (errno.ENOSPC, errno.EDQUOT):
+        again = "download it again" if action.startswith("downloading") else "upload it again"
+        if action.startswith("downloading") and code in (errno.EPERM, errno.EACCES, errno.EROFS):
+            fix = "download to a folder you can write to (give DEST), or make that folder writable by this user"
+        elif code in (errno.ENOSPC, errno.EDQUOT) and action.startswith("downloading"):
+            fix = "free some disk space there, or download to another disk, and download it again"
+        elif code in (errno.ENOSPC, errno.EDQUOT):
             fix = "free some disk space (or point RUNLOG_ARTIFACTS at a larger disk) and upload it again"
         elif code in (errno.EPERM, errno.EACCES, errno.EROFS) and action == "reading":
             fix = f"make {path} readable by this user"
@@ -306,7 +311,7 @@ class ArtifactWriteError(RunlogError, OSError):
         elif code == errno.EFBIG:
             fix = "the file is over this system's file size limit (ulimit -f); raise the limit or split the file"
         else:
-            fix = "check that the folder exists and can be written, then upload it again"
+            fix = f"check that the folder exists and can be written, then {again}"
         self.message = f"artifact {name!r}: {action} {path} failed: {error.strerror or error}; {fix}"
         super().__init__(self.message)
         self.errno, self.strerror, self.filename = code, error.strerror, path
@@ -323,9 +328,12 @@ class MissingDependencyError(RunlogError, ImportError):
         feature: what asked for it, e.g. ``search_runs(output='pandas')``.
     """
 
-    def __init__(self, package: str, feature: str) -> None:
-        self.package, self.feature = package, feature
-        super().__init__(f"{feature} needs {package}, which is not installed: pip install {package}", name=package)
+    def __init__(self, package: str, feature: str, install: str | None = None) -> None:
+        self.package, self.feature = package, feature  # install: what to pip install (quoted), else package
+        import shlex
+
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install {shlex.quote(install or package)}",
+                         name=package)
 
 
 class ImportSourceError(RunlogError, ValueError):
@@ -351,10 +359,10 @@ class DestinationExistsError(RunlogError, FileExistsError):
     """
 
     def __init__(self, path: str, others: int = 0,
-                 fix: str = "remove it, or download to another destination") -> None:
+                 fix: str = "remove it, or download to another destination", verb: str = "downloaded") -> None:
         self.path, self.others = path, others
         more = f" (and {others} more file{'s' if others != 1 else ''} it would replace)" if others else ""
-        self.message = f"{path!r} already exists{more}; nothing was downloaded: {fix}"
+        self.message = f"{path!r} already exists{more}; nothing was {verb}: {fix}"
         super().__init__(self.message)
         self.filename = path
 

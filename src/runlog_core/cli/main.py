@@ -26,9 +26,17 @@ from runlog_core.cli.access import open_run, resolve_run, store_for
 from runlog_core.cli.errors import one_line, say
 from runlog_core.cli.export import cmd_download, cmd_export
 from runlog_core.cli.push import cmd_push
+from runlog_core.cli.records import at_least, last_value, run_record, tree_name, tree_order
 from runlog_core.cli.table import duration, iso, print_json, print_table, when
-from runlog_core.exceptions import RunlogError
-from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
+from runlog_core.exceptions import FilterSyntaxError, RunlogError
+from runlog_core.views.columns import (
+    ATTRIBUTE_COLUMNS,
+    choose_columns,
+    json_key,
+    json_ready,
+    named_fields,
+    parse_columns,
+)
 
 if TYPE_CHECKING:
     from runlog_core.store import RunInfo, Store
@@ -36,13 +44,15 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 _CHILD_RULE = ("Child runs (a sweep's runs, a parameter search's candidates) are listed only with --all, "
-               "with or without --filter; --filter and --sort then apply to them too.")
+               "with or without --filter; --filter and --sort then apply to them too, and the table shows "
+               "each child under its parent, its name indented.")
 _COLUMNS_RULE = ("Columns: id, experiment, name, status, started, duration, then the metrics, params and tags that "
                  "--filter and --sort name, then the metrics most of the listed runs share (--metrics N of them); "
                  "--columns metrics.NAME,params.NAME,tags.NAME,status,... picks them exactly "
-                 f"(attributes: {', '.join(ATTRIBUTE_COLUMNS)}). With --json: one object per run, "
-                 "keys run_id, experiment, name, status, parent_id, start_time, end_time, duration, metrics.*, "
-                 "params.*, tags.* (with --columns: exactly those keys).")
+                 f"(attributes: {', '.join(ATTRIBUTE_COLUMNS)}); headers are the keys as --columns takes them. "
+                 "With --json: one object per run, keys run_id, experiment, name, status, parent_run_id, "
+                 "start_time, end_time, duration, metrics.*, params.*, tags.* (with --columns: exactly those, "
+                 "id, parent, started and ended as run_id, parent_run_id, start_time and end_time).")
 
 
 def _latest_metrics(store: Store, run_id: str) -> dict[str, Any]:
@@ -62,17 +72,17 @@ def _attribute(info: RunInfo, column: str, for_json: bool) -> Any:
             "parent": info.parent_id}[column]
 
 
-def _header(column: str) -> str:
-    return column[len("metrics."):] if column.startswith("metrics.") else column
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     from runlog_core.base.filter import parse_filter, parse_order_by
 
     columns = parse_columns(args.columns) if args.columns is not None else None  # checked before any I/O
     store = store_for(args)
     expression = parse_filter(args.filter) if args.filter else None
-    order_by = parse_order_by(args.sort)
+    try:
+        order_by = parse_order_by(args.sort)
+    except FilterSyntaxError as err:  # about the sort key, not "the filter"
+        raise RunlogError(f"the sort key {err.text!r} (--sort), at character {err.position + 1}: {err.message}; "
+                          "e.g. --sort metrics.loss or --sort 'start_time DESC'") from None
     experiment_id = None
     if args.experiment is not None:
         experiment_id = store.get_experiment_id(args.experiment)
@@ -81,7 +91,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     infos = store.search_runs(expression, order_by, experiment_id)
     if not args.all:  # the same rule with or without --filter (issue 12)
         infos = [info for info in infos if info.parent_id is None]
-    infos = infos[: max(args.limit, 0)]
+    infos = infos[: args.limit]
     latest = {info.id: _latest_metrics(store, info.id) for info in infos}
     if columns is None:
         columns = choose_columns(named_fields(expression, order_by), (latest[i.id] for i in infos), args.metrics)
@@ -97,18 +107,23 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if full_json:
         print_json([{"run_id": i.id, "experiment": i.experiment_name, "name": i.name, "status": i.status,
-                     "parent_id": i.parent_id, "start_time": iso(i.start_time), "end_time": iso(i.end_time),
+                     "parent_run_id": i.parent_id, "start_time": iso(i.start_time), "end_time": iso(i.end_time),
                      "duration": None if i.end_time is None else i.end_time - i.start_time,
                      **{f"metrics.{k}": v for k, v in latest[i.id].items()},
                      **{f"params.{k}": v for k, v in params[i.id].items()},
                      **{f"tags.{k}": v for k, v in tags[i.id].items()}} for i in infos])
     elif args.json:
-        print_json([{column: cell(info, column) for column in columns} for info in infos])
+        print_json([{json_key(column): cell(info, column) for column in columns} for info in infos])
     elif not infos:
         print(visible("no runs" + (f" match {args.filter!r}" if args.filter else "") + f" in {store.uri}"
                       + ("" if args.all else " (child runs are listed with --all)")))
     else:
-        print_table([_header(c) for c in columns], [[cell(i, c) for c in columns] for i in infos], wide=args.wide)
+        placed = tree_order(infos) if args.all else [(info, 0) for info in infos]
+
+        def shown(info: RunInfo, column: str, depth: int) -> Any:
+            return tree_name(info.name, depth) if column == "name" else cell(info, column)
+
+        print_table(columns, [[shown(i, c, depth) for c in columns] for i, depth in placed], wide=args.wide)
     return 0
 
 
@@ -117,17 +132,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     info = resolve_run(store, args.run)
     params, tags, series = store.get_params(info.id), store.get_tags(info.id), store.get_series(info.id)
     children, artifacts = store.list_runs(parent_id=info.id), store.get_artifacts(info.id)
-    metrics = [[s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS
-                else ("(table)" if s.kind in (_values.ROW, _values.TABLE) else s.last_value),
-                store.count_points(s.id)] for s in series]
+    metrics = [[s.name, s.kind, s.last_step, last_value(s), store.count_points(s.id)] for s in series]
     if args.json:
-        from runlog_core.run.read import run_details
-
-        details = run_details(store, info)
+        details = run_record(store, info)
         details["metrics"] = [dict(zip(("name", "kind", "last_step", "last_value", "points"), row))
                               for row in metrics]
-        details["children"] = [{"runId": c.id, "name": c.name, "status": c.status} for c in children]
-        details["files"] = [{"name": a.name, "bytes": a.size, "sha256": a.sha256} for a in artifacts]
+        details["children"] = [{"run_id": c.id, "name": c.name, "status": c.status} for c in children]
         print_json(details)
         return 0
     print(visible(f"Run {info.id}  ({info.name})"))  # stored text: its control characters as escapes
@@ -166,8 +176,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             print_json([{"name": s.name, "kind": s.kind, "last_step": s.last_step, "last_value": s.last_value,
                          "last_time": s.last_time} for s in series])
             return 0
-        rows = [[s.name, s.kind, s.last_step, s.last_value if s.kind in _values.SCALAR_KINDS else "",
-                 when(s.last_time)] for s in series]
+        rows = [[s.name, s.kind, s.last_step, last_value(s), when(s.last_time)] for s in series]
         print_table(["name", "kind", "last step", "last value", "time"], rows, wide=args.wide)
         return 0
     if args.name not in {s.name for s in series}:
@@ -191,6 +200,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.runs) < 2:
+        raise RunlogError("compare needs two or more runs (ids, id prefixes or names); to see one, `runlog show RUN`")
     columns = parse_columns(args.columns) if args.columns is not None else None
     store = store_for(args)
     infos = [resolve_run(store, key) for key in args.runs]
@@ -211,8 +222,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table = {column: [cell(info, column) for info in infos] for column in columns}
     differ = [c for c, row in table.items() if len({json.dumps(json_ready(v), default=str) for v in row}) > 1]
     if args.json:
-        print_json({"runs": [{"run_id": info.id, "name": info.name, **{c: table[c][n] for c in columns}}
-                             for n, info in enumerate(infos)], "different": differ})
+        print_json({"runs": [{"run_id": info.id, "name": info.name, **{json_key(c): table[c][n] for c in columns}}
+                             for n, info in enumerate(infos)], "different": [json_key(c) for c in differ]})
         return 0
     rows = [[column + (" *" if column in differ else ""), *row] for column, row in table.items()]
     print_table(["", *[f"{info.name} ({info.id[:8]})" for info in infos]], rows, wide=args.wide)
@@ -278,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="e.g. \"metrics.mse < 3000 and params.alpha >= 0.1\" (top-level runs only, unless --all)")
     runs.add_argument("--sort", action="append", default=None, help="sort key, e.g. metrics.mse or 'start_time DESC'")
     runs.add_argument("--all", action="store_true", help="include child runs (also with --filter)")
-    runs.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
-    runs.add_argument("--metrics", type=int, default=4, metavar="N",
+    runs.add_argument("--limit", type=at_least(1), default=50, metavar="N", help="at most N runs, 1 or more (default 50)")
+    runs.add_argument("--metrics", type=at_least(0), default=4, metavar="N",
                       help="besides those --filter and --sort name, the N metrics most runs share (default 4)")
     runs.add_argument("--columns", default=None, metavar="COLUMNS",
                       help="exactly these columns, comma-separated: metrics.NAME, params.NAME, tags.NAME, "
@@ -317,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), default="csv",
                         help="csv: run_id, metric, step, value, timestamp; json: the run with every point "
                              "(NaN and infinities as the strings \"NaN\", \"Infinity\", \"-Infinity\")")
-    export.add_argument("-o", "--output", default=None, help="file to write (default: stdout)")
+    export.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="file to write, in a folder that exists (default: stdout)")
+    export.add_argument("--overwrite", action="store_true", help="replace FILE if it exists (default: refuse)")
 
     push = add("push", cmd_push, "copy runs with their ids to another store, e.g. a team's PostgreSQL "
                "(again: copies only what is new)",
@@ -384,8 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except OSError as err:  # a destination that cannot be written, a full disk
-        say(f"runlog: {one_line(err)}")
+    except OSError as err:  # a destination that cannot be written, a full disk: never a raw "[Errno 2]"
+        plain = isinstance(err, RunlogError) or not err.strerror
+        say(f"runlog: {one_line(err) if plain else err.strerror + (f': {err.filename!r}' if err.filename else '')}")
         return 2
     except ImportError as err:  # an optional dependency a command needs (the importers: mlflow, tensorboard)
         say(f"runlog: {one_line(err)}")

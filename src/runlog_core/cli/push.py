@@ -20,6 +20,11 @@ def cmd_push(args: argparse.Namespace) -> int:
     from runlog_core.base.uri import hide_password
     from runlog_core.transfer.push import PushInterrupted, PushProgress, lines, push
 
+    chosen = [flag for flag, given in (("RUN ids", bool(args.runs)), ("-e EXPERIMENT", args.experiment is not None),
+                                       ("--all", args.all)) if given]
+    if len(chosen) != 1:
+        said = "no runs were chosen" if not chosen else f"{' and '.join(chosen)} were both given"
+        raise RunlogError(f"say which runs to push with one of: RUN ids (or names), -e EXPERIMENT, --all; {said}")
     source = store_for(args)
     progress = PushProgress()
     try:

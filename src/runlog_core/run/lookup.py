@@ -19,8 +19,11 @@ def resolve_run(store: Store, key: str) -> RunInfo:
     """A run's record from its id, a unique id prefix, or its name.
 
     Raises:
-        RunlogError: no run matches ``key``, or several do (give more of the id).
+        RunlogError: ``key`` is empty, no run matches it, or several do (give more of the id).
     """
+    if not isinstance(key, str) or not key.strip():  # '' is a prefix of every id: it must not pick the only run
+        raise RunlogError(f"a run must be named by its id, a unique prefix of it, or its name, got {key!r}; "
+                          "see `runlog runs`")
     info = store.get_run(key)
     if info is not None:
         return info

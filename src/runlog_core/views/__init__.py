@@ -6,6 +6,8 @@ same names and give the same JSON:
 - :data:`ATTRIBUTE_COLUMNS`, :func:`parse_columns`, :func:`named_fields`, :func:`choose_columns`:
   the columns of a listing of runs (``metrics.NAME``, ``params.NAME``, ``tags.NAME`` or an
   attribute), as given (``--columns``) or chosen from a filter, sort keys and the runs' metrics;
+- :data:`JSON_KEYS`, :func:`json_key`: the one vocabulary of JSON output (``run_id``, ``parent_run_id``,
+  ``start_time``, ``end_time``) for the attribute columns a table heads ``id``, ``parent``, ``started``, ``ended``;
 - :func:`json_ready`: a value with NaN and infinities as the strings JSON can carry;
 - :func:`register_ui` and :func:`find_ui`: the registry of web UI servers by store, which links a
   run shown in a notebook to its page (see :mod:`runlog_core.views.ui_registry`);
@@ -24,13 +26,23 @@ if TYPE_CHECKING:
     from typing import Any
 
     from runlog_core.base.config import ui_db_connections, ui_token
-    from runlog_core.views.columns import ATTRIBUTE_COLUMNS, choose_columns, json_ready, named_fields, parse_columns
+    from runlog_core.views.columns import (
+        ATTRIBUTE_COLUMNS,
+        JSON_KEYS,
+        choose_columns,
+        json_key,
+        json_ready,
+        named_fields,
+        parse_columns,
+    )
     from runlog_core.views.ui_registry import find_ui, register_ui
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
+    "JSON_KEYS",
     "choose_columns",
     "find_ui",
+    "json_key",
     "json_ready",
     "named_fields",
     "parse_columns",

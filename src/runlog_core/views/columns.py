@@ -17,13 +17,21 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-__all__ = ["ATTRIBUTE_COLUMNS", "DEFAULT_ATTRIBUTES", "choose_columns", "json_ready", "named_fields", "parse_columns"]
+__all__ = ["ATTRIBUTE_COLUMNS", "DEFAULT_ATTRIBUTES", "JSON_KEYS", "choose_columns", "json_key", "json_ready", "named_fields",
+           "parse_columns"]
 
 ATTRIBUTE_COLUMNS = ("id", "experiment", "name", "status", "started", "ended", "duration", "parent")
 """The columns of ``runlog runs`` that are not a metric, param or tag."""
 
 DEFAULT_ATTRIBUTES = ("id", "experiment", "name", "status", "started", "duration")
 """The attribute columns :func:`choose_columns` starts with."""
+
+JSON_KEYS = {"id": "run_id", "parent": "parent_run_id", "started": "start_time", "ended": "end_time"}
+"""The key JSON output gives an attribute column whose table header is short: one vocabulary for ``runs --json``
+(with or without ``--columns``), ``show --json``, ``export --format json`` and the DataFrames (``run_id``,
+``parent_run_id``, ``start_time``, ``end_time``); ``--columns`` accepts either spelling."""
+
+_ALIASES = {key: column for column, key in JSON_KEYS.items()}
 
 _NAMESPACES = {"metrics": "metrics", "metric": "metrics", "params": "params", "param": "params",
                "tags": "tags", "tag": "tags"}
@@ -40,6 +48,11 @@ def json_ready(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_ready(item) for item in value]
     return value
+
+
+def json_key(column: str) -> str:
+    """The key JSON output gives ``column`` (``id`` -> ``run_id``, ``parent`` -> ``parent_run_id``...)."""
+    return JSON_KEYS.get(column, column)
 
 
 def parse_columns(text: str) -> list[str]:
@@ -60,6 +73,8 @@ def parse_columns(text: str) -> list[str]:
             key = f"{_NAMESPACES[namespace.lower()]}.{name}"
         elif not dot and item.lower() in ATTRIBUTE_COLUMNS:
             key = item.lower()
+        elif not dot and item.lower() in _ALIASES:
+            key = _ALIASES[item.lower()]
         elif not dot:
             raise InvalidNameError("--columns", item, f"{_COLUMNS_HELP} (for the metric, write metrics.{item})")
         else:

@@ -44,7 +44,7 @@ def driver() -> Any:
     except ImportError as err:
         from runlog_core.exceptions import MissingDependencyError
 
-        raise MissingDependencyError("psycopg[binary]", "PostgreSQL stores (pip install 'runlog[postgres]')") from err
+        raise MissingDependencyError("psycopg", "a PostgreSQL store", install="runlog[postgres]") from err
     return psycopg
 
 
