@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from runlog_core.cli.access import store_for
+from runlog_core.cli.access import resolve_run, store_for
 from runlog_core.cli.errors import one_line, say
 from runlog_core.exceptions import RunlogError
 
@@ -25,7 +25,12 @@ def cmd_push(args: argparse.Namespace) -> int:
     if len(chosen) != 1:
         said = "no runs were chosen" if not chosen else f"{' and '.join(chosen)} were both given"
         raise RunlogError(f"say which runs to push with one of: RUN ids (or names), -e EXPERIMENT, --all; {said}")
+    from runlog_core.plugins.manager import resolve_store_uri
+
+    resolve_store_uri(args.to, "--to")  # a malformed URI named as the flag it came from
     source = store_for(args)
+    for key in args.runs:  # an unknown RUN is refused before the destination is created
+        resolve_run(source, key)
     progress = PushProgress()
     try:
         with warnings.catch_warnings():  # a store's warning (files kept on this host only) as one line

@@ -33,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "submit", help="run a script as a run, streaming its output (or a sweep of runs)",
         description="Run a Python script in a subprocess as a runlog run, streaming its output.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("script", help="the Python script, inside the source folder")
-    parser.add_argument("script_args", nargs="*", metavar="-- ARGS",
+    parser.add_argument("script", metavar="SCRIPT", help="the Python script, inside the source folder")
+    parser.add_argument("script_args", nargs="*", default=[], metavar="-- ARGS",
                         help="arguments for the script, after --")
     parser.add_argument("-e", "--experiment", help="experiment name (default: RUNLOG_EXPERIMENT, else the script's name)")
     parser.add_argument("-d", "--source-directory", default=".",
@@ -75,6 +75,21 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
+_FLAGS = {"script": "SCRIPT", "source_directory": "--source-directory", "python": "--python"}
+
+
+def _as_typed(err: BaseException) -> str:
+    """An error in one line, naming what was typed (SCRIPT, --python) rather than ScriptRunConfig's arguments."""
+    from runlog_core.exceptions import InvalidArgumentError, RunlogError
+
+    if isinstance(err, InvalidArgumentError) and err.argument in _FLAGS:
+        accepted = err.accepted.replace("source_directory", "the source folder (--source-directory)")
+        return f"{_FLAGS[err.argument]} must be {accepted}, got {str(err.value)!r}"
+    if isinstance(err, OSError) and not isinstance(err, RunlogError) and err.strerror:  # never "[Errno 2]"
+        return err.strerror + (f": {err.filename!r}" if err.filename else "")
+    return " ".join(str(err).split())
+
+
 def run_submit(args: argparse.Namespace) -> int:
     """Carry out ``runlog submit``; returns the exit status."""
     from runlog_core.exceptions import RunlogError
@@ -103,7 +118,7 @@ def run_submit(args: argparse.Namespace) -> int:
         name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
-        say(f"runlog submit: {' '.join(str(err).split())}")
+        say(f"runlog submit: {_as_typed(err)}")
         return 2
 
     previous = None
@@ -146,7 +161,7 @@ def run_submit(args: argparse.Namespace) -> int:
         say(f"runlog submit: {str(err).splitlines()[0]}")
         return 1
     except (RunlogError, OSError) as err:
-        say(f"runlog submit: {' '.join(str(err).split())}")
+        say(f"runlog submit: {_as_typed(err)}")
         return 2
     finally:
         if previous is not None:

@@ -22,8 +22,8 @@ def resolve_run(store: Store, key: str) -> RunInfo:
         RunlogError: ``key`` is empty, no run matches it, or several do (give more of the id).
     """
     if not isinstance(key, str) or not key.strip():  # '' is a prefix of every id: it must not pick the only run
-        raise RunlogError(f"a run must be named by its id, a unique prefix of it, or its name, got {key!r}; "
-                          "see `runlog runs`")
+        raise RunlogError(f"give a run by its id, a unique prefix of it, or its name; got {key!r}, which names none "
+                          "(see `runlog runs`)")
     info = store.get_run(key)
     if info is not None:
         return info
