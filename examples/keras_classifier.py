@@ -4,11 +4,16 @@ Generated data, CPU, well under a minute; TensorFlow is not needed. Afterwards:
 
     runlog runs -e keras_classifier
     runlog show <run id printed at the end>
+
+Its best model is kept under the store's folder (``./runlog/checkpoints/keras_classifier/best.keras`` by
+default), never in the folder you run it from.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import tempfile
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -26,6 +31,15 @@ def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return (centers[y] + rng.standard_normal((n, 20))).astype("float32"), y
 
 
+def checkpoint_folder(name: str) -> str:
+    """The folder for this example's checkpoints: under the store's folder (``RUNLOG_STORE``, else ./runlog),
+    or, for a store that is not a local folder, a folder of this user's under the system's temporary folder."""
+    store = os.environ.get("RUNLOG_STORE") or "runlog"
+    if "://" in store:
+        return os.path.join(tempfile.gettempdir(), f"runlog-{getpass.getuser()}", "checkpoints", name)
+    return os.path.join(store, "checkpoints", name)
+
+
 def main() -> None:
     keras.utils.set_random_seed(0)
     x, y = data(4000, 1)
@@ -37,8 +51,8 @@ def main() -> None:
     model.fit(x, y, batch_size=64, epochs=10, validation_split=0.2, verbose=2, callbacks=[
         callback,
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True),
-        keras.callbacks.ModelCheckpoint("keras_classifier_ckpt/best.keras", monitor="val_loss",
-                                        save_best_only=True),
+        keras.callbacks.ModelCheckpoint(os.path.join(checkpoint_folder("keras_classifier"), "best.keras"),
+                                        monitor="val_loss", save_best_only=True),
     ])
     run = callback.run
     val_accuracy = run.get_metric_history("val_accuracy")[-1].value

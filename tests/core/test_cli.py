@@ -44,7 +44,7 @@ def two_runs(tmp_path: Path) -> tuple[str, str]:
 def test_runs_lists_runs_with_their_latest_metrics(two_runs: tuple[str, str], tmp_path: Path) -> None:
     out = runlog("runs", cwd=tmp_path).stdout
     lines = out.splitlines()
-    assert lines[0].split() == ["id", "experiment", "name", "status", "started", "duration", "mse"]
+    assert lines[0].split() == ["id", "experiment", "name", "status", "started", "duration", "metrics.mse"]
     assert two_runs[1] in lines[2] and two_runs[0] in lines[3]  # newest first
     assert "Completed" in lines[2] and "3100.25" in lines[2]
 
@@ -251,7 +251,7 @@ def test_an_unexpected_exception_is_one_line_asking_for_a_report(tmp_path: Path)
 
 
 def test_usage_errors_are_one_line(tmp_path: Path) -> None:
-    for args, expected in ((["runs", "--limit", "many"], "runlog runs: argument --limit: invalid int value: 'many'"),
+    for args, expected in ((["runs", "--limit", "many"], "runlog runs: argument --limit: give a whole number of 1 or more, got 'many'"),
                            (["frobnicate"], "runlog: argument COMMAND: invalid choice: 'frobnicate'"),
                            ([], "runlog: the following arguments are required: COMMAND")):
         result = runlog(*args, cwd=tmp_path, check=False)

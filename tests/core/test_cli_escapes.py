@@ -288,7 +288,7 @@ def test_push_lines_quoting_run_names_are_escaped(hostile: dict[str, str], tmp_p
         return summary
 
     monkeypatch.setattr(_push, "push", push)
-    assert main(["push", "--to", str(tmp_path / "elsewhere")]) == 1
+    assert main(["push", "--to", str(tmp_path / "elsewhere"), "--all"]) == 1
     out, err = capsys.readouterr()
     assert err == rf"runlog: run {hostile['hostile']} (run\x1b]52;c;SGVsbG8=\x07\x1b[2J\u202e\x9b): " \
                   "not pushed, its parent run was not\n"

@@ -55,19 +55,19 @@ def mixed() -> dict[str, str]:
 
 def test_runs_shows_the_metrics_most_runs_share(mixed: dict[str, str], tmp_path: Path) -> None:
     headers = _headers(runlog("runs", cwd=tmp_path).stdout)
-    assert sorted(headers[:3]) == ["epoch", "train_loss", "val_loss"]  # 3 runs have them
-    assert headers[3] in ("validation_0-logloss", "best_iteration")  # then 2 runs
+    assert sorted(headers[:3]) == ["metrics.epoch", "metrics.train_loss", "metrics.val_loss"]  # 3 runs have them
+    assert headers[3] in ("metrics.validation_0-logloss", "metrics.best_iteration")  # then 2 runs
     assert len(headers) == 4 and "a" not in headers
 
 
 def test_runs_shows_the_keys_the_filter_and_sort_name_first(mixed: dict[str, str], tmp_path: Path) -> None:
     out = runlog("runs", "--filter", "metrics.best_score > 0.5", cwd=tmp_path).stdout
-    assert _headers(out)[0] == "best_score" and "0.93" in out.splitlines()[2]
+    assert _headers(out)[0] == "metrics.best_score" and "0.93" in out.splitlines()[2]
     out = runlog("runs", "--filter", "params.lr > 0.015", "--sort", "metrics.val_loss", cwd=tmp_path).stdout
     lines = out.splitlines()
-    assert _headers(out)[:2] == ["params.lr", "val_loss"]
+    assert _headers(out)[:2] == ["params.lr", "metrics.val_loss"]
     assert [line.split()[2] for line in lines[2:]] == ["lightning-2", "lightning-1"]  # val_loss ascending
-    assert _headers(runlog("runs", "--sort", "metrics.best_iteration DESC", cwd=tmp_path).stdout)[0] == "best_iteration"
+    assert _headers(runlog("runs", "--sort", "metrics.best_iteration DESC", cwd=tmp_path).stdout)[0] == "metrics.best_iteration"
 
 
 def test_columns_picks_exactly_those(mixed: dict[str, str], tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_columns_picks_exactly_those(mixed: dict[str, str], tmp_path: Path) -> N
         run.log("val_loss", 0.5)
     out = runlog("runs", "--columns", "metrics.val_loss, params.lr,tags.team,status", "--limit", "2", cwd=tmp_path).stdout
     lines = out.splitlines()
-    assert lines[0].split() == ["val_loss", "params.lr", "tags.team", "status"]
+    assert lines[0].split() == ["metrics.val_loss", "params.lr", "tags.team", "status"]  # the keys as given (#19)
     assert lines[2].split() == ["0.5", "vision", "Completed"]  # the newest, tagged run has no lr
     records = json.loads(runlog("runs", "--columns", "name,metrics.val_loss", "--json", cwd=tmp_path).stdout)
     assert records[0] == {"name": "tagged", "metrics.val_loss": 0.5}
@@ -264,4 +264,4 @@ def test_scores_come_before_timings_among_metrics_every_run_shares(tmp_path: Pat
             run.log("mean_test_score", 0.9 - k / 10)
             run.log("rank_test_score", k + 1)
     headers = _headers(runlog("runs", cwd=tmp_path).stdout)
-    assert headers == ["mean_test_score", "rank_test_score", "epoch", "mean_fit_time"]  # --metrics 4
+    assert headers == ["metrics.mean_test_score", "metrics.rank_test_score", "metrics.epoch", "metrics.mean_fit_time"]  # --metrics 4

@@ -321,8 +321,8 @@ def test_which_runs_experiment_ids_prefixes_and_parents(logged: dict[str, str], 
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--to", "team"], "exactly one of: RUN ids, -e EXPERIMENT, --all"),
-    (["--all", "-e", "train", "--to", "team"], "exactly one of"),
+    (["--to", "team"], "say which runs to push with one of: RUN ids (or names), -e EXPERIMENT, --all; no runs were"),
+    (["--all", "-e", "train", "--to", "team"], "-e EXPERIMENT and --all were both given"),
     (["nosuchrun", "--to", "team"], "no run matches 'nosuchrun'"),
     (["-e", "nope", "--to", "team"], "no experiment 'nope'"),
     (["--all", "--to", "runlog"], "another store than the source"),
