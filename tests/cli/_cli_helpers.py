@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
+
+Runlog = Callable[..., subprocess.CompletedProcess[str]]
+"""The ``runlog`` fixture: ``runlog(*args, check=True, cwd=None)`` runs the console script."""
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:

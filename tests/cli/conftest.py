@@ -7,14 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _cli_helpers import Runlog
 
 from runlog_core import Experiment
-
-Runlog = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def _command() -> list[str]:

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _cli_helpers import error_line
-from conftest import Runlog
+from _cli_helpers import Runlog, error_line
 
 from runlog_core.cli.main import build_parser
 

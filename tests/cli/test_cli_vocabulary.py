@@ -6,8 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from _cli_helpers import error_line
-from conftest import Runlog
+from _cli_helpers import Runlog, error_line
 
 from runlog_core import Experiment, Run, search_runs
 

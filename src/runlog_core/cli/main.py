@@ -398,8 +398,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except OSError as err:  # a destination that cannot be written, a full disk: never a raw "[Errno 2]"
-        plain = isinstance(err, RunlogError) or not err.strerror
-        say(f"runlog: {one_line(err) if plain else err.strerror + (f': {err.filename!r}' if err.filename else '')}")
+        if isinstance(err, RunlogError) or not err.strerror:
+            say(f"runlog: {one_line(err)}")
+        else:
+            say(f"runlog: {err.strerror}" + (f": {err.filename!r}" if err.filename else ""))
         return 2
     except ImportError as err:  # an optional dependency a command needs (the importers: mlflow, tensorboard)
         say(f"runlog: {one_line(err)}")

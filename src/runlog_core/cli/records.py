@@ -38,6 +38,7 @@ def run_record(store: Store, info: RunInfo) -> dict[str, Any]:
         "error": info.error,
         "tags": store.get_tags(info.id),
         "params": store.get_params(info.id),
+        "log_files": {a.name: a.uri for a in artifacts if a.name.startswith("logs/")},
         "files": [{"name": a.name, "bytes": a.size, "sha256": a.sha256} for a in artifacts],
     }
 
