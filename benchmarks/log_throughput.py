@@ -1006,7 +1006,7 @@ def main() -> int:
     print(plain(import_head, import_rows))
     print()
     print(plain(target_head, targets))
-    print("\n--- markdown (for README.md) ---\n")
+    print("\n--- markdown (for docs/performance.md) ---\n")
     print(f"Measured with `python benchmarks/log_throughput.py{' --quick' if quick else ''}` on "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
           f"medians of {repeats} runs ({slow_repeats} for MLflow and TensorBoard).\n")

@@ -1,4 +1,4 @@
-"""Reliability figures under stress, in one invocation (README's guarantees table, docs/reliability.md).
+"""Reliability figures under stress, in one invocation (the guarantees table of docs/guarantees.md, docs/reliability.md).
 
     python benchmarks/reliability.py            # about a minute on 2 cores
     python benchmarks/reliability.py --seconds 10

@@ -3,7 +3,7 @@
 Each setting is read when it is needed (so a test or a notebook can change it between runs),
 through one function per variable. A value that cannot be used raises :class:`ConfigError`
 naming the variable, its value and what it accepts; an unset or empty variable means the default.
-README lists them all in its Settings table.
+docs/settings.md lists them all in its table.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ __all__ = [
     "ui_token",
 ]
 
-# name -> what it sets (README's Settings table says the same)
+# name -> what it sets (the table of docs/settings.md says the same)
 VARIABLES: dict[str, str] = {
     "RUNLOG_STORE": "the store: a folder, sqlite:///file.db or another store URI",
     "RUNLOG_ARTIFACTS": "where artifact files go",
