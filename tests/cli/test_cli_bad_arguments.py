@@ -32,6 +32,7 @@ CASES: dict[str, list[list[str]]] = {
              ["--to", "{TMP}/team", "zzzz"]],
     "submit": [["missing.py"], ["{TMP}/x.py"], ["train.py", "--sweep", "bogus"], ["train.py", "--max-parallel", "0"],
                ["train.py", "--python", "{TMP}/no-python"]],
+    "import": [[], ["parquet"]],
     "import mlflow": [["{TMP}/nothing"], ["--max-params", "-3", "."]],
     "import tensorboard": [["{TMP}/nothing"]],
     "ui": [["--port", "-5"], ["--port", "http"], ["--store", "{TMP}/nothing"]],
