@@ -3,12 +3,14 @@
 // a cursor), images, rows and tables, lists, logs with a live tail, files, system metrics, children.
 
 import {api, clear, errorBox, fileUrl, fmtBytes, fmtDuration, fmtNum, fmtTime, fmtValue, h, link,
-  statusBadge, table} from "./dom.js";
-import {LineChart, lazy, toNumbers} from "./charts.js";
+  statusBadge, table, withEmbed} from "./dom.js";
+import {LineChart, joinSeries, lazy, toNumbers} from "./charts.js";
 import {sweepView} from "./sweep.js";
 import {keyTable} from "./keys.js";
 
 const SCALAR = new Set(["number", "bool"]);
+const LINE = {label: "", color: "#2563eb"};
+const EARLIER = {label: "earlier pass", color: "#9ca3af", width: 1, dash: [4, 3]};
 
 function section(id, title, ...children) {
   return h("section", {id, class: "section"}, h("h2", null, title), ...children);
@@ -23,10 +25,23 @@ class MetricCard {
     this.cursor = 0;
     this.zoom = null;
     this.busy = false;
+    this.resumed = [];  // where a resumed run went back in steps and logged them again (#19)
     this.latest = h("span", {class: "latest"});
     this.chartEl = h("div", {class: "chart"});
+    // a resumed run's earlier pass, on request: shown only when the series has one
+    this.earlierBox = h("input", {type: "checkbox", class: "earlier-toggle"});
+    this.earlierBox.addEventListener("change", () => {
+      if (!this.chart) return;
+      this.chart.setLines(this.lines());
+      this.load();
+    });
+    this.resumeNote = h("label", {class: "resume-note hidden", title: "the run was resumed and logged these steps again"},
+      h("span", {class: "resume-text"}), this.earlierBox, " earlier pass");
+    this.widen = h("button", {type: "button", class: "widen", title: "widen the chart", "aria-label": "widen the chart",
+      "aria-pressed": "false", onclick: () => this.toggleWide()}, "⤢");
     this.el = h("div", {class: "card metric-card", dataset: {metric: info.name}},
-      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: info.name}, info.name), this.latest),
+      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: info.name}, info.name), this.resumeNote,
+        h("span", {class: "head-right"}, this.latest, this.widen)),
       this.chartEl);
     this.el.runlogCard = this;
     this.showLatest();
@@ -47,10 +62,41 @@ class MetricCard {
     return xs.map((x) => x - t0);
   }
 
+  lines() {
+    const line = {...LINE, label: this.info.name};
+    return this.earlierBox.checked && this.resumed.length ? [line, EARLIER] : [line];
+  }
+
+  // a chart the whole width of the grid and taller, drawn again at its new width (or back)
+  toggleWide() {
+    const wide = !this.el.classList.contains("wide-card");
+    this.el.classList.toggle("wide-card", wide);
+    this.widen.setAttribute("aria-pressed", String(wide));
+    this.widen.title = wide ? "back to the grid" : "widen the chart";
+    if (!this.chart) return;
+    this.chart.setHeight(wide ? 360 : 190);
+    this.load();
+  }
+
+  marks() {
+    const mode = this.ctx.opts.x;
+    const t0 = this.ctx.run.start_time;
+    return this.resumed.map((r) => ({label: "resumed", x: mode === "step" ? r.step : mode === "time" ? r.time : r.time - t0}));
+  }
+
+  showResumed(resumed) {
+    this.resumed = resumed || [];
+    this.el.dataset.resumed = this.resumed.map((r) => r.step).join(",");
+    this.resumeNote.classList.toggle("hidden", !this.resumed.length);
+    this.resumeNote.querySelector(".resume-text").textContent = this.resumed.length
+      ? `resumed at step ${this.resumed.map((r) => r.step).join(", ")} ·` : "";
+    if (this.chart) this.chart.setMarks(this.marks());
+  }
+
   create() {
     const {opts} = this.ctx;
     this.chart = new LineChart(this.chartEl, {
-      lines: [{label: this.info.name, color: "#2563eb"}], xMode: opts.x, log: opts.log, smoothing: opts.smoothing,
+      lines: this.lines(), xMode: opts.x, log: opts.log, smoothing: opts.smoothing,
       onZoom: (min, max) => {
         const shift = opts.x === "relative" ? this.ctx.run.start_time : 0;
         this.zoom = {start: min + shift, end: max + shift};
@@ -69,12 +115,24 @@ class MetricCard {
     // answers can arrive out of order (x switched twice quickly): only the latest request's is drawn
     const request = (this.requests = (this.requests || 0) + 1);
     try {
+      const earlier = this.earlierBox.checked;
       const data = await api(`runs/${this.ctx.run.id}/metric`, {
-        name: this.info.name, x: this.xParam(), width: this.chart.width(),
+        name: this.info.name, x: this.xParam(), width: this.chart.width(), earlier: earlier ? 1 : undefined,
         start: this.zoom ? this.zoom.start : undefined, end: this.zoom ? this.zoom.end : undefined});
       if (!this.chart || request !== this.requests) return;
       this.cursor = data.cursor;
-      this.chart.setData(this.shiftX(data.x), [toNumbers(data.y)]);
+      const had = this.resumed.length;
+      this.showResumed(data.resumed);
+      if (!!had !== !!this.resumed.length && earlier) this.chart.setLines(this.lines());
+      if (this.chart.lines.length > 1) {
+        const old = data.earlier || {x: [], y: []};
+        const joined = joinSeries([{x: this.shiftX(data.x), y: toNumbers(data.y)}, {x: this.shiftX(old.x), y: toNumbers(old.y)}]);
+        this.chart.setData(joined.xs, joined.ys);
+        this.el.dataset.earlierPoints = String(old.x.length);
+      } else {
+        this.chart.setData(this.shiftX(data.x), [toNumbers(data.y)]);
+        delete this.el.dataset.earlierPoints;
+      }
       this.el.classList.toggle("zoomed", !!this.zoom);
       this.el.dataset.points = String(data.x.length);
       this.el.dataset.x = this.ctx.opts.x;  // what the drawn data's x is (step, time or relative)
@@ -94,6 +152,11 @@ class MetricCard {
     try {
       const data = await api(`runs/${this.ctx.run.id}/metric`, {name: info.name, x: this.xParam(), since: this.cursor});
       if (!this.chart) return;
+      if (data.reload || this.chart.lines.length > 1) {  // the run went back in steps: draw it all again
+        this.busy = false;
+        await this.load();
+        return;
+      }
       this.cursor = data.cursor;
       this.chart.appendPoints(this.shiftX(data.x), [toNumbers(data.y)]);
       this.el.dataset.points = String(this.chart.xs.length);
@@ -106,6 +169,7 @@ class MetricCard {
     if (!this.chart) return;
     const {opts} = this.ctx;
     this.chart.setOptions({xMode: opts.x, log: opts.log, smoothing: opts.smoothing});
+    this.chart.setMarks(this.marks());
     if (changedX) {
       this.zoom = null;
       this.load();
@@ -226,8 +290,18 @@ function renderData(kind, points) {
     return h("div", null, select, holder);
   }
   if (kind === "list") {
-    return table(["step", "values"], points.map((p) => [String(p.step),
-      h("ol", {class: "value-list"}, (Array.isArray(p.value) ? p.value : [p.value]).map((v) => h("li", null, fmtValue(v))))]));
+    // a list is stored one item a point, at consecutive steps, all with the time it was logged:
+    // a row per list logged, its items as values (#19: not a one-item list per item)
+    const lists = [];
+    for (const p of points) {
+      const last = lists[lists.length - 1];
+      if (last && last.time === p.time && p.step === last.to + 1) {
+        last.to = p.step;
+        last.values.push(p.value);
+      } else lists.push({from: p.step, to: p.step, time: p.time, values: [p.value]});
+    }
+    return table(["steps", "values"], lists.map((l) => [l.from === l.to ? String(l.from) : `${l.from}–${l.to}`,
+      h("span", {class: "value-list"}, l.values.map(fmtValue).join(", "))]));
   }
   return table(["step", "value"], points.map((p) => [String(p.step), fmtValue(p.value)]));
 }
@@ -268,6 +342,9 @@ function isLog(name) {
 
 export async function runPage(page, root, setCrumbs, runId) {
   const run = await api(`runs/${encodeURIComponent(runId)}`);
+  if (run.id !== runId) {  // opened by a unique id prefix: the address shows the whole id
+    history.replaceState(history.state, "", withEmbed(`/runs/${encodeURIComponent(run.id)}`) + location.hash);
+  }
   setCrumbs([[run.experiment_name, `/experiments/${run.experiment_id}`], [run.name || run.id, null]]);
   const ctx = {run, opts: {x: "step", log: false, smoothing: 0}};
   document.title = `${run.name || run.id} · runlog`;
