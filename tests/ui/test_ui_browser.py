@@ -304,6 +304,8 @@ def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
     expect(chart.locator("canvas")).to_be_visible()
     expect(chart.locator(".u-legend")).to_contain_text("lr=0.1")
     expect(chart.locator(".u-legend")).to_contain_text("lr=0.01")
+    chart.locator("button.widen").click()  # the whole width of the page
+    page.wait_for_function("() => document.querySelector('#compare-charts .metric-card').compareCard.chart.plot.width > 1000")
     shot(page, "compare")
 
     # the grid search: children sorted by their score (the search tags it as its objective), and a param
@@ -326,7 +328,7 @@ def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
     expect(page.locator('#values .value-card[data-metric="best_score"]')).to_be_visible()
     page.locator("#children-section").scroll_into_view_if_needed()
     expect(page.locator("#sweep .chart canvas")).to_be_visible()
-    page.locator("#sweep-table").scroll_into_view_if_needed()
+    page.locator("#children-section").evaluate("el => el.scrollIntoView()")
     shot(page, "sweep")
 
 

@@ -5,6 +5,7 @@ parallel coordinates. One small store of plain runs (no framework), `runlog ui` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,12 @@ def ready(page: Page, url: str) -> None:
     page.wait_for_selector("#app[data-ready]")
 
 
+def shot(page: Page, selector: str, name: str) -> None:
+    """docs/images/ui-<name>.png of one part of the page, when RUNLOG_UI_SCREENSHOTS=1."""
+    if os.environ.get("RUNLOG_UI_SCREENSHOTS") == "1":
+        page.locator(selector).screenshot(path=str(Path(__file__).resolve().parents[2] / "docs" / "images" / f"ui-{name}.png"))
+
+
 def drawn(page: Page, card: str) -> list[list[Any]]:
     """The data the chart of a card draws: [xs, line 1, line 2...]."""
     return page.locator(card).evaluate("el => el.runlogCard.chart.plot.data.map((a) => Array.from(a))")
@@ -140,6 +147,11 @@ def test_a_resumed_run_draws_its_latest_pass_with_the_earlier_one_on_request(pag
     replaced = [(x, y) for x, y in zip(xs, earlier) if y is not None]
     assert [x for x, _y in replaced] == [5, 6, 7, 8, 9]
     assert [y for _x, y in replaced] == pytest.approx([1.0 / (s + 1) for s in range(5, 10)])
+    card.locator("button.widen").click()
+    expect(card).to_have_attribute("data-earlier-points", "5")
+    page.wait_for_function("() => document.querySelector('.metric-card[data-metric=\"loss\"]').runlogCard.chart.plot.height >= 300")
+    shot(page, '.metric-card[data-metric="loss"]', "resumed")
+    card.locator("button.widen").click()
     card.locator(".earlier-toggle").uncheck()
     expect(card).not_to_have_attribute("data-earlier-points", "5")
     assert len(drawn(page, '.metric-card[data-metric="loss"]')) == 2
@@ -173,7 +185,7 @@ def test_the_experiment_page_counts_its_runs_as_its_table_does(page: Page, data:
     assert (family["runs"], family["children"]) == (21, 20)
     ready(page, f"{data['base']}/experiments/{family['id']}")
     expect(page.locator("#total")).to_have_text("1–1 of 1 runs")
-    expect(page.locator(".page-head .muted")).to_have_text("1 run · 20 child runs folded under them")
+    expect(page.locator(".page-head .muted")).to_have_text("1 run · 20 child runs folded under it")
 
 
 def test_compare_shows_single_values_as_table_rows_and_series_as_charts(page: Page, data: Any) -> None:
@@ -182,6 +194,9 @@ def test_compare_shows_single_values_as_table_rows_and_series_as_charts(page: Pa
     charts = page.locator("#compare-charts .metric-card")
     expect(charts.locator("canvas").first).to_be_visible()
     assert [c.get_attribute("data-metric") for c in charts.all()] == ["loss"]
+    # a chart there can be widened too
+    charts.first.locator("button.widen").click()
+    page.wait_for_function("() => document.querySelector('#compare-charts .metric-card').compareCard.chart.plot.width > 1500")
     row = page.locator('#diff-table tr[data-key="metrics.test_acc"]')
     expect(row).to_contain_text("0.8")
     expect(row).to_contain_text("0.89")
@@ -261,6 +276,8 @@ def test_a_sweep_parent_is_ranked_by_its_objective_with_parallel_coordinates(pag
     path = best_line.get_attribute("d") or ""
     points = [tuple(float(v) for v in p.split(",")) for p in path.replace("M", " ").replace("L", " ").split()]
     assert len(points) == 3 and points[1][1] == pytest.approx(adam_y - 3, abs=0.2)
+
+    shot(page, "#sweep", "parallel")
 
     # choosing another score redraws the ranking and the last axis
     page.select_option("#sweep-score", "accuracy")

@@ -143,6 +143,8 @@ export class LineChart {
     ctx.lineWidth = ratio;
     ctx.setLineDash([4 * ratio, 3 * ratio]);
     ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
     for (const mark of this.marks) {
       const px = u.valToPos(mark.x, "x", true);
       if (!Number.isFinite(px) || px < left - 1 || px > left + width + 1) continue;

@@ -117,8 +117,18 @@ export async function comparePage(page, root, setCrumbs) {
   const curvesTitle = h("h2", null, `Metrics (${metricNames.length})`);
   const addCard = (name) => {
     const chartEl = h("div", {class: "chart"});
+    // ⤢: the chart the grid's whole width, drawn again at that width (#19)
+    const widen = h("button", {type: "button", class: "widen", title: "widen the chart", "aria-label": "widen the chart",
+      "aria-pressed": "false", onclick: () => {
+        const wide = !el.classList.contains("wide-card");
+        el.classList.toggle("wide-card", wide);
+        widen.setAttribute("aria-pressed", String(wide));
+        if (!card.chart) return;
+        card.chart.setHeight(wide ? 360 : 190);
+        load(card).catch((err) => card.el.append(errorBox(err)));
+      }}, "⤢");
     const el = h("div", {class: "card metric-card", dataset: {metric: name}},
-      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: name}, name)), chartEl);
+      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: name}, name), widen), chartEl);
     const card = {name, el, chartEl, chart: null, zoom: null};
     el.compareCard = card;
     cards.push(card);

@@ -50,7 +50,10 @@ function axisFor(name, values, kind) {
     if (x === null || !Number.isFinite(x)) return null;
     return b === a ? 0.5 : (f(x) - a) / (b - a);
   };
+  const powers = [];  // a log axis: its powers of ten, when it spans two or more
+  for (let k = Math.ceil(a - 1e-9); log && k <= Math.floor(b + 1e-9); k++) powers.push(k);
   const ticks = lo === hi ? [{label: fmtNum(lo), pos: 0.5}]
+    : powers.length >= 2 ? powers.map((k) => ({label: fmtNum(10 ** k), pos: (k - a) / (b - a)}))
     : [0, 0.25, 0.5, 0.75, 1].map((p) => {
       const v = log ? 10 ** (a + p * (b - a)) : lo + p * (hi - lo);
       return {label: fmtNum(Number(v.toPrecision(3))), pos: p};

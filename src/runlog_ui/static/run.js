@@ -387,7 +387,7 @@ export async function runPage(page, root, setCrumbs, runId) {
   const logBox = h("input", {type: "checkbox", id: "log-scale"});
   const smooth = h("input", {type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: 0});
   const smoothLabel = h("span", {class: "muted small mono"}, "0.00");
-  const metricSearch = h("input", {type: "search", id: "metric-search", placeholder: `search ${scalars.length} metrics`});
+  const metricSearch = h("input", {type: "search", id: "metric-search", placeholder: `search ${scalars.length} metric${scalars.length === 1 ? "" : "s"}`});
   const controls = h("div", {class: "toolbar chart-controls"},
     h("label", null, "x ", xSelect), h("label", null, logBox, " log scale"),
     h("label", null, "smoothing ", smooth, smoothLabel), h("span", {class: "spacer"}), metricSearch);

@@ -71,7 +71,7 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     const children = exp.children || 0;
     const top = exp.runs - children;
     count.textContent = `${top} run${top === 1 ? "" : "s"}` +
-      (children ? ` · ${children} child run${children === 1 ? "" : "s"} folded under them` : "");
+      (children ? ` · ${children} child run${children === 1 ? "" : "s"} folded under ${top === 1 ? "it" : "them"}` : "");
     setCrumbs([[exp.name, null]]);
     document.title = `${exp.name} · runlog`;
   });
