@@ -163,6 +163,11 @@ def test_a_resumed_run_draws_its_latest_pass_with_the_earlier_one_on_request(pag
     series = get_json(f"{data['base']}/api/runs/{run_id}/series?name=loss")
     assert series["count"] == 18
     assert [p["step"] for p in series["points"]] == [*range(10), *range(5, 13)]
+    # a page that drew the first pass (10 points) and polls from there is told to draw it all again;
+    # one that drew past the resume gets only the new points
+    assert get_json(f"{data['base']}/api/runs/{run_id}/metric?name=loss&since=10")["reload"] is True
+    tail = get_json(f"{data['base']}/api/runs/{run_id}/metric?name=loss&since=15")
+    assert "reload" not in tail and tail["x"] == [10, 11, 12] and tail["cursor"] == 18
 
 
 def test_lists_show_their_values_and_booleans_read_as_python_prints_them(page: Page, data: Any) -> None:
