@@ -83,7 +83,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if not _confirm(f"Delete {len(infos)} run{'s' if len(infos) != 1 else ''}? [y/N] "):
             print("nothing was deleted")
             return 1
-    marked = store.delete_runs([info.id for info in infos], time.time())  # type: ignore[attr-defined]
+    marked = store.delete_runs([info.id for info in infos], time.time())
     children = len(marked) - len(infos)
     print(visible(f"deleted {len(infos)} run{'s' if len(infos) != 1 else ''}"
                   + (f" and {children} child run{'s' if children != 1 else ''}" if children > 0 else "")
@@ -97,7 +97,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for info in infos:
         if info.deleted_time is None:
             raise RunlogError(f"run {info.id} ({info.name}) is not deleted: nothing to restore; nothing was restored")
-    restored = store.restore_runs([info.id for info in infos])  # type: ignore[attr-defined]
+    restored = store.restore_runs([info.id for info in infos])
     missing = [info for info in infos if info.id not in restored]
     for info in missing:
         print(visible(f"runlog: run {info.id} ({info.name}) is being removed by `runlog gc`; it cannot be restored"),

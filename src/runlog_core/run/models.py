@@ -107,7 +107,7 @@ class Model:
             check_model_name(name, "name")
             if version is not None and (isinstance(version, bool) or not isinstance(version, int) or version < 1):
                 raise InvalidArgumentError("version", version, "a version number (an int from 1) or None")
-            _info = self._store.get_model(name, version)  # type: ignore[attr-defined]
+            _info = self._store.get_model(name, version)
             if _info is None:
                 which = f"{name} version {version}" if version is not None else name
                 raise RunNotFoundError("model", which, f"{self._store.uri}; see `runlog models`")
@@ -144,7 +144,7 @@ class Model:
         if name is not None:
             check_model_name(name, "name")
         wanted = _wanted_tags(tags)
-        infos = backend.list_models(name=name)  # type: ignore[attr-defined]
+        infos = backend.list_models(name=name)
         return [Model(info.name, _info=info, _store=backend) for info in infos
                 if all(key in info.tags and (value is None or info.tags[key] == value) for key, value in wanted.items())]
 

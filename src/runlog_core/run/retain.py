@@ -61,7 +61,7 @@ class RetainMixin(RunState):
                 seen.add(current.id)
                 pending.extend(child for child in self._store.list_runs(parent_id=current.id, include_deleted=True)
                                if child.id not in seen)
-        self._store.delete_runs([self.id], time.time())  # type: ignore[attr-defined]
+        self._store.delete_runs([self.id], time.time())
 
     def restore(self) -> None:
         """Bring back a deleted run, with the child runs deleted with it (and its deleted parents).
@@ -72,7 +72,7 @@ class RetainMixin(RunState):
         info = self._info_now()
         if info.deleted_time is None:
             raise RunStateError(self.id, "not deleted", "there is nothing to restore")
-        if self.id not in self._store.restore_runs([self.id]):  # type: ignore[attr-defined]
+        if self.id not in self._store.restore_runs([self.id]):
             raise RunStateError(self.id, "being removed by `runlog gc`", "it can no longer be restored")
 
     def register_model(self, model_name: str, model_path: str | None = None, tags: Mapping[str, Any] | None = None,
@@ -104,5 +104,5 @@ class RetainMixin(RunState):
         from runlog_core.run.models import Model, model_record
 
         record = model_record(self, model_name, model_path, tags, properties, description)
-        stored = self._store.register_model(record)  # type: ignore[attr-defined]
+        stored = self._store.register_model(record)
         return Model(stored.name, _info=stored, _store=self._store)

@@ -9,15 +9,13 @@ makes it reusable by new rows (a ``VACUUM FULL`` would lock the tables).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from runlog_core.base.records import ModelInfo, RunInfo
 from runlog_core.store import sql_retain
+from runlog_core.store.postgres.db import PostgresDatabase
 from runlog_core.store.postgres.filter import placeholder
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM
-
-if TYPE_CHECKING:
-    import psycopg
 
 __all__ = ["PostgresRetention"]
 
@@ -26,15 +24,12 @@ _PURGE_ROWS: Final = 500
 _KEYS: Final = {"chunks": "ctid", "points": "ctid"}
 
 
-class PostgresRetention:
-    """Deleting, restoring and removing runs, and registering models, in the PostgreSQL store (a mixin of
+class PostgresRetention(PostgresDatabase):
+    """Deleting, restoring and removing runs, and registering models, in the PostgreSQL store (the base of
     :class:`~runlog_core.store.postgres.store.PostgresStore`; see :class:`runlog_core.store.Store`)."""
 
-    if TYPE_CHECKING:
-        def _run(self, action: Callable[[psycopg.Connection[Any]], _T], doing: str = "cannot read") -> _T: ...
-
     def _write(self, action: Callable[[Any], _T], doing: str) -> _T:
-        def in_transaction(conn: psycopg.Connection[Any]) -> _T:
+        def in_transaction(conn: Any) -> _T:
             with conn.transaction():
                 return action(conn)
 
@@ -66,7 +61,7 @@ class PostgresRetention:
     # -- models -----------------------------------------------------------------------------------
 
     def register_model(self, info: ModelInfo) -> ModelInfo:
-        def action(conn: psycopg.Connection[Any]) -> ModelInfo:
+        def action(conn: Any) -> ModelInfo:
             # one registration of a name at a time: two never take the same version
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("runlog model " + info.name,))
             return sql_retain.register_model(conn, placeholder, info)

@@ -31,7 +31,7 @@ from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.roots import open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
-from runlog_core.store.postgres.db import PostgresDatabase, driver
+from runlog_core.store.postgres.db import driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.postgres.pages import key_page, points_page
 from runlog_core.store.postgres.retain import PostgresRetention
@@ -52,7 +52,7 @@ __all__ = ["PostgresStore"]
 _warned_artifacts = False
 
 
-class PostgresStore(PostgresRetention, PostgresDatabase):
+class PostgresStore(PostgresRetention):
     """A run store in one PostgreSQL database; artifacts where ``RUNLOG_ARTIFACTS`` says.
 
     Args:

@@ -9,18 +9,13 @@ so a run logging meanwhile waits at most one slice).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from runlog_core.base.records import ModelInfo, RunInfo
 from runlog_core.store import sql_retain
-from runlog_core.store.sqlite.db import store_errors
+from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
 from runlog_core.store.sqlite.filter import placeholder
 from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM
-
-if TYPE_CHECKING:
-    import sqlite3
-    from contextlib import AbstractContextManager
-    from pathlib import Path
 
 __all__ = ["SQLiteRetention"]
 
@@ -30,16 +25,9 @@ _VACUUM_PAGES: Final = 1024
 _KEYS: Final = {"chunks": "rowid", "points": "series_id, seq"}
 
 
-class SQLiteRetention:
-    """Deleting, restoring and removing runs, and registering models, in the SQLite store (a mixin of
+class SQLiteRetention(SQLiteDatabase):
+    """Deleting, restoring and removing runs, and registering models, in the SQLite store (the base of
     :class:`~runlog_core.store.sqlite.store.SQLiteStore`; see :class:`runlog_core.store.Store`)."""
-
-    path: Path
-
-    if TYPE_CHECKING:
-        def atomic(self) -> AbstractContextManager[sqlite3.Connection]: ...
-
-        def _conn(self) -> sqlite3.Connection: ...
 
     @store_errors
     def delete_runs(self, run_ids: Sequence[str], deleted_time: float) -> list[str]:

@@ -38,7 +38,7 @@ from runlog_core.store.sqlite.codec import (
     refusal,
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
-from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
+from runlog_core.store.sqlite.db import store_errors
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.sqlite.pages import key_page, points_page
 from runlog_core.store.sqlite.retain import SQLiteRetention
@@ -70,7 +70,7 @@ def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
-class SQLiteStore(SQLiteRetention, SQLiteDatabase):
+class SQLiteStore(SQLiteRetention):
     """A run store in one SQLite file; artifacts as files beside it.
 
     Args:
