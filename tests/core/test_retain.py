@@ -108,7 +108,8 @@ def test_cli_delete_restore_and_gc(store_dir: Path, capsys: pytest.CaptureFixtur
     assert code == 2 and "no run matches" in err
     survivor = Run(Experiment("cli", store=store_dir), good.id)
     assert len(survivor.get_metric_history("loss")) == 10 and survivor.get_file_names() == ["outputs/model.bin"]
-    for args in (("gc", "--older-than", "-1"), ("restore", "nope"), ("delete", other.id, "-e", "cli")):
+    for args in (("gc", "--older-than", "-1"), ("restore", "nope"), ("delete", other.id, "-e", "cli"),
+                 ("delete", "nope", "--yes"), ("restore", good.id)):
         code, _, err = _cli(capsys, "--store", store, *args)
         assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, args
     assert len(Experiment("cli", store=store_dir).get_runs()) == 2
@@ -211,3 +212,14 @@ def test_an_old_store_is_upgraded_and_can_delete_restore_and_gc(tmp_path: Path) 
         assert [info.id for info in summary.runs] == [run.id] and summary.points == 1
     auto_vacuum = sqlite3.connect(folder / "runlog.db").execute("PRAGMA auto_vacuum").fetchone()[0]
     assert auto_vacuum == 2  # rewritten once: later gcs give space back a slice at a time
+
+
+def test_push_all_leaves_deleted_runs_behind(store_dir: Path, tmp_path: Path) -> None:
+    from runlog_core import push
+
+    exp = Experiment("pushed", store=store_dir)
+    gone, kept = _finished(exp, "gone", child=True), _finished(exp, "kept")
+    gone.delete()
+    push(exp._store, str(tmp_path / "team"), all=True)
+    copied = Experiment("pushed", store=tmp_path / "team")
+    assert [run.id for run in copied.get_runs(include_deleted=True, include_children=True)] == [kept.id]
