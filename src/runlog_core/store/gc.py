@@ -33,7 +33,7 @@ class GcSummary:
     points: int = 0
     files: int = 0
     file_bytes: int = 0
-    database_bytes: int = 0
+    database_bytes: int | None = None  # None: the store gives space back by itself (PostgreSQL's autovacuum)
     kept_model_files: int = 0
     skipped: list[tuple[RunInfo, str]] = field(default_factory=list)
 
@@ -44,9 +44,16 @@ class GcSummary:
                 f"{self.files:,} file{'s' if self.files != 1 else ''} ({_size(self.file_bytes)})")
         if self.kept_model_files:
             text += f"; kept {self.kept_model_files} file{'s' if self.kept_model_files != 1 else ''} of registered models"
-        if not self.dry_run:
-            text += (f"; the database gave back {_size(self.database_bytes)} to the disk" if self.database_bytes
-                     else "; the database keeps its freed space for new points")
+        if self.dry_run:
+            return text
+        if self.database_bytes:
+            text += f"; the database gave back {_size(self.database_bytes)} to the disk"
+        elif not self.runs:
+            pass
+        elif self.database_bytes is None:
+            text += "; the server's autovacuum makes their space reusable"
+        else:
+            text += "; the database keeps its freed space for new points (runlog gc --vacuum gives it back)"
         return text
 
 
