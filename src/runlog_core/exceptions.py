@@ -30,6 +30,7 @@ __all__ = [
     "PushInterrupted",
     "RunEndedError",
     "RunNotFoundError",
+    "RunStateError",
     "RunlogError",
     "S3ArtifactError",
     "ScriptRunError",
@@ -139,6 +140,14 @@ class RunEndedError(RunlogError, RuntimeError):
             f"run {run_id} has ended ({status}) and takes no more values; continue it with "
             f"experiment.start_logging(run_id={run_id!r}), or start a new run"
         )
+
+
+class RunStateError(RunlogError, RuntimeError):
+    """The run is not in a state that allows this (deleting a Running run, restoring one not deleted)."""
+
+    def __init__(self, run_id: str, state: str, fix: str) -> None:
+        self.run_id, self.state = run_id, state
+        super().__init__(f"run {run_id} is {state}; {fix}")
 
 
 class StoreError(RunlogError, RuntimeError):

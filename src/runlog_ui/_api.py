@@ -222,7 +222,7 @@ class Api:
             "experiment_name": info.experiment_name, "status": info.status, "start_time": info.start_time,
             "end_time": info.end_time, "heartbeat": info.heartbeat,
             "duration": _duration(info.start_time, info.end_time), "error": info.error,
-            "parent_id": info.parent_id, "host": info.host, "pid": info.pid,
+            "parent_id": info.parent_id, "host": info.host, "pid": info.pid, "deleted_time": info.deleted_time,
             **self._keys_page("params", info.id, None, KEYS_PAGE, None, "params_"),
             **self._keys_page("tags", info.id, None, KEYS_PAGE, None, "tags_"),
             "series": self._series_rows(info.id),

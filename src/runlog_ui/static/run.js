@@ -2,6 +2,7 @@
 // view, downsampled at its pixel width, zoom refetches at full resolution, live points appended from
 // a cursor), images, rows and tables, lists, logs with a live tail, files, system metrics, children.
 
+import {runModels} from "./models.js";
 import {api, clear, errorBox, fileUrl, fmtBytes, fmtDuration, fmtTime, fmtValue, h, link,
   statusBadge, table, withEmbed} from "./dom.js";
 import {lazy} from "./charts.js";
@@ -290,7 +291,8 @@ export async function runPage(page, root, setCrumbs, runId) {
   };
   clear(root);
   root.append(
-    h("div", {class: "page-head"}, h("h1", {id: "run-name"}, run.name || run.id), status),
+    h("div", {class: "page-head"}, h("h1", {id: "run-name"}, run.name || run.id), status,
+      run.deleted_time ? h("span", {id: "run-deleted", class: "status"}, `Deleted ${fmtTime(run.deleted_time)}`) : null),
     meta, errorEl,
     h("div", {class: "two-col"}, section("params", "Params", keyTable(run, "params")),
       section("tags", "Tags", keyTable(run, "tags"))),
@@ -301,7 +303,8 @@ export async function runPage(page, root, setCrumbs, runId) {
     section("files", "Files", h("table", {class: "grid", id: "files-table"},
       h("thead", null, h("tr", null, h("th", null, "Name"), h("th", {class: "num"}, "Size"), h("th", null, "Time"))),
       filesBody), noFiles),
-    optional("system", "System metrics", systemGrid, system));
+    optional("system", "System metrics", systemGrid, system),
+    runModels(run.id));
   renderFiles(files);
   if (run.children && run.children.length) root.append(section("children-section", `Children (${run.children.length})`, childrenEl));
 
