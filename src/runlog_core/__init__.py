@@ -19,12 +19,14 @@ __all__ = [
     "MetricNotFoundError",
     "MetricPoint",
     "MissingDependencyError",
+    "Model",
     "ParamConflictError",
     "PushError",
     "PushInterrupted",
     "Run",
     "RunEndedError",
     "RunNotFoundError",
+    "RunStateError",
     "RunlogError",
     "S3ArtifactError",
     "ScriptRunConfig",
@@ -66,6 +68,7 @@ from runlog_core.exceptions import (
     RunEndedError,
     RunlogError,
     RunNotFoundError,
+    RunStateError,
     S3ArtifactError,
     ScriptRunError,
     SnapshotTooLargeError,
@@ -95,6 +98,10 @@ def __getattr__(name: str) -> Any:
         from runlog_core.submit.api import ScriptRunConfig
 
         return ScriptRunConfig
+    if name == "Model":  # the registry loads on first use
+        from runlog_core.run.models import Model
+
+        return Model
     if name == "push":
         from runlog_core.transfer.push import push
 

@@ -30,6 +30,7 @@ __all__ = [
     "PushInterrupted",
     "RunEndedError",
     "RunNotFoundError",
+    "RunStateError",
     "RunlogError",
     "S3ArtifactError",
     "ScriptRunError",
@@ -139,6 +140,14 @@ class RunEndedError(RunlogError, RuntimeError):
             f"run {run_id} has ended ({status}) and takes no more values; continue it with "
             f"experiment.start_logging(run_id={run_id!r}), or start a new run"
         )
+
+
+class RunStateError(RunlogError, RuntimeError):
+    """The run is not in a state that allows this (deleting a Running run, restoring one not deleted)."""
+
+    def __init__(self, run_id: str, state: str, fix: str) -> None:
+        self.run_id, self.state = run_id, state
+        super().__init__(f"run {run_id} is {state}; {fix}")
 
 
 class StoreError(RunlogError, RuntimeError):
@@ -296,10 +305,8 @@ class ArtifactWriteError(RunlogError, OSError):
         self.name, self.path = name, path
         code = error.errno
         again = "download it again" if action.startswith("downloading") else "upload it again"
-        if action.startswith("downloading") and code in (errno.EPERM, errno.EACCES, errno.EROFS):
-            fix = "download to a folder you can write to (give DEST), or make that folder writable by this user"
-        elif code in (errno.ENOSPC, errno.EDQUOT) and action.startswith("downloading"):
-            fix = "free some disk space there, or download to another disk, and download it again"
+        if again[0] == "d" and code in (errno.EPERM, errno.EACCES, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+            fix = "download to a folder you can write to, with space left (give DEST)"
         elif code in (errno.ENOSPC, errno.EDQUOT):
             fix = "free some disk space (or point RUNLOG_ARTIFACTS at a larger disk) and upload it again"
         elif code in (errno.EPERM, errno.EACCES, errno.EROFS) and action == "reading":
@@ -330,10 +337,9 @@ class MissingDependencyError(RunlogError, ImportError):
 
     def __init__(self, package: str, feature: str, install: str | None = None) -> None:
         self.package, self.feature = package, feature  # install: what to pip install (quoted), else package
-        import shlex
-
-        super().__init__(f"{feature} needs {package}, which is not installed: pip install {shlex.quote(install or package)}",
-                         name=package)
+        hint = install or package
+        super().__init__(f"{feature} needs {package}, which is not installed: pip install "
+                         + (f"'{hint}'" if "[" in hint else hint), name=package)
 
 
 class ImportSourceError(RunlogError, ValueError):

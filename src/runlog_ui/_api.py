@@ -64,10 +64,17 @@ class Api:
         return experiment_id
 
     def _run(self, run_id: str) -> Any:
+        """The run with id ``run_id``, or with a unique id prefix ``run_id`` (as ``runlog`` commands take it)."""
         info = self.store.get_run(run_id)
-        if info is None:
-            raise ApiError(404, f"no run {run_id!r}")
-        return info
+        if info is not None:
+            return info
+        found = [i for i in self.store.find_run_ids(run_id) if i.startswith(run_id)] if run_id else []
+        if len(found) == 1 and (info := self.store.get_run(found[0])) is not None:
+            return info
+        if len(found) > 1:
+            raise ApiError(409, f"{run_id!r} is the start of {len(found)}{'+' if len(found) >= 20 else ''} run ids "
+                                f"({', '.join(found[:3])}...): give more of the id", matches=found[:20])
+        raise ApiError(404, f"no run {run_id!r}")
 
     def _series(self, run_id: str, name: str | None) -> Any:
         if not name:
@@ -92,6 +99,7 @@ class Api:
         for experiment_id, name in self.store.list_experiments():
             runs = self.store.list_runs(experiment_id=experiment_id)
             out.append({"id": experiment_id, "name": name, "runs": len(runs),
+                        "children": sum(1 for r in runs if r.parent_id is not None),
                         "running": sum(1 for r in runs if r.status == "Running"),
                         "last_start": max((r.start_time for r in runs), default=None)})
         return json_response({"experiments": out})
@@ -214,7 +222,7 @@ class Api:
             "experiment_name": info.experiment_name, "status": info.status, "start_time": info.start_time,
             "end_time": info.end_time, "heartbeat": info.heartbeat,
             "duration": _duration(info.start_time, info.end_time), "error": info.error,
-            "parent_id": info.parent_id, "host": info.host, "pid": info.pid,
+            "parent_id": info.parent_id, "host": info.host, "pid": info.pid, "deleted_time": info.deleted_time,
             **self._keys_page("params", info.id, None, KEYS_PAGE, None, "params_"),
             **self._keys_page("tags", info.id, None, KEYS_PAGE, None, "tags_"),
             "series": self._series_rows(info.id),
@@ -236,8 +244,7 @@ class Api:
         return self._keys_endpoint("tags", request)
 
     def _keys_endpoint(self, namespace: str, request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        self._run(run_id)
+        run_id = self._run(request.path_params["run_id"]).id
         after = request.query_params.get("after")
         limit = int_arg(request, "limit", KEYS_PAGE, 1, MAX_KEYS_PAGE)
         return json_response(self._keys_page(namespace, run_id, after, limit, request.query_params.get("q") or None))
@@ -263,17 +270,27 @@ class Api:
         cursor = int_arg(request, "since", 0) if since not in (None, "") else None
         count = self.store.count_points(series.id)
         columns = self.columns.get(series.id, count)
-        answer = downsample(columns, axis, width, start, end, cursor)
-        return {"name": series.name, "count": columns.count, **answer}
+        rewinds, latest, earlier = columns.passes()
+        # a resumed run that went back in steps: the latest pass at each step, the passes it replaced
+        # on request (``earlier=1``), and where each pass began (#19); every point stays in the store
+        resumed = [{"step": int(columns.steps[i]), "time": float(columns.times[i])} for i in rewinds.tolist()]
+        if cursor is not None and len(rewinds) and int(rewinds[-1]) >= cursor:
+            # the new points went back in steps: what is drawn is replaced; the page asks for all again
+            return {"name": series.name, "count": columns.count, "x": [], "y": [], "downsampled": False,
+                    "cursor": cursor, "reload": True, "resumed": resumed}
+        answer = downsample(columns if cursor is not None else latest, axis, width, start, end, cursor)
+        answer["cursor"] = columns.count
+        if earlier is not None and cursor is None and request.query_params.get("earlier") == "1":
+            replaced = downsample(earlier, axis, width, start, end)
+            answer["earlier"] = {"x": replaced["x"], "y": replaced["y"], "count": earlier.count}
+        return {"name": series.name, "count": columns.count, **answer, "resumed": resumed}
 
     def metric(self, request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        self._run(run_id)
+        run_id = self._run(request.path_params["run_id"]).id
         return json_response(self._chart(run_id, request))
 
     def series(self, request: Request) -> Response:
-        run_id = request.path_params["run_id"]
-        self._run(run_id)
+        run_id = self._run(request.path_params["run_id"]).id
         series = self._series(run_id, request.query_params.get("name"))
         offset = int_arg(request, "offset", 0)
         limit = int_arg(request, "limit", 500, 1, 5000)
@@ -286,7 +303,8 @@ class Api:
     # -- files and logs ---------------------------------------------------------------------
 
     def _artifact(self, run_id: str, name: str) -> Any:
-        self._run(run_id)
+        """The file ``name`` of the run ``run_id`` (an id or a unique prefix: the artifact's ``run_id`` is the id)."""
+        run_id = self._run(run_id).id
         try:
             check_artifact_name(name)
         except RunlogError:
@@ -298,12 +316,14 @@ class Api:
 
     def file(self, request: Request) -> Response:
         run_id, name = request.path_params["run_id"], request.path_params["name"]
-        return file_response(self.store, run_id, self._artifact(run_id, name).name, request)
+        artifact = self._artifact(run_id, name)
+        return file_response(self.store, artifact.run_id, artifact.name, request)
 
     def log(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         name = request.query_params.get("name") or "logs/std_log.txt"
-        return log_response(self.store, run_id, self._artifact(run_id, name).name, request)
+        artifact = self._artifact(run_id, name)
+        return log_response(self.store, artifact.run_id, artifact.name, request)
 
     # -- compare ----------------------------------------------------------------------------
 
@@ -332,10 +352,18 @@ class Api:
             out.update({namespace: rows, f"{namespace}_next": following, f"{namespace}_totals": totals})
             out["differs"][namespace] = [k for k, row in rows.items() if len(
                 {json.dumps(json_ready(v), sort_keys=True, default=str) for v in row}) > 1]
+            if namespace == "metrics":  # a single value is a row of the table, a series a chart (#19)
+                out["metrics_points"] = self._point_counts(infos, list(rows))
         if not part:
             out["runs"] = [{**self._row(i, len(self.store.list_runs(parent_id=i.id))), "experiment_id": i.experiment_id,
                             "experiment_name": i.experiment_name} for i in infos]
         return json_response(out)
+
+    def _point_counts(self, infos: list[Any], keys: list[str]) -> dict[str, list[int | None]]:
+        """Each run's number of points of each metric in ``keys`` (``None``: the run has no such metric)."""
+        wanted = set(keys)
+        found = [{s.name: s.id for s in self.store.get_series(i.id) if s.name in wanted} for i in infos]
+        return {k: [self.store.count_points(ids[k]) if k in ids else None for ids in found] for k in keys}
 
     def compare_metric(self, request: Request) -> Response:
         infos = self._compared(request)

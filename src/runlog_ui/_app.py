@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from runlog_core.exceptions import RunlogError
 
 from ._api import Api, ApiError, error_response, json_response
+from ._models import ModelsApi
 from ._security import Guard
 
 __all__ = ["STATIC", "build_app"]
@@ -62,12 +63,16 @@ async def _internal(request: Request, exc: Exception) -> Response:
 def build_app(store: Any, host: str = "127.0.0.1", token: str | None = None, embed: bool = False) -> Guard:
     """The whole app for ``store`` behind the security checks of :mod:`runlog_ui._security`."""
     api = Api(store)
+    models = ModelsApi(store)
     get = ["GET", "HEAD"]
     routes = [
         Route("/", _page, methods=get),
         Route("/experiments/{experiment_id}", _page, methods=get),
         Route("/runs/{run_id}", _page, methods=get),
         Route("/compare", _page, methods=get),
+        Route("/models", _page, methods=get),
+        Route("/api/models", _endpoint(models.models), methods=get),
+        Route("/api/runs/{run_id}/models", _endpoint(models.run_models), methods=get),
         Route("/api/experiments", _endpoint(api.experiments), methods=get),
         Route("/api/experiments/{experiment_id}/runs", _endpoint(api.runs), methods=get),
         Route("/api/experiments/{experiment_id}/keys", _endpoint(api.keys), methods=get),

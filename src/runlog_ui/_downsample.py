@@ -25,7 +25,7 @@ MAX_CACHED = 16  # series kept in memory (1,000,000 points take 24 MB)
 class Columns:
     """Every point of a series as numpy arrays: ``steps`` (int64), ``values`` (float64), ``times`` (float64)."""
 
-    __slots__ = ("count", "steps", "values", "times", "_sorted")
+    __slots__ = ("count", "steps", "values", "times", "_sorted", "_passes")
 
     def __init__(self, steps: Any, values: Any, times: Any) -> None:
         self.steps = np.asarray(steps, dtype=np.int64)
@@ -33,6 +33,34 @@ class Columns:
         self.times = np.asarray(times, dtype=np.float64)
         self.count = len(self.steps)
         self._sorted: dict[str, np.ndarray | None] = {}
+        self._passes: tuple[np.ndarray, Columns, Columns | None] | None = None
+
+    def passes(self) -> tuple[np.ndarray, Columns, Columns | None]:
+        """``(rewinds, latest, earlier)``: where a later pass begins, and the points drawn and hidden.
+
+        A run resumed from a checkpoint logs its steps again from where it went back to (#19): a point
+        whose step is lower than the one logged before it begins a new pass, and that pass replaces every
+        point of the passes before it at its first step or later. ``rewinds``: the indices (in the order
+        written) where such passes begin; ``latest``: the points no later pass replaced (``self`` when no
+        pass did); ``earlier``: those replaced, or ``None``. Computed once per point count.
+        """
+        if self._passes is None:
+            rewinds = np.flatnonzero(self.steps[1:] < self.steps[:-1]) + 1
+            if not len(rewinds):
+                self._passes = (rewinds, self, None)
+            else:
+                which = np.zeros(self.count, dtype=np.int64)
+                which[rewinds] = 1
+                which = np.cumsum(which)  # each point's pass
+                # pass p is replaced from the lowest first step of the passes after it on
+                firsts = np.minimum.accumulate(self.steps[rewinds][::-1])[::-1]
+                limits = np.append(firsts, np.iinfo(np.int64).max)
+                replaced = self.steps >= limits[which]
+                self._passes = (rewinds, self._part(~replaced), self._part(replaced))
+        return self._passes
+
+    def _part(self, mask: np.ndarray) -> Columns:
+        return Columns(self.steps[mask], self.values[mask], self.times[mask])
 
     def x(self, axis: str) -> np.ndarray:
         return self.times if axis == "time" else self.steps

@@ -121,7 +121,7 @@ def test_export_and_download_share_one_overwrite_rule(runlog: Runlog, shared_sto
 def test_a_download_that_cannot_be_written_says_what_to_do(runlog: Runlog, shared_store: dict[str, str]) -> None:
     line = error_line(runlog("download", shared_store["parent"], "outputs/model.txt", "/sys/model.txt", check=False))
     assert "Permission denied" in line and "upload" not in line and "[Errno" not in line
-    assert line.endswith("download to a folder you can write to (give DEST), or make that folder writable by this user")
+    assert line.endswith("download to a folder you can write to, with space left (give DEST)")
 
 
 def test_a_missing_psycopg_is_one_quoted_install_hint(runlog: Runlog, shared_store: dict[str, str]) -> None:

@@ -201,6 +201,9 @@ def test_multi_metric_with_refit_by_name() -> None:
     assert metrics["best_score"] == pytest.approx(grid.cv_results_["mean_test_f1"][grid.best_index_])
     assert parent_of(search).get_params()["refit"] == "f1"
     assert parent_of(search).get_params()["scoring.acc"] == "accuracy"
+    # the objective the UI's sweep view ranks the children by (#17): the refit scorer's mean
+    tags = parent_of(search).get_tags()
+    assert (tags["runlog.sweep.primary_metric"], tags["runlog.sweep.goal"]) == ("mean_test_f1", "maximize")
 
 
 def test_n_jobs_2_logs_from_this_process(diabetes: Any) -> None:

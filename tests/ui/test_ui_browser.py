@@ -216,7 +216,7 @@ def test_run_page_shows_every_data_type(page: Page, base: str, data: Any) -> Non
     expect(loss.locator("canvas")).to_be_visible()
     expect(loss).to_have_attribute("data-points", "50")
     expect(page.locator('.metric-card[data-metric="accuracy"] .latest')).to_have_text("0.98")
-    expect(page.locator('.metric-card[data-metric="flag"] .latest')).to_have_text("true")
+    expect(page.locator('.metric-card[data-metric="flag"] .latest')).to_have_text("True")
     # system metrics in their own section, not among the run's metrics
     expect(page.locator('#metrics .metric-card[data-metric^="system/"]')).to_have_count(0)
     expect(page.locator('#system-metrics .metric-card[data-metric="system/cpu_percent"] .latest')).to_have_text("14")
@@ -304,12 +304,20 @@ def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
     expect(chart.locator("canvas")).to_be_visible()
     expect(chart.locator(".u-legend")).to_contain_text("lr=0.1")
     expect(chart.locator(".u-legend")).to_contain_text("lr=0.01")
+    chart.locator("button.widen").click()  # the whole width of the page
+    page.wait_for_function("() => document.querySelector('#compare-charts .metric-card').compareCard.chart.plot.width > 1000")
     shot(page, "compare")
 
-    # the grid search: children sorted by their score, and a param against a metric
+    # the grid search: children sorted by their score (the search tags it as its objective), and a param
+    # against a metric, and every param against the score
     ready(page, f"{base}/compare?runs={data['sklearn']}")
     rows = page.locator("#sweep-table tbody tr")
     expect(rows).to_have_count(8)
+    expect(page.locator("#sweep-objective")).to_have_text("objective: mean_test_score (maximize)")
+    axes = page.locator("#parallel g.pc-axis")
+    expect(axes).to_have_count(3)
+    assert [a.get_attribute("data-axis") for a in axes.all()] == ["alpha", "fit_intercept", "mean_test_score"]
+    expect(page.locator("#parallel path.pc-line")).to_have_count(8)
     scores = [float(x) for x in page.locator("#sweep-table tbody tr td:nth-child(4)").all_text_contents()]
     assert scores == sorted(scores, reverse=True)
     expect(page.locator("#sweep .chart canvas")).to_be_visible()
@@ -320,7 +328,7 @@ def test_compare_and_sweep(page: Page, base: str, data: Any) -> None:
     expect(page.locator('#values .value-card[data-metric="best_score"]')).to_be_visible()
     page.locator("#children-section").scroll_into_view_if_needed()
     expect(page.locator("#sweep .chart canvas")).to_be_visible()
-    page.locator("#sweep-table").scroll_into_view_if_needed()
+    page.locator("#children-section").evaluate("el => el.scrollIntoView()")
     shot(page, "sweep")
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = ["BULK", "CANCELED", "COMPLETED", "ENDED_STATUSES", "FAILED", "KILLED", "RUNNING", "ArtifactInfo", "Batch",
-           "LoggedPoint", "MetricPoint", "RunInfo", "SeriesInfo", "SeriesRef"]
+           "LoggedPoint", "MetricPoint", "ModelInfo", "RunInfo", "SeriesInfo", "SeriesRef"]
 
 # the statuses of a run
 RUNNING = "Running"
@@ -69,7 +69,7 @@ class RunInfo(_Record):
     """A run's row: identity, lineage and lifecycle."""
 
     __slots__ = ("id", "experiment_id", "experiment_name", "name", "status", "start_time", "parent_id",
-                 "end_time", "heartbeat", "heartbeat_timeout", "pid", "host", "error")
+                 "end_time", "heartbeat", "heartbeat_timeout", "pid", "host", "error", "deleted_time")
     id: str
     experiment_id: int
     experiment_name: str
@@ -83,8 +83,31 @@ class RunInfo(_Record):
     pid: int | None
     host: str | None
     error: str | None
+    deleted_time: float | None  # when run.delete() hid it (issue 20); None for a run that is not deleted
     _defaults = {"parent_id": None, "end_time": None, "heartbeat": None, "heartbeat_timeout": None,
-                 "pid": None, "host": None, "error": None}
+                 "pid": None, "host": None, "error": None, "deleted_time": None}
+
+
+class ModelInfo(_Record):
+    """A registered model version (issue 20): the files ``path`` names among its run's artifacts.
+
+    ``files`` holds ``[name, size, sha256]`` of each artifact it is made of, ``tags`` and
+    ``properties`` dicts of strings, ``created_time`` seconds since the epoch.
+    """
+
+    __slots__ = ("name", "version", "run_id", "experiment_name", "path", "files", "tags", "properties",
+                 "description", "created_time")
+    name: str
+    version: int
+    run_id: str
+    experiment_name: str
+    path: str
+    files: list[list[Any]]
+    tags: dict[str, str]
+    properties: dict[str, str]
+    description: str | None
+    created_time: float
+    _defaults = {"description": None, "created_time": 0.0}
 
 
 class SeriesInfo(_Record):

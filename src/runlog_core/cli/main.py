@@ -147,6 +147,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("duration", duration(info.start_time, info.end_time)), ("parent", info.parent_id or ""),
         ("host", f"{info.host} (pid {info.pid})"), ("store", store.uri),
     ]
+    if info.deleted_time is not None:  # issue 20: found by id, hidden from listings
+        fields.insert(2, ("deleted", f"{when(info.deleted_time)} (runlog restore {info.id} brings it back)"))
     for key, value in fields:
         print(visible(f"  {key:<11}{value}"))
     if info.error:  # a traceback: its lines kept, every other control character (an ESC in the message) escaped
@@ -348,7 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--all", action="store_true", help="push every run of the store")
 
     from runlog_core.cli.imports import add_import_parsers
+    from runlog_core.cli.retain import register as add_retain_parsers
     from runlog_core.cli.submit import register as add_submit_parser
+
+    add_retain_parsers(add, run_help)
 
     add_submit_parser(sub)
     add_import_parsers(sub)

@@ -219,7 +219,7 @@ class Experiment:
         writer.queue(CreateRun(info))
 
     def get_runs(self, status: str | None = None, tags: Mapping[str, Any] | str | list[str] | None = None,
-                 include_children: bool = False) -> RunList:
+                 include_children: bool = False, include_deleted: bool = False) -> RunList:
         """The experiment's runs, newest first.
 
         Args:
@@ -227,6 +227,7 @@ class Experiment:
             tags: a tag name, a list of names (runs that have them) or a dict (runs whose tags
                 have those values; a ``None`` value matches any).
             include_children: include child runs too.
+            include_deleted: include runs hidden by ``run.delete()`` too.
         """
         if isinstance(tags, str):
             wanted: dict[str, str | None] | None = {tags: None}
@@ -241,8 +242,11 @@ class Experiment:
         if status is not None and not isinstance(status, str):
             raise InvalidArgumentError("status", status, "a status name such as 'Completed'")
         get_writer(self._store).flush()
+        if not isinstance(include_deleted, bool):
+            raise InvalidArgumentError("include_deleted", include_deleted, "True or False")
+        more = {"include_deleted": True} if include_deleted else {}  # a store without deleted runs needs no word
         infos = self._store.list_runs(experiment_id=self.id, status=status, tags=wanted,
-                                      include_children=include_children)
+                                      include_children=include_children, **more)
         return RunList(Run(self, info.id, _info=info) for info in infos)
 
 

@@ -176,4 +176,6 @@ def run_details(store: Store, info: RunInfo) -> dict[str, Any]:
         "params": store.get_params(info.id),
         "logFiles": {a.name: a.uri for a in artifacts if a.name.startswith("logs/")},
         "files": [a.name for a in artifacts],
+        "deleted": info.deleted_time is not None,  # hidden from listings by run.delete() (issue 20)
+        "deletedTimeUtc": iso(info.deleted_time),
     }

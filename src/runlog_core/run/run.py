@@ -17,6 +17,7 @@ from runlog_core.run.end import EndingMixin
 from runlog_core.run.files import FilesMixin
 from runlog_core.run.log import LoggingMixin
 from runlog_core.run.read import ReadingMixin, run_details
+from runlog_core.run.retain import RetainMixin
 from runlog_core.run.state import CANCELED, COMPLETED, ENDED_STATUSES, FAILED, KILLED, RUNNING
 from runlog_core.views.html import RunList
 from runlog_core.writer.registry import get_writer
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["CANCELED", "COMPLETED", "ENDED_STATUSES", "FAILED", "KILLED", "RUNNING", "Run", "run_details"]
 
 
-class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
+class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin, RetainMixin):
     """A run of an experiment: log metrics, params, tables, images and files into it.
 
     Get one from :meth:`Experiment.start_logging`, :meth:`Run.get_context`,

@@ -120,11 +120,21 @@ Errors
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from runlog_core.base.filter import And, Compare, Field, Or
-from runlog_core.base.records import ArtifactInfo, Batch, LoggedPoint, MetricPoint, RunInfo, SeriesInfo, SeriesRef
+from runlog_core.base.records import (
+    ArtifactInfo,
+    Batch,
+    LoggedPoint,
+    MetricPoint,
+    ModelInfo,
+    RunInfo,
+    SeriesInfo,
+    SeriesRef,
+)
 from runlog_core.base.values import BOOL, IMAGE, LIST, NUMBER, ROW, STR, TABLE
 
 if TYPE_CHECKING:
@@ -147,6 +157,7 @@ __all__ = [
     "Field",
     "LoggedPoint",
     "MetricPoint",
+    "ModelInfo",
     "Or",
     "RunInfo",
     "SeriesInfo",
@@ -270,8 +281,9 @@ class Store(Protocol):
 
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
-                  include_children: bool = True) -> list[RunInfo]:
-        """Return runs, newest first (by ``start_time``, then the latest created).
+                  include_children: bool = True, include_deleted: bool = False) -> list[RunInfo]:
+        """Return runs, newest first (by ``start_time``, then the latest created); deleted runs only
+        with ``include_deleted`` (:meth:`search_runs` never gives them, :meth:`get_run` always does).
 
         Args:
             experiment_id: only runs of this experiment.
@@ -351,6 +363,59 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections and files; calling it again does nothing."""
+        ...
+
+    # -- keeping and removing data (issue 20) ------------------------------------------------------
+    # A deleted run keeps everything; RunInfo.deleted_time says when it was deleted. `runlog gc`
+    # removes deleted runs for good: start_purge, the files (runlog_core.store.artifacts.remove, or
+    # the artifact store's own `remove_run(run_id, keep) -> (files, bytes)`), then purge_step until
+    # it returns True. Each call is its own short transaction, so a gc killed anywhere leaves every
+    # other run whole and runs again; writers wait at most one step.
+
+    def delete_runs(self, run_ids: Sequence[str], deleted_time: float) -> list[str]:
+        """Mark the runs and every run below them (children, grandchildren...) deleted at ``deleted_time``;
+        return the ids newly marked (a run already deleted keeps its time)."""
+        ...
+
+    def restore_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Clear the mark of the runs, of the runs below them that were deleted at the same time, and of
+        their deleted parents; never of a run :meth:`start_purge` was called for. Return the ids restored."""
+        ...
+
+    def deleted_runs(self, before: float | None = None) -> list[RunInfo]:
+        """Return the runs deleted at ``before`` (seconds since the epoch) or earlier (every deleted run
+        when ``None``) and those a gc began to remove, the earliest deleted first."""
+        ...
+
+    def run_size(self, run_id: str) -> tuple[int, int]:
+        """Return ``(points, bytes of the files in its index)`` of a run."""
+        ...
+
+    def start_purge(self, run_id: str) -> bool:
+        """Record that the deleted run is being removed (it can no longer be restored); ``False`` when it
+        is not deleted (restored meanwhile) or already gone."""
+        ...
+
+    def purge_step(self, run_id: str) -> bool:
+        """Remove a bounded slice of a run :meth:`start_purge` was called for (its points first, then its
+        series, params, tags, file index and the run itself, last); return ``True`` once it is gone."""
+        ...
+
+    # optional: reclaim_space(rewrite=False) -> int: give the freed space back to the disk, in short
+    # transactions; return the bytes (SQLite: incremental vacuum; PostgreSQL leaves it to autovacuum)
+
+    def register_model(self, info: ModelInfo) -> ModelInfo:
+        """Store a model version: the next ``version`` of ``info.name`` (1 for a new name), assigned
+        atomically (two registrations never share one); return the record with its version."""
+        ...
+
+    def get_model(self, name: str, version: int | None = None) -> ModelInfo | None:
+        """Return a version of a model (the highest when ``version`` is ``None``), or ``None``."""
+        ...
+
+    def list_models(self, name: str | None = None, run_id: str | None = None) -> list[ModelInfo]:
+        """Return model versions (of ``name``, registered from ``run_id``, when given), the newest first.
+        Models outlive their run: gc keeps the files they name."""
         ...
 
 

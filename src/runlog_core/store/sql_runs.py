@@ -31,9 +31,9 @@ def bind(params: dict[str, Any], value: Any, mark: Callable[[str], str]) -> str:
 
 def run_conditions(mark: Callable[[str], str], status_sql: str, experiment_id: int | None, status: str | None,
                    tags: dict[str, str | None] | None, parent_id: str | None,
-                   include_children: bool) -> tuple[list[str], dict[str, Any]]:
+                   include_children: bool, include_deleted: bool = False) -> tuple[list[str], dict[str, Any]]:
     """``list_runs``' ``WHERE`` terms and their parameters (``now`` for ``status_sql``'s Killed check)."""
-    where: list[str] = []
+    where: list[str] = [] if include_deleted else ["r.deleted IS NULL"]
     params: dict[str, Any] = {"now": time.time()}
     if experiment_id is not None:
         where.append(f"r.experiment_id = {mark('experiment')}")
@@ -65,7 +65,7 @@ def search_statement(select: str, mark: Callable[[str], str], expression: Expres
     joins, its condition and the experiment's, ordered by ``order_by`` (missing values last), then
     ``tiebreak``. ``order_keys`` gives the expressions one sort field sorts by."""
     params: dict[str, Any] = {"now": time.time()}
-    where = []
+    where = ["r.deleted IS NULL"]  # deleted runs are found by id only (issue 20)
     if expression is not None:
         where.append(compile_filter(expression, params, joins))
     if experiment_id is not None:

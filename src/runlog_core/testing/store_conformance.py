@@ -18,7 +18,8 @@ and ``or`` chains included), an all-or-nothing refused batch, reads from other t
 writing, ``close()``, idempotent writes (a batch written twice with the same identity, a retry
 after a lost reply, stored once; runs created in a batch or created again existing once) and the
 optional page reads (``get_points_page``, ``get_params_page``, ``get_tags_page``: skipped by a store
-without them). Each test gets its own store through the
+without them), deleted runs hidden, restored and removed for good a slice at a time, and model
+versions (issue 20). Each test gets its own store through the
 ``store`` fixture, which closes it afterwards. The suite takes a few seconds on SQLite.
 """
 
@@ -46,6 +47,12 @@ from ._store_pages import (
     test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor,
     test_a_page_of_points_is_that_slice_of_get_points,
 )
+from ._store_retain import (
+    test_a_deleted_run_and_its_children_are_hidden_but_read_by_id,
+    test_model_versions_count_up_per_name,
+    test_purge_removes_a_deleted_run_slice_by_slice_and_nothing_else,
+    test_restore_brings_back_what_was_deleted_with_the_run,
+)
 from ._store_runs import (
     test_a_run_is_found_by_id_prefix_or_name,
     test_a_run_reads_back_as_created,
@@ -65,6 +72,7 @@ __all__ = [
     "test_a_batch_at_or_below_its_writers_last_number_writes_nothing",
     "test_a_batch_written_twice_with_the_same_identity_is_stored_once",
     "test_a_bool_in_a_number_series_or_a_list_reads_back_as_a_bool",
+    "test_a_deleted_run_and_its_children_are_hidden_but_read_by_id",
     "test_a_number_series_keeps_each_values_type_across_batches",
     "test_a_page_of_params_or_tags_follows_the_key_order_from_a_cursor",
     "test_a_page_of_points_is_that_slice_of_get_points",
@@ -79,11 +87,14 @@ __all__ = [
     "test_experiments_are_created_once_and_listed",
     "test_list_runs_filters_by_experiment_status_tags_and_parent",
     "test_long_and_or_chains_search_like_short_ones",
+    "test_model_versions_count_up_per_name",
     "test_params_of_every_type_read_back_equal_and_keep_their_first_value",
     "test_points_keep_their_logged_order_across_batches",
     "test_points_of_every_kind_read_back_as_python_values",
+    "test_purge_removes_a_deleted_run_slice_by_slice_and_nothing_else",
     "test_reads_from_other_threads_see_whole_batches_while_writing",
     "test_reattach_makes_an_ended_run_running_again",
+    "test_restore_brings_back_what_was_deleted_with_the_run",
     "test_run_ends_set_status_end_time_and_error",
     "test_search_runs_over_metrics_params_tags_and_attributes",
     "test_tags_are_overwritten_by_a_later_value",

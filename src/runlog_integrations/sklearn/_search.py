@@ -81,6 +81,21 @@ def _log_parent(run: Run, search: Any, warn: WarnOnce) -> None:
         run.log_table("cv_results", results_table(results))
     except Exception as err:
         warn("log cv_results_ as a table", err)
+    try:
+        primary = _primary_metric(results, getattr(search, "refit", None))
+        if primary is not None:  # the UI's sweep view ranks the children by it (#17); scorers: higher is better
+            run.set_tags({"runlog.sweep.primary_metric": primary, "runlog.sweep.goal": "maximize"})
+    except Exception as err:
+        warn("tag the search's primary metric", err)
+
+
+def _primary_metric(results: Any, refit: Any) -> str | None:
+    """The children's metric the search ranks by: ``mean_test_score``, else ``mean_test_<refit scorer>``."""
+    if "mean_test_score" in results:
+        return "mean_test_score"
+    if isinstance(refit, str) and f"mean_test_{refit}" in results:
+        return f"mean_test_{refit}"
+    return None
 
 
 def _span(times: FoldTimes) -> tuple[float | None, float | None]:

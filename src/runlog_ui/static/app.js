@@ -1,10 +1,11 @@
 // The single-page application: routes a path to its page, navigates without reloading.
-// Pages: /, /experiments/<id>, /runs/<run id>, /compare?runs=a,b; ?embed=1 hides the top bar.
+// Pages: /, /experiments/<id>, /runs/<run id>, /compare?runs=a,b, /models; ?embed=1 hides the top bar.
 
 import {EMBED, Page, clear, errorBox, h, link} from "./dom.js";
 import {experimentsPage, runsPage} from "./runs.js";
 import {runPage} from "./run.js";
 import {comparePage} from "./compare.js";
+import {modelsPage} from "./models.js";
 
 const root = document.getElementById("app");
 const crumbs = document.getElementById("crumbs");
@@ -31,6 +32,7 @@ async function route() {
     else if ((m = path.match(/^\/experiments\/([^/]+)$/))) await runsPage(page, root, setCrumbs, m[1]);
     else if ((m = path.match(/^\/runs\/([^/]+)$/))) await runPage(page, root, setCrumbs, m[1]);
     else if (path === "/compare") await comparePage(page, root, setCrumbs);
+    else if (path === "/models") await modelsPage(page, root, setCrumbs);
     else {
       setCrumbs([]);
       clear(root).append(h("h1", null, "Not found"), h("p", null, "No page at ", h("code", null, path), ". ",

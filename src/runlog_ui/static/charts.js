@@ -53,8 +53,9 @@ function xAxisLabel(xMode) {
 // A uPlot line chart in `el`. lines: [{label, color}]; data is set later with setData().
 // Options: xMode ("step" | "time" | "relative"), log (bool), smoothing (0..0.99),
 // onZoom(min, max) called after a drag selection (x in display units), onReset() on double click.
+// marks: [{x, label}] drawn as dashed vertical lines (where a resumed run began again).
 export class LineChart {
-  constructor(el, {lines, xMode = "step", log = false, smoothing = 0, height = 190, onZoom, onReset, points, xLabels, logX = false, xName}) {
+  constructor(el, {lines, xMode = "step", log = false, smoothing = 0, height = 190, onZoom, onReset, points, xLabels, logX = false, xName, marks}) {
     this.el = el;
     this.lines = lines;
     this.xMode = xMode;
@@ -67,13 +68,16 @@ export class LineChart {
     this.xLabels = xLabels || null;
     this.logX = logX;
     this.xName = xName;
+    this.marks = marks || [];
     this.xs = [];
     this.ys = lines.map(() => []);
     this.plot = null;
     this.build();
     this.resizer = new ResizeObserver(() => {
       const width = this.width();
-      if (this.plot && width && Math.abs(width - this.plot.width) > 2) this.plot.setSize({width, height: this.height});
+      if (this.plot && width && (Math.abs(width - this.plot.width) > 2 || this.plot.height !== this.height)) {
+        this.plot.setSize({width, height: this.height});
+      }
     });
     this.resizer.observe(el);
   }
@@ -91,7 +95,8 @@ export class LineChart {
         series.push({label: line.label + " (raw)", stroke: fade(line.color), width: 1, spanGaps: true,
           value: (u, v) => fmtNum(v), points: {show: false}});
       }
-      series.push({label: line.label, stroke: line.color, width: 1.5, spanGaps: true, value: (u, v) => fmtNum(v),
+      series.push({label: line.label, stroke: line.color, width: line.width || 1.5, dash: line.dash, spanGaps: true,
+        value: (u, v) => fmtNum(v),
         // a point per value while there are few of them: a single point still shows
         points: this.points ? {show: true, size: 6, fill: line.color} : {show: (u) => u.data[0].length <= 60, size: 5},
         paths: this.points ? () => null : undefined});
@@ -111,6 +116,7 @@ export class LineChart {
           values: (u, vals) => vals.map((v) => fmtNum(v))},
       ],
       hooks: {
+        draw: [(u) => this.drawMarks(u)],
         setSelect: [(u) => {
           if (u.select.width < 4) return;
           const min = u.posToVal(u.select.left, "x");
@@ -125,6 +131,47 @@ export class LineChart {
     this.plot.over.addEventListener("dblclick", () => {
       if (this.onReset) this.onReset();
     });
+  }
+
+  // dashed vertical lines with a label at each mark inside the plotted x range
+  drawMarks(u) {
+    if (!this.marks.length) return;
+    const ctx = u.ctx, ratio = window.devicePixelRatio || 1, {left, top, width, height} = u.bbox;
+    ctx.save();
+    ctx.strokeStyle = "#d97706";
+    ctx.fillStyle = "#b45309";
+    ctx.lineWidth = ratio;
+    ctx.setLineDash([4 * ratio, 3 * ratio]);
+    ctx.font = `${10 * ratio}px system-ui, sans-serif`;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    for (const mark of this.marks) {
+      const px = u.valToPos(mark.x, "x", true);
+      if (!Number.isFinite(px) || px < left - 1 || px > left + width + 1) continue;
+      ctx.beginPath();
+      ctx.moveTo(px, top);
+      ctx.lineTo(px, top + height);
+      ctx.stroke();
+      ctx.fillText(mark.label, Math.min(px + 3 * ratio, left + width - 50 * ratio), top + 11 * ratio);
+    }
+    ctx.restore();
+  }
+
+  setMarks(marks) {
+    this.marks = marks || [];
+    if (this.plot) this.plot.redraw(false, false);
+  }
+
+  // another set of lines (a line added or taken away): the chart is built again
+  setLines(lines) {
+    this.lines = lines;
+    this.ys = lines.map((l, i) => this.ys[i] || []);
+    this.build();
+  }
+
+  setHeight(height) {
+    this.height = height;
+    if (this.plot) this.plot.setSize({width: this.width(), height});
   }
 
   fmtX(v) {

@@ -38,6 +38,7 @@ export async function comparePage(page, root, setCrumbs) {
     try {
       const page = await api("compare", {runs: ids.join(","), part: ns, [`${ns}_after`]: next[ns]});
       Object.assign(data[ns], page[ns]);
+      if (page.metrics_points) Object.assign(points, page.metrics_points);
       page.differs[ns].forEach((k) => differs[ns].add(k));
       next[ns] = page[`${ns}_next`] ?? null;
       renderDiff();
@@ -77,8 +78,11 @@ export async function comparePage(page, root, setCrumbs) {
     h("option", {value: "time"}, "Wall time"), h("option", {value: "relative"}, "Relative time"));
   const logBox = h("input", {type: "checkbox", id: "log-scale"});
   const smooth = h("input", {type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: 0});
+  // a chart for a series; a metric with a single value in every run is its row of the table only (#19)
+  const points = data.metrics_points || {};
   const chartable = (m) => (data.metrics[m] || []).some((v) => v !== null &&
-    (typeof v === "number" || typeof v === "boolean" || ["NaN", "Infinity", "-Infinity"].includes(v)));
+    (typeof v === "number" || typeof v === "boolean" || ["NaN", "Infinity", "-Infinity"].includes(v))) &&
+    (points[m] || [2]).some((n) => n !== null && n > 1);
   const metricNames = Object.keys(data.metrics || {}).filter(chartable);
   const grid = h("div", {class: "cards", id: "compare-charts"});
   const lines = runs.map((r, i) => ({label: names[i], color: PALETTE[i % PALETTE.length]}));
@@ -113,8 +117,18 @@ export async function comparePage(page, root, setCrumbs) {
   const curvesTitle = h("h2", null, `Metrics (${metricNames.length})`);
   const addCard = (name) => {
     const chartEl = h("div", {class: "chart"});
+    // ⤢: the chart the grid's whole width, drawn again at that width (#19)
+    const widen = h("button", {type: "button", class: "widen", title: "widen the chart", "aria-label": "widen the chart",
+      "aria-pressed": "false", onclick: () => {
+        const wide = !el.classList.contains("wide-card");
+        el.classList.toggle("wide-card", wide);
+        widen.setAttribute("aria-pressed", String(wide));
+        if (!card.chart) return;
+        card.chart.setHeight(wide ? 360 : 190);
+        load(card).catch((err) => card.el.append(errorBox(err)));
+      }}, "⤢");
     const el = h("div", {class: "card metric-card", dataset: {metric: name}},
-      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: name}, name)), chartEl);
+      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: name}, name), widen), chartEl);
     const card = {name, el, chartEl, chart: null, zoom: null};
     el.compareCard = card;
     cards.push(card);

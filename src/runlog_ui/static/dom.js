@@ -101,7 +101,7 @@ export function finite(value) {
 export function fmtNum(value) {
   if (value === null || value === undefined) return "";
   if (typeof value === "string") return value;
-  if (typeof value === "boolean") return String(value);
+  if (typeof value === "boolean") return fmtBool(value);
   if (typeof value !== "number") return fmtValue(value);
   if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
   const abs = Math.abs(value);
@@ -109,9 +109,15 @@ export function fmtNum(value) {
   return String(Number(value.toPrecision(5)));
 }
 
+// Booleans are spelled as Python and `runlog` print them (#19)
+export function fmtBool(value) {
+  return value ? "True" : "False";
+}
+
 export function fmtValue(value) {
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return fmtNum(value);
+  if (typeof value === "boolean") return fmtBool(value);
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }

@@ -2,9 +2,11 @@
 // view, downsampled at its pixel width, zoom refetches at full resolution, live points appended from
 // a cursor), images, rows and tables, lists, logs with a live tail, files, system metrics, children.
 
-import {api, clear, errorBox, fileUrl, fmtBytes, fmtDuration, fmtNum, fmtTime, fmtValue, h, link,
-  statusBadge, table} from "./dom.js";
-import {LineChart, lazy, toNumbers} from "./charts.js";
+import {runModels} from "./models.js";
+import {api, clear, errorBox, fileUrl, fmtBytes, fmtDuration, fmtTime, fmtValue, h, link,
+  statusBadge, table, withEmbed} from "./dom.js";
+import {lazy} from "./charts.js";
+import {MetricCard, ValueCard} from "./metric_card.js";
 import {sweepView} from "./sweep.js";
 import {keyTable} from "./keys.js";
 
@@ -12,125 +14,6 @@ const SCALAR = new Set(["number", "bool"]);
 
 function section(id, title, ...children) {
   return h("section", {id, class: "section"}, h("h2", null, title), ...children);
-}
-
-// One metric's card: its name, latest value and chart (created when first visible).
-class MetricCard {
-  constructor(ctx, info) {
-    this.ctx = ctx;
-    this.info = info;
-    this.chart = null;
-    this.cursor = 0;
-    this.zoom = null;
-    this.busy = false;
-    this.latest = h("span", {class: "latest"});
-    this.chartEl = h("div", {class: "chart"});
-    this.el = h("div", {class: "card metric-card", dataset: {metric: info.name}},
-      h("div", {class: "card-head"}, h("span", {class: "metric-name", title: info.name}, info.name), this.latest),
-      this.chartEl);
-    this.el.runlogCard = this;
-    this.showLatest();
-  }
-
-  showLatest() {
-    this.latest.textContent = fmtNum(this.info.last_value);
-    this.latest.title = `step ${this.info.last_step}, ${this.info.count} points`;
-  }
-
-  xParam() {
-    return this.ctx.opts.x === "step" ? "step" : "time";
-  }
-
-  shiftX(xs) {
-    if (this.ctx.opts.x !== "relative") return xs;
-    const t0 = this.ctx.run.start_time;
-    return xs.map((x) => x - t0);
-  }
-
-  create() {
-    const {opts} = this.ctx;
-    this.chart = new LineChart(this.chartEl, {
-      lines: [{label: this.info.name, color: "#2563eb"}], xMode: opts.x, log: opts.log, smoothing: opts.smoothing,
-      onZoom: (min, max) => {
-        const shift = opts.x === "relative" ? this.ctx.run.start_time : 0;
-        this.zoom = {start: min + shift, end: max + shift};
-        this.load();
-      },
-      onReset: () => {
-        this.zoom = null;
-        this.load();
-      },
-    });
-    return this.load();
-  }
-
-  async load() {
-    this.busy = true;
-    // answers can arrive out of order (x switched twice quickly): only the latest request's is drawn
-    const request = (this.requests = (this.requests || 0) + 1);
-    try {
-      const data = await api(`runs/${this.ctx.run.id}/metric`, {
-        name: this.info.name, x: this.xParam(), width: this.chart.width(),
-        start: this.zoom ? this.zoom.start : undefined, end: this.zoom ? this.zoom.end : undefined});
-      if (!this.chart || request !== this.requests) return;
-      this.cursor = data.cursor;
-      this.chart.setData(this.shiftX(data.x), [toNumbers(data.y)]);
-      this.el.classList.toggle("zoomed", !!this.zoom);
-      this.el.dataset.points = String(data.x.length);
-      this.el.dataset.x = this.ctx.opts.x;  // what the drawn data's x is (step, time or relative)
-    } catch (err) {
-      this.chartEl.append(errorBox(err));
-    } finally {
-      if (request === this.requests) this.busy = false;
-    }
-  }
-
-  // Live: only the points after the cursor are fetched and appended.
-  async update(info) {
-    this.info = info;
-    this.showLatest();
-    if (!this.chart || this.busy || this.zoom || info.count <= this.cursor) return;
-    this.busy = true;
-    try {
-      const data = await api(`runs/${this.ctx.run.id}/metric`, {name: info.name, x: this.xParam(), since: this.cursor});
-      if (!this.chart) return;
-      this.cursor = data.cursor;
-      this.chart.appendPoints(this.shiftX(data.x), [toNumbers(data.y)]);
-      this.el.dataset.points = String(this.chart.xs.length);
-    } finally {
-      this.busy = false;
-    }
-  }
-
-  setOptions(changedX) {
-    if (!this.chart) return;
-    const {opts} = this.ctx;
-    this.chart.setOptions({xMode: opts.x, log: opts.log, smoothing: opts.smoothing});
-    if (changedX) {
-      this.zoom = null;
-      this.load();
-    }
-  }
-
-  destroy() {
-    if (this.chart) this.chart.destroy();
-    this.chart = null;
-  }
-}
-
-// A metric of a finished run with a single value: a line in a compact grid, no chart.
-class ValueCard {
-  constructor(ctx, info) {
-    this.info = info;
-    this.latest = h("span", {class: "latest"}, fmtNum(info.last_value));
-    this.el = h("div", {class: "metric-card value-card", dataset: {metric: info.name}, title: `step ${info.last_step}`},
-      h("span", {class: "metric-name", title: info.name}, info.name), this.latest);
-  }
-
-  update(info) {
-    this.info = info;
-    this.latest.textContent = fmtNum(info.last_value);
-  }
 }
 
 // A gallery for one image series: the image at the chosen step, a slider over the steps.
@@ -226,8 +109,18 @@ function renderData(kind, points) {
     return h("div", null, select, holder);
   }
   if (kind === "list") {
-    return table(["step", "values"], points.map((p) => [String(p.step),
-      h("ol", {class: "value-list"}, (Array.isArray(p.value) ? p.value : [p.value]).map((v) => h("li", null, fmtValue(v))))]));
+    // a list is stored one item a point, at consecutive steps, all with the time it was logged:
+    // a row per list logged, its items as values (#19: not a one-item list per item)
+    const lists = [];
+    for (const p of points) {
+      const last = lists[lists.length - 1];
+      if (last && last.time === p.time && p.step === last.to + 1) {
+        last.to = p.step;
+        last.values.push(p.value);
+      } else lists.push({from: p.step, to: p.step, time: p.time, values: [p.value]});
+    }
+    return table(["steps", "values"], lists.map((l) => [l.from === l.to ? String(l.from) : `${l.from}–${l.to}`,
+      h("span", {class: "value-list"}, l.values.map(fmtValue).join(", "))]));
   }
   return table(["step", "value"], points.map((p) => [String(p.step), fmtValue(p.value)]));
 }
@@ -268,6 +161,9 @@ function isLog(name) {
 
 export async function runPage(page, root, setCrumbs, runId) {
   const run = await api(`runs/${encodeURIComponent(runId)}`);
+  if (run.id !== runId) {  // opened by a unique id prefix: the address shows the whole id
+    history.replaceState(history.state, "", withEmbed(`/runs/${encodeURIComponent(run.id)}`) + location.hash);
+  }
   setCrumbs([[run.experiment_name, `/experiments/${run.experiment_id}`], [run.name || run.id, null]]);
   const ctx = {run, opts: {x: "step", log: false, smoothing: 0}};
   document.title = `${run.name || run.id} · runlog`;
@@ -310,7 +206,7 @@ export async function runPage(page, root, setCrumbs, runId) {
   const logBox = h("input", {type: "checkbox", id: "log-scale"});
   const smooth = h("input", {type: "range", id: "smoothing", min: 0, max: 0.99, step: 0.01, value: 0});
   const smoothLabel = h("span", {class: "muted small mono"}, "0.00");
-  const metricSearch = h("input", {type: "search", id: "metric-search", placeholder: `search ${scalars.length} metrics`});
+  const metricSearch = h("input", {type: "search", id: "metric-search", placeholder: `search ${scalars.length} metric${scalars.length === 1 ? "" : "s"}`});
   const controls = h("div", {class: "toolbar chart-controls"},
     h("label", null, "x ", xSelect), h("label", null, logBox, " log scale"),
     h("label", null, "smoothing ", smooth, smoothLabel), h("span", {class: "spacer"}), metricSearch);
@@ -395,7 +291,8 @@ export async function runPage(page, root, setCrumbs, runId) {
   };
   clear(root);
   root.append(
-    h("div", {class: "page-head"}, h("h1", {id: "run-name"}, run.name || run.id), status),
+    h("div", {class: "page-head"}, h("h1", {id: "run-name"}, run.name || run.id), status,
+      run.deleted_time ? h("span", {id: "run-deleted", class: "status"}, `Deleted ${fmtTime(run.deleted_time)}`) : null),
     meta, errorEl,
     h("div", {class: "two-col"}, section("params", "Params", keyTable(run, "params")),
       section("tags", "Tags", keyTable(run, "tags"))),
@@ -406,7 +303,8 @@ export async function runPage(page, root, setCrumbs, runId) {
     section("files", "Files", h("table", {class: "grid", id: "files-table"},
       h("thead", null, h("tr", null, h("th", null, "Name"), h("th", {class: "num"}, "Size"), h("th", null, "Time"))),
       filesBody), noFiles),
-    optional("system", "System metrics", systemGrid, system));
+    optional("system", "System metrics", systemGrid, system),
+    runModels(run.id));
   renderFiles(files);
   if (run.children && run.children.length) root.append(section("children-section", `Children (${run.children.length})`, childrenEl));
 

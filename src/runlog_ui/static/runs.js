@@ -67,7 +67,11 @@ export async function runsPage(page, root, setCrumbs, experimentId) {
     const exp = answer.experiments.find((e) => String(e.id) === String(experimentId));
     if (!exp || !page.alive) return;
     title.textContent = exp.name;
-    count.textContent = `${exp.runs} runs`;
+    // counted as the table below counts them: top-level runs, their children folded under them (#19)
+    const children = exp.children || 0;
+    const top = exp.runs - children;
+    count.textContent = `${top} run${top === 1 ? "" : "s"}` +
+      (children ? ` · ${children} child run${children === 1 ? "" : "s"} folded under ${top === 1 ? "it" : "them"}` : "");
     setCrumbs([[exp.name, null]]);
     document.title = `${exp.name} · runlog`;
   });

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "schema_version"]
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: (
@@ -139,6 +139,27 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     3: (
         "CREATE TABLE writers (id TEXT PRIMARY KEY, seq BIGINT NOT NULL)",
     ),
+    # v4 (issue 20): deleted runs (hidden, restorable), runs gc has begun to remove for good, and the
+    # model registry (a model's files stay in its run's artifact folder, kept by gc)
+    4: (
+        "ALTER TABLE runs ADD COLUMN deleted DOUBLE PRECISION",
+        "CREATE TABLE gc_pending (run_id TEXT PRIMARY KEY, since DOUBLE PRECISION NOT NULL)",
+        """CREATE TABLE models (
+            id BIGSERIAL PRIMARY KEY,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            run_id TEXT NOT NULL,
+            experiment_name TEXT NOT NULL,
+            path TEXT NOT NULL,
+            files TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            properties TEXT NOT NULL,
+            description TEXT,
+            created DOUBLE PRECISION NOT NULL,
+            UNIQUE (name, version)
+        )""",
+        "CREATE INDEX models_by_run ON models(run_id)",
+    ),
 }
 
 # A Running run whose heartbeat is stale reads as Killed, ended at its last heartbeat (binds %(now)s,
@@ -148,7 +169,7 @@ STATUS_SQL: Final = f"(CASE WHEN {_STALE} THEN 'Killed' ELSE r.status END)"
 END_SQL: Final = f"(CASE WHEN {_STALE} THEN r.heartbeat ELSE r.end_time END)"
 RUN_COLUMNS: Final = (
     f"r.id, r.experiment_id, e.name, r.name, {STATUS_SQL}, r.start_time, r.parent_id, {END_SQL}, "
-    "r.heartbeat, r.heartbeat_timeout, r.pid, r.host, r.error"
+    "r.heartbeat, r.heartbeat_timeout, r.pid, r.host, r.error, r.deleted"
 )
 RUN_FROM: Final = "FROM runs r JOIN experiments e ON e.id = r.experiment_id"
 STATUSES: Final = ("Running", "Completed", "Failed", "Canceled", "Killed")

@@ -31,9 +31,10 @@ from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.roots import open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
-from runlog_core.store.postgres.db import PostgresDatabase, driver
+from runlog_core.store.postgres.db import driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.postgres.pages import key_page, points_page
+from runlog_core.store.postgres.retain import PostgresRetention
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 from runlog_core.store.postgres.write import write_batch
 from runlog_core.store.sql_runs import run_conditions, search_statement
@@ -51,7 +52,7 @@ __all__ = ["PostgresStore"]
 _warned_artifacts = False
 
 
-class PostgresStore(PostgresDatabase):
+class PostgresStore(PostgresRetention):
     """A run store in one PostgreSQL database; artifacts where ``RUNLOG_ARTIFACTS`` says.
 
     Args:
@@ -162,9 +163,9 @@ class PostgresStore(PostgresDatabase):
 
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
-                  include_children: bool = True) -> list[RunInfo]:
+                  include_children: bool = True, include_deleted: bool = False) -> list[RunInfo]:
         where, params = run_conditions(placeholder, STATUS_SQL, experiment_id, status, tags, parent_id,
-                                       include_children)
+                                       include_children, include_deleted)
         sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -175,6 +175,9 @@ class SQLiteDatabase:
         try:
             conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
             conn.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
+            # a new file: space freed by `runlog gc` goes back to the disk a slice at a time (issue 20);
+            # chosen before WAL mode, which writes the header (an existing store keeps its mode)
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
             # NORMAL in WAL mode: a committed batch survives a crash of the process; only a power
             # loss or OS crash can take the last commits. RUNLOG_SYNC=full makes those durable too.

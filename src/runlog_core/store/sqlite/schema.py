@@ -17,7 +17,7 @@ from runlog_core.exceptions import InvalidNameError, StoreVersionError
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 5
+SCHEMA_VERSION: Final = 6
 
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
@@ -122,6 +122,30 @@ MIGRATIONS: Final[dict[int, str]] = {
         seq INTEGER NOT NULL
     ) WITHOUT ROWID;
     """,
+    # v6 (issue 20): deleted runs (hidden, restorable), runs gc has begun to remove for good, and the
+    # model registry (a model's files stay in its run's artifact folder, kept by gc)
+    6: """
+    ALTER TABLE runs ADD COLUMN deleted REAL;
+    CREATE TABLE gc_pending (
+        run_id TEXT PRIMARY KEY,
+        since REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE models (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        run_id TEXT NOT NULL,
+        experiment_name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        files TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        properties TEXT NOT NULL,
+        description TEXT,
+        created REAL NOT NULL,
+        UNIQUE (name, version)
+    );
+    CREATE INDEX models_by_run ON models(run_id);
+    """,
 }
 
 
@@ -131,7 +155,7 @@ STATUS_SQL: Final = f"CASE WHEN {_STALE} THEN 'Killed' ELSE r.status END"
 END_SQL: Final = f"CASE WHEN {_STALE} THEN r.heartbeat ELSE r.end_time END"
 RUN_COLUMNS: Final = (
     f"r.id, r.experiment_id, e.name, r.name, {STATUS_SQL}, r.start_time, r.parent_id, {END_SQL}, "
-    "r.heartbeat, r.heartbeat_timeout, r.pid, r.host, r.error"
+    "r.heartbeat, r.heartbeat_timeout, r.pid, r.host, r.error, r.deleted"
 )
 RUN_FROM: Final = "FROM runs r JOIN experiments e ON e.id = r.experiment_id"
 STATUSES: Final = ("Running", "Completed", "Failed", "Canceled", "Killed")

@@ -38,9 +38,10 @@ from runlog_core.store.sqlite.codec import (
     refusal,
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
-from runlog_core.store.sqlite.db import SQLiteDatabase, store_errors
+from runlog_core.store.sqlite.db import store_errors
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.sqlite.pages import key_page, points_page
+from runlog_core.store.sqlite.retain import SQLiteRetention
 from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
-class SQLiteStore(SQLiteDatabase):
+class SQLiteStore(SQLiteRetention):
     """A run store in one SQLite file; artifacts as files beside it.
 
     Args:
@@ -162,9 +163,9 @@ class SQLiteStore(SQLiteDatabase):
     @store_errors
     def list_runs(self, experiment_id: int | None = None, status: str | None = None,
                   tags: dict[str, str | None] | None = None, parent_id: str | None = None,
-                  include_children: bool = True) -> list[RunInfo]:
+                  include_children: bool = True, include_deleted: bool = False) -> list[RunInfo]:
         where, params = run_conditions(placeholder, STATUS_SQL, experiment_id, status, tags, parent_id,
-                                       include_children)
+                                       include_children, include_deleted)
         sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
