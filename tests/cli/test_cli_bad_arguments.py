@@ -36,6 +36,9 @@ CASES: dict[str, list[list[str]]] = {
     "import mlflow": [["{TMP}/nothing"], ["--max-params", "-3", "."]],
     "import tensorboard": [["{TMP}/nothing"]],
     "ui": [["--port", "-5"], ["--port", "http"], ["--store", "{TMP}/nothing"]],
+    "delete": [[], ["zzzz", "--yes"], ["", "--yes"], ["-e", "nope", "--yes"]],
+    "restore": [["zzzz"], [""]],
+    "gc": [["--older-than", "-1"], ["--older-than", "nan"], ["--older-than", "soon"]],
     "": [["bogus"], ["--store", "{TMP}/nothing", "runs"], ["--store", "sqlite://x", "runs"]],
 }
 

@@ -384,7 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``runlog`` command; every error is one line on stderr and a non-zero status (#9)."""
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as stop:  # a usage error (its line is out), --help, --version: a status, as any error
+            return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
         if not hasattr(args, "store"):
             args.store = None
         func = getattr(args, "func", None)

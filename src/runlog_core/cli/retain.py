@@ -149,9 +149,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def _days(text: str) -> float:
     try:
-        return float(text)
+        days = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"DAYS must be a number of days, got {text!r}") from None
+        days = -1.0
+    if not days >= 0:  # negative or NaN: said here, as the flag, not as gc()'s argument
+        raise argparse.ArgumentTypeError(f"DAYS must be a number of days, 0 or more (e.g. 30), got {text!r}")
+    return days
 
 
 def register(add: Any, run_help: str) -> None:
