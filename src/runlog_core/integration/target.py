@@ -1,8 +1,11 @@
 """Which run an integration logs into: one rule for all four, attached by hand or by ``autolog()``.
 
 1. ``run=`` when given: the integration logs into it and never ends it;
-2. else, inside ``runlog submit`` (``RUNLOG_RUN_ID`` set), the submitted run (never ended by the integration);
-3. else a run of the integration's own, which it ends with the training's outcome, in
+2. else, without ``experiment=``, the trial run active in this thread or task (an Optuna objective
+   wrapped by ``track_in_runlog()``, a Ray trainable: :func:`~runlog_core.integration.active_run`),
+   never ended by the integration;
+3. else, inside ``runlog submit`` (``RUNLOG_RUN_ID`` set), the submitted run (never ended by the integration);
+4. else a run of the integration's own, which it ends with the training's outcome, in
    ``experiment=`` (a name or an :class:`Experiment`), else ``RUNLOG_EXPERIMENT``, else the
    integration's default experiment.
 """
@@ -14,6 +17,7 @@ from collections.abc import Mapping
 
 from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.run.context import trial_run
 from runlog_core.run.experiment import Experiment
 from runlog_core.run.run import Run
 
@@ -43,7 +47,8 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
 
     Args:
         run: an existing run to log into (``run=`` of the integration).
-        experiment: the integration's ``experiment=``: a name or an :class:`Experiment`.
+        experiment: the integration's ``experiment=``: a name or an :class:`Experiment`; without
+            it, the trial run active in this thread (:func:`~runlog_core.integration.active_run`) comes first.
         default: the integration's default experiment name (``"keras"``, ``"lightning_logs"``...).
         store: the store for a run of its own (default ``RUNLOG_STORE``, else ``./runlog``).
         name, tags: for a run of its own.
@@ -56,6 +61,10 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
     check_target(run, experiment)
     if run is not None:
         return run, False
+    if experiment is None and run_id is None:
+        trial = trial_run()
+        if trial is not None:
+            return trial, False
     if run_id is None and _config.run_id():
         return Run.get_context(), False
     if not isinstance(experiment, Experiment):

@@ -171,8 +171,11 @@ class Experiment:
         return submit(self, config, tags=tags)
 
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
-               run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None) -> Run:
-        """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass)."""
+               run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None,
+               new_id: str | None = None) -> Run:
+        """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass).
+
+        ``new_id``: create the run with this id (workers agreeing on one: ``integration.open_run``)."""
         cls = run_class or Run
         if name is not None:
             _values.check_name("name", name)
@@ -191,7 +194,7 @@ class Experiment:
         else:
             now = time.time()
             info = RunInfo(
-                id=new_run_id(), experiment_id=self.id, experiment_name=self.name,
+                id=new_id or new_run_id(), experiment_id=self.id, experiment_name=self.name,
                 name=name or _friendly_name(), status=RUNNING, start_time=now if start_time is None else float(start_time),
                 parent_id=None if parent is None else parent.id, heartbeat=now,
                 heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),

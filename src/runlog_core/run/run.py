@@ -141,7 +141,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
     def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
         """The run this process should log into.
 
-        In a script started by ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
+        Inside a sweep trial that runlog tracks (an Optuna objective wrapped by
+        ``RunlogCallback.track_in_runlog()``, a Ray trainable), that trial's run, in the thread
+        or task that runs it. In a script started by ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
         set), the submitted run. Otherwise a run in the default store, in the experiment
         named by ``RUNLOG_EXPERIMENT`` (else the script's name), that ends when the
         interpreter exits: Completed, or Failed on an uncaught exception. Every call in a
