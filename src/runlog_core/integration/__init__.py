@@ -20,7 +20,8 @@ Which run to log into (one rule for every integration, see :func:`resolve_run`):
 Sweep engines (Optuna, Ray Tune): :func:`active_run` makes a trial's run the one ``Run.get_context()``
 and :func:`resolve_run` give in the thread or task running the trial (:func:`set_active_run` /
 :func:`reset_active_run` without a ``with`` block, :func:`current_trial_run` to read it);
-:func:`stable_run_id` and :func:`open_run` let workers in many processes make one run per id.
+:func:`stable_run_id` and :func:`open_run` let workers in many processes make one run per id;
+:func:`end_trial_run` ends a trial's run as the engine ended the trial, without a round trip to the store.
 
 Never break the user's training: ``guard = WarnOnce()``, then ``guard("log the model", err)`` where
 runlog's own code failed inside a framework hook (one warning per kind of failure; raises instead
@@ -43,6 +44,7 @@ from runlog_core.integration.target import check_target, end_run, resolve_run
 from runlog_core.integration.trial import (
     active_run,
     current_trial_run,
+    end_trial_run,
     open_run,
     reset_active_run,
     set_active_run,
@@ -58,6 +60,7 @@ __all__ = [
     "check_target",
     "current_trial_run",
     "end_run",
+    "end_trial_run",
     "experiment_from_environment",
     "flatten_params",
     "nested",

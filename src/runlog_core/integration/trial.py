@@ -29,7 +29,10 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["active_run", "current_trial_run", "open_run", "reset_active_run", "set_active_run", "stable_run_id"]
+__all__ = ["active_run", "current_trial_run", "end_trial_run", "open_run", "reset_active_run", "set_active_run",
+           "stable_run_id"]
+
+_ENDS = ("Completed", "Canceled", "Failed")
 
 
 @contextlib.contextmanager
@@ -95,13 +98,18 @@ def stable_run_id(*parts: str | int) -> str:
 
 
 def open_run(experiment: Experiment, run_id: str, *, parent: Run | None = None, name: str | None = None,
-             tags: Mapping[str, Any] | None = None, start_time: float | None = None) -> Run:
+             tags: Mapping[str, Any] | None = None, start_time: float | None = None, new: bool = False) -> Run:
     """Start the run ``run_id`` in ``experiment``, or continue it (Running again) when it exists.
 
     Processes that open the same id at the same time share one run: the store creates a run whose
     id exists as a no-op. The run is owned by this process as one from ``start_logging`` is (ended at
     interpreter exit if still open); ``name``, ``parent`` and ``start_time`` apply only to a run
     created here, ``tags`` are set either way.
+
+    Args:
+        new: the caller knows no run has this id (a trial recorded once, after the fact): no look-up,
+            and the run is created with the writer's next batch instead of now, which makes it
+            cheap (should the id exist after all, the store keeps that run and this one's values go there).
 
     Raises:
         InvalidArgumentError: ``run_id`` is not a non-empty string of at most 64 letters, digits, ``-`` or ``_``.
@@ -114,6 +122,9 @@ def open_run(experiment: Experiment, run_id: str, *, parent: Run | None = None, 
         raise InvalidArgumentError("run_id", run_id, "a string of 1 to 64 ASCII letters, digits, '-' or '_'")
     if parent is not None and not isinstance(parent, Run):
         raise InvalidArgumentError("parent", parent, "a runlog_core.Run or None")
+    if new:
+        return experiment._start(name=name, tags=tags, parent=parent, run_id=None, start_time=start_time,
+                                 new_id=run_id, deferred=True)
     existing = experiment._store.get_run(run_id)
     if existing is not None:
         if existing.experiment_id != experiment.id:
@@ -121,3 +132,32 @@ def open_run(experiment: Experiment, run_id: str, *, parent: Run | None = None, 
         return experiment._start(name=None, tags=tags, parent=None, run_id=run_id)
     return experiment._start(name=name, tags=tags, parent=parent, run_id=None, start_time=start_time, new_id=run_id)
 
+
+
+def end_trial_run(run: Run, status: str, *, error: BaseException | str | None = None,
+                  end_time: float | None = None, wait: bool = False) -> None:
+    """End a trial's run as the engine ended the trial, at ``end_time`` (seconds since the epoch; now if None).
+
+    Unlike ``run.complete()``, it does not wait until the end is durable unless ``wait``: the writer
+    commits it with its next batch (within ``RUNLOG_FLUSH_INTERVAL``, at the latest when the program
+    ends), so recording a trial costs the engine no round trip to the store.
+
+    Args:
+        status: ``"Completed"``, ``"Canceled"`` (pruned, stopped early) or ``"Failed"``.
+        error: for ``"Failed"``: the exception (its traceback is kept) or a text saying why.
+
+    Raises:
+        InvalidArgumentError: ``run`` is not a Run, or ``status`` not one of the three.
+    """
+    if not isinstance(run, Run):
+        raise InvalidArgumentError("run", run, "a runlog_core.Run")
+    if status not in _ENDS:
+        raise InvalidArgumentError("status", status, f"one of {list(_ENDS)}")
+    text: str | None = None
+    if isinstance(error, BaseException):
+        import traceback
+
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    elif error is not None:
+        text = str(error)
+    run._end(status, text if status == "Failed" else None, end_time, force=status == "Failed", wait=wait)

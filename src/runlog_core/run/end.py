@@ -46,7 +46,7 @@ class EndingMixin(RunState):
         self._end(CANCELED, end_time=end_time)
 
     def _end(self, status: str, error: str | None = None, end_time: float | None = None,
-             force: bool = False) -> None:
+             force: bool = False, wait: bool = True) -> None:
         if end_time is not None and (isinstance(end_time, bool) or not isinstance(end_time, (int, float))):
             raise InvalidArgumentError("end_time", end_time, "seconds since the epoch (a float) or None")
         with self._lock:
@@ -68,7 +68,7 @@ class EndingMixin(RunState):
             self._bulk = {}
         self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)
         _lifecycle.forget(self)
-        if not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
+        if wait and not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
             self._flush_end()
 
     def _flush_end(self) -> None:

@@ -168,6 +168,7 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin):
 
     def get_children(self) -> RunList:
         """The run's child runs, oldest first."""
+        self.flush()  # children created with the writer's next batch (integration.open_run(new=True)) count
         return RunList(Run(self.experiment, info.id, _info=info) for info in self._store.list_runs(parent_id=self.id))
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
