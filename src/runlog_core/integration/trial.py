@@ -129,7 +129,11 @@ def open_run(experiment: Experiment, run_id: str, *, parent: Run | None = None, 
     if existing is not None:
         if existing.experiment_id != experiment.id:
             raise RunNotFoundError("run", run_id, f"{experiment.store} (experiment {experiment.name!r})")
-        return experiment._start(name=None, tags=tags, parent=None, run_id=run_id)
+        run = experiment._start(name=None, tags=tags, parent=None, run_id=run_id)
+        # Running now: read so once, so that another worker ending it at its exit (the shared parent of a
+        # study) does not refuse this worker's later values; this worker ends it again at its own end
+        run._check_open()
+        return run
     return experiment._start(name=name, tags=tags, parent=parent, run_id=None, start_time=start_time, new_id=run_id)
 
 
