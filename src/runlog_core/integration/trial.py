@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 
 from runlog_core.exceptions import InvalidArgumentError, RunNotFoundError
 from runlog_core.run import context as _context
+from runlog_core.run import end as _ending
 from runlog_core.run.experiment import Experiment
 from runlog_core.run.run import Run
 
@@ -164,4 +165,8 @@ def end_trial_run(run: Run, status: str, *, error: BaseException | str | None = 
         text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     elif error is not None:
         text = str(error)
-    run._end(status, text if status == "Failed" else None, end_time, force=status == "Failed", wait=wait)
+    token = _ending.no_wait.set(not wait)
+    try:
+        run._end(status, text if status == "Failed" else None, end_time, force=status == "Failed")
+    finally:
+        _ending.no_wait.reset(token)

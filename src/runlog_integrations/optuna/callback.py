@@ -63,6 +63,9 @@ class _Study:
 
     def __init__(self, key: tuple[str, str, str], parent: Run, owned: bool, names: list[str], study: Any) -> None:
         self.key, self.parent, self.owned, self.names = key, parent, owned, names
+        experiment = parent.experiment
+        self.experiment = experiment if isinstance(experiment, Experiment) else Experiment(experiment.name,
+                                                                                             store=experiment.store)
         self.study_ref = weakref.ref(study)
         self.best_number: int | None = None
         self.best_value: float | None = None
@@ -206,7 +209,7 @@ class RunlogCallback:
         """The child of trial ``number``: ``new`` when recorded after the trial (one trial finishes once,
         in one worker: no look-up, created with the next batch), else live at once (a tracked objective)."""
         child_id = stable_run_id("optuna-trial", known.parent.id, *known.key, number)
-        return open_run(known.parent.experiment, child_id, parent=known.parent, name=f"trial-{number}",
+        return open_run(known.experiment, child_id, parent=known.parent, name=f"trial-{number}",
                         tags={TRIAL_TAG: str(number), STUDY_TAG: known.key[0]}, start_time=start, new=new)
 
     # -- the callback -----------------------------------------------------------------------------
