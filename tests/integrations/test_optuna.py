@@ -106,36 +106,62 @@ def test_multi_objective_names_and_pareto_front(experiment: Experiment) -> None:
 
 
 def test_threads_keep_each_trial_in_its_own_run_with_integrations_inside(experiment: Experiment) -> None:
+    """n_jobs=2: trials run two at a time in Optuna's threads; an XGBoost, Keras or Lightning integration
+    created inside without run=/experiment= logs into that trial's run, and starts none of its own."""
     xgb = pytest.importorskip("xgboost")
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("lightning")
     import numpy as np
+    from _lk_lightning_models import TinyRegressor, loaders
+    from lightning.pytorch import Trainer
 
+    from runlog_integrations.keras import RunlogCallback as KerasCallback
+    from runlog_integrations.lightning import RunlogLogger
     from runlog_integrations.xgboost import RunlogCallback as XGBoostCallback
 
     callback = RunlogCallback(experiment=experiment)
     together = threading.Barrier(2)
     rng = np.random.default_rng(0)
-    data = xgb.DMatrix(rng.normal(size=(64, 3)), label=rng.normal(size=64))
+    features, target = rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
 
     def train(trial: Any) -> float:
-        depth = trial.suggest_int("max_depth", 1, 6)
-        together.wait(timeout=60)  # two trials run at once, in two threads
-        Run.get_context().log("depth_seen", depth)
-        result: dict[str, Any] = {}
-        xgb.train({"max_depth": depth, "nthread": 1}, data, num_boost_round=3, evals=[(data, "train")],
-                  evals_result=result, callbacks=[XGBoostCallback()], verbose_eval=False)
-        together.wait(timeout=60)
-        return float(result["train"]["rmse"][-1])
+        lr = trial.suggest_float("lr", 0.01, 0.1)
+        together.wait(timeout=120)  # two trials run at once, in two threads
+        Run.get_context().log("lr_seen", lr)
+        framework = ("xgboost", "keras", "lightning")[trial.number % 3]
+        trial.set_user_attr("framework", framework)
+        if framework == "xgboost":
+            result: dict[str, Any] = {}
+            data = xgb.DMatrix(features, label=target[:, 0])
+            xgb.train({"eta": lr, "nthread": 1}, data, num_boost_round=3, evals=[(data, "train")],
+                      evals_result=result, callbacks=[XGBoostCallback()], verbose_eval=False)
+            loss = float(result["train"]["rmse"][-1])
+        elif framework == "keras":
+            model = keras.Sequential([keras.layers.Input((4,)), keras.layers.Dense(1)])
+            model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+            loss = float(model.fit(features, target, epochs=2, verbose=0, callbacks=[KerasCallback()]).history["loss"][-1])
+        else:
+            trainer = Trainer(max_epochs=1, logger=RunlogLogger(), log_every_n_steps=1, enable_progress_bar=False,
+                              enable_checkpointing=False, enable_model_summary=False)
+            trainer.fit(TinyRegressor(lr=lr), *loaders())
+            loss = float(trainer.callback_metrics["train_loss"])
+        together.wait(timeout=120)
+        return loss
 
     study = _study("threads")
     study.optimize(callback.track_in_runlog()(train), n_trials=4, n_jobs=2, callbacks=[callback])
     _, children = check_study_runs(experiment, study, more_params=True)
+    logged_by = {"xgboost": "train-rmse", "keras": "loss", "lightning": "train_loss"}
     for number, child in children.items():
         trial = study.trials[number]
         metrics = child.get_metrics()
-        assert metrics["depth_seen"] == trial.params["max_depth"]
-        assert metrics["train-rmse"][-1] == pytest.approx(trial.value)  # the XGBoost callback logged here
-        assert child.get_params()["eta"] == 0.3  # the booster's params, XGBoost's defaults among them
-    assert len(experiment.get_runs(include_children=True)) == 5  # no run of the XGBoost callback's own
+        assert metrics["lr_seen"] == trial.params["lr"]
+        assert logged_by[trial.user_attrs["framework"]] in metrics, (trial.user_attrs, sorted(metrics))
+        assert child.get_status() == "Completed"  # the integrations left the trial's run to the callback
+    assert {t.user_attrs["framework"] for t in study.trials} == {"xgboost", "keras", "lightning"}
+    assert len(Experiment("test", store=experiment.store).get_runs(include_children=True)) == 5
+    assert [e for e in ("xgboost", "keras", "lightning_logs")
+            if Experiment(e, store=experiment.store).get_runs()] == []  # no run of an integration's own
 
 
 def test_given_parent_run_and_bad_input(experiment: Experiment, run: Run) -> None:
