@@ -87,6 +87,9 @@ def test_nan_inf_and_an_uncaught_error_are_kept(experiment: Experiment) -> None:
     assert (ok_run.get_status(), ok_run.get_metrics()["loss"]) == ("Completed", 1.5)
     assert broken.get_status() == "Failed" and "RuntimeError: out of memory" in broken.get_details()["error"]
     assert callback.parent_run(study).get_tags()["optuna.best_trial"] == "2"
+    odd_name = optuna.create_study(study_name="line one\nline two")  # no run can be named so: the tag keeps it
+    odd_name.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1, callbacks=[callback])
+    assert callback.parent_run(odd_name).get_tags()["optuna.study_name"] == "line one\nline two"
 
 
 def test_multi_objective_names_and_pareto_front(experiment: Experiment) -> None:
@@ -201,3 +204,34 @@ def test_autolog_gives_new_studies_the_callback() -> None:
     check_study_runs(Experiment("auto"), study, inside=True)
     study.optimize(objective, n_trials=1, catch=(ValueError,))  # autolog off: nothing more recorded
     assert len(Experiment("auto").get_runs(include_children=True)) == 5
+
+
+def test_failures_of_runlog_cost_one_warning_per_kind_and_never_the_study(
+        experiment: Experiment, monkeypatch: pytest.MonkeyPatch) -> None:
+    def quiet(trial: Any) -> float:  # logs nothing itself: what fails is runlog's own logging
+        x = trial.suggest_float("x", -1, 1)
+        trial.report(x, 0)
+        if trial.number == 3:
+            raise ValueError("caught")
+        return x * x
+
+    def sweep(callbacks: list[Any]) -> list[tuple[str, Any, Any]]:
+        study = optuna.create_study(study_name=f"s{len(callbacks)}", sampler=optuna.samplers.RandomSampler(seed=5))
+        func = callbacks[0].track_in_runlog()(quiet) if callbacks else quiet
+        study.optimize(func, n_trials=8, catch=(ValueError,), callbacks=callbacks)
+        return [(t.state.name, t.params, t.values) for t in study.trials]
+
+    baseline = sweep([])
+
+    def refuse(batch: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(experiment._store, "write", refuse)
+    monkeypatch.setattr(Run, "log", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert sweep([RunlogCallback(experiment=experiment)]) == baseline  # the same trials, to the bit
+    messages = [str(w.message) for w in caught if "runlog" in str(w.message)]
+    assert any("objective value" in m for m in messages), messages
+    kinds = [m.split(" (")[0] for m in messages]
+    assert len(kinds) == len(set(kinds)), messages  # one warning per kind of failure

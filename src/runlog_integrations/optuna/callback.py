@@ -29,7 +29,7 @@ except ImportError as err:
     raise ImportError("runlog_integrations.optuna needs Optuna: pip install 'runlog[optuna]'") from err
 
 from runlog_core import Experiment, Run
-from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.exceptions import InvalidArgumentError, InvalidNameError
 from runlog_core.integration import (
     WarnOnce,
     check_target,
@@ -203,7 +203,10 @@ class RunlogCallback:
                 experiment = Experiment(experiment or experiment_from_environment() or DEFAULT_EXPERIMENT)
             self._experiment = experiment
         parent_id = stable_run_id("optuna", self._experiment.id, *key)
-        return open_run(self._experiment, parent_id, name=study.study_name, tags=tags), True
+        try:
+            return open_run(self._experiment, parent_id, name=study.study_name, tags=tags), True
+        except (InvalidArgumentError, InvalidNameError):  # a study name no run can take (control characters)
+            return open_run(self._experiment, parent_id, tags=tags), True  # the tag keeps it as it is
 
     def _open_child(self, known: _Study, number: int, start: float | None, new: bool) -> Run:
         """The child of trial ``number``: ``new`` when recorded after the trial (one trial finishes once,
@@ -226,7 +229,7 @@ class RunlogCallback:
                 record_trial(child, trial, known.names, self._warn, returned)
                 end_child(child, trial, refused_value_reason(trial, returned) if tracked is not None else None)
         except Exception as err:
-            self._warn(f"record trial {trial.number}", err)
+            self._warn("record a trial in its run", err)  # one warning per kind, not per trial
             return
         try:
             self._update_best(study, known, trial)
@@ -354,7 +357,7 @@ class RunlogCallback:
             self._tracked[(known.parent.id, trial.number)] = entry
             return entry
         except Exception as err:
-            self._warn(f"start the run of trial {trial.number}", err)
+            self._warn("start the run of a trial", err)
             return None
 
     def _tracked_raised(self, trial: Any, entry: _Tracked, error: BaseException) -> None:
@@ -366,7 +369,7 @@ class RunlogCallback:
             record_trial(entry.run, frozen, known.names, self._warn)
             end_trial_run(entry.run, "Failed", error=error)
         except Exception as err:
-            self._warn(f"end the run of trial {trial.number}", err)
+            self._warn("end the run of a failed trial", err)
         entry.ended = True
 
 
