@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import threading
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,3 +239,14 @@ def test_failures_of_runlog_cost_one_warning_per_kind_and_never_the_study(
     assert any("objective value" in m for m in messages), messages
     kinds = [m.split(" (")[0] for m in messages]
     assert len(kinds) == len(set(kinds)), messages  # one warning per kind of failure
+
+
+def test_the_example_runs(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    example = Path(__file__).resolve().parents[2] / "examples" / "optuna_sweep.py"
+    done = subprocess.run([sys.executable, str(example), "--trials", "4"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=240, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.returncode == 0, done.stderr
+    runs = Experiment("diabetes-optuna", store=str(tmp_path / "runlog")).get_runs(include_children=True)
+    assert sorted(r.name for r in runs) == ["sgd-diabetes", "trial-0", "trial-1", "trial-2", "trial-3"]
+    assert all(len(r.get_metric_history("train_mse")) >= 1 for r in runs if r.parent is not None)
