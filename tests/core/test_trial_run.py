@@ -49,16 +49,17 @@ def test_each_thread_sees_its_own_trial_run(experiment: Experiment) -> None:
     assert current_trial_run() is None
 
 
-def test_experiment_given_or_no_trial_starts_its_own_run(experiment: Experiment) -> None:
+def test_another_experiment_or_no_trial_starts_its_own_run(experiment: Experiment) -> None:
     trial = experiment.start_logging(outputs=None)
     with active_run(trial):
-        own, owned = resolve_run(experiment=experiment, default="never")
+        assert resolve_run(experiment=experiment.name, default="never") == (trial, False)  # the trial's own
+        own, owned = resolve_run(experiment=Experiment("elsewhere", store=experiment.store), default="never")
         assert (own.id != trial.id, owned) == (True, True)
         own.complete()
         token = set_active_run(None)  # nested: no trial run inside
         try:
             assert current_trial_run() is None
-            fresh, owned = resolve_run(experiment=experiment, default="never")
+            fresh, owned = resolve_run(experiment=experiment.name, default="never")
             assert fresh.id not in (trial.id, own.id) and owned
             fresh.complete()
         finally:

@@ -197,15 +197,27 @@ def test_autolog_gives_new_studies_the_callback() -> None:
 
     if "runlog.optuna" not in {point.name for point in entry_points(group="runlog")}:
         pytest.skip("runlog's installed metadata predates the optuna entry point: pip install -e .")
+    xgb = pytest.importorskip("xgboost")
+    import numpy as np
+
+    data = xgb.DMatrix(np.arange(40.0).reshape(20, 2), label=np.arange(20.0))
+
+    def boosted(trial: Any) -> float:
+        value = objective(trial)
+        xgb.train({"nthread": 1}, data, num_boost_round=2, evals=[(data, "train")], verbose_eval=False)
+        return value
+
     before = optuna.study.Study.__dict__["optimize"]
-    runlog_core.autolog(frameworks="optuna", experiment="auto")
+    runlog_core.autolog(frameworks=["optuna", "xgboost"], experiment="auto")
     try:
         study = _study("auto-study")
-        study.optimize(objective, n_trials=4, catch=(ValueError,))
+        study.optimize(boosted, n_trials=4, catch=(ValueError,))
     finally:
         runlog_core.autolog(disable=True)
     assert optuna.study.Study.__dict__["optimize"] is before
-    check_study_runs(Experiment("auto"), study, inside=True)
+    _, children = check_study_runs(Experiment("auto"), study, inside=True, more_params=True)
+    for number in (0, 1):  # completed trials: autolog's XGBoost callback logged into the trial's run
+        assert "train-rmse" in children[number].get_metrics()
     study.optimize(objective, n_trials=1, catch=(ValueError,))  # autolog off: nothing more recorded
     assert len(Experiment("auto").get_runs(include_children=True)) == 5
 

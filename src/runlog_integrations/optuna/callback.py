@@ -315,9 +315,9 @@ class RunlogCallback:
 
         The child is created when the trial starts (other processes and the UI see it at once);
         inside the objective ``Run.get_context()`` returns it, and an integration created there
-        without ``run=``/``experiment=`` (a Lightning ``RunlogLogger()``, a Keras or XGBoost
-        ``RunlogCallback()``) logs into it, each trial into its own run with ``n_jobs`` threads
-        too. Pass this callback to ``optimize(callbacks=[...])`` as well: it ends the child with the
+        without ``run=``/``experiment=``, or with the trial's experiment as autolog's are (a
+        Lightning ``RunlogLogger()``, a Keras or XGBoost ``RunlogCallback()``), logs into it, each
+        trial into its own run with ``n_jobs`` threads too. Pass this callback to ``optimize(callbacks=[...])`` as well: it ends the child with the
         trial's state. An objective that raises ends its child Failed with the traceback at once.
 
         Example::
