@@ -110,6 +110,8 @@ def test_multi_objective_names_and_pareto_front(experiment: Experiment) -> None:
     front = sorted(t.number for t in study.best_trials)
     assert parent.get_tags()["optuna.best_trials"] == str(front).replace(" ", ", ").replace(",,", ",")
     assert parent.get_tags()["optuna.directions"] == "minimize,minimize"
+    assert (parent.get_tags()["runlog.sweep.primary_metric"], parent.get_tags()["runlog.sweep.goal"]) == (
+        "loss", "minimize")  # what the UI's sweep view ranks the children by
 
 
 def test_threads_keep_each_trial_in_its_own_run_with_integrations_inside(experiment: Experiment) -> None:

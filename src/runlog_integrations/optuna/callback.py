@@ -178,10 +178,10 @@ class RunlogCallback:
 
     def _open_study(self, study: Any) -> _Study:
         key = (study.study_name, str(study._study_id), _first_trial_start(study))
-        parent, owned = self._parent_for(study, key)
+        names = metric_names(self.metric_name, len(study.directions), study.study_name, self._warn)
+        parent, owned = self._parent_for(study, key, names)
         known = self._by_parent.get(parent.id)
         if known is None:
-            names = metric_names(self.metric_name, len(study.directions), study.study_name, self._warn)
             known = _Study(key, parent, owned, names, study)
             self._by_parent[parent.id] = known
             if not self._at_exit:
@@ -190,9 +190,11 @@ class RunlogCallback:
         known.study_ref = weakref.ref(study)
         return known
 
-    def _parent_for(self, study: Any, key: tuple[str, str, str]) -> tuple[Run, bool]:
-        tags = {STUDY_TAG: study.study_name,
-                "optuna.directions": ",".join(d.name.lower() for d in study.directions)}
+    def _parent_for(self, study: Any, key: tuple[str, str, str], names: list[str]) -> tuple[Run, bool]:
+        directions = [d.name.lower() for d in study.directions]
+        # runlog.sweep.*: the objective and its direction, by which the UI's sweep view ranks the children
+        tags = {STUDY_TAG: study.study_name, "optuna.directions": ",".join(directions),
+                "runlog.sweep.primary_metric": names[0], "runlog.sweep.goal": directions[0]}
         if self.run is not None or (self.experiment is None and submitted_run_id()):
             parent = self.run if self.run is not None else Run.get_context()
             parent.set_tags(tags)
