@@ -1,6 +1,6 @@
 """The built-in integrations as plugins of the entry-point group ``runlog``, as a third party's would be.
 
-``pyproject.toml`` names the four objects below under ``[project.entry-points.runlog]``; runlog
+``pyproject.toml`` names the objects below under ``[project.entry-points.runlog]``; runlog
 loads them once, on first use of its plugin manager. Loading them is cheap: each imports its
 integration module (and so its framework) only when ``autolog()`` selects it and the framework is
 installed. The integration module then does the work in ``attach_autolog(config)``.
@@ -16,7 +16,7 @@ from typing import Any
 from runlog_core.hookspecs import hookimpl
 from runlog_core.integration import selected
 
-__all__ = ["keras", "lightning", "sklearn", "xgboost"]
+__all__ = ["keras", "lightning", "optuna", "sklearn", "xgboost"]
 
 
 class LazyIntegration:
@@ -53,3 +53,4 @@ sklearn = LazyIntegration("sklearn", ("sklearn",), "runlog_integrations.sklearn"
 xgboost = LazyIntegration("xgboost", ("xgboost",), "runlog_integrations.xgboost")
 lightning = LazyIntegration("lightning", ("lightning", "pytorch_lightning"), "runlog_integrations.lightning")
 keras = LazyIntegration("keras", ("keras",), "runlog_integrations.keras")
+optuna = LazyIntegration("optuna", ("optuna",), "runlog_integrations.optuna")

@@ -17,6 +17,12 @@ Which run to log into (one rule for every integration, see :func:`resolve_run`):
     if owned:
         end_run(run, None)           # Completed
 
+Sweep engines (Optuna, Ray Tune): :func:`active_run` makes a trial's run the one ``Run.get_context()``
+and :func:`resolve_run` give in the thread or task running the trial (:func:`set_active_run` /
+:func:`reset_active_run` without a ``with`` block, :func:`current_trial_run` to read it);
+:func:`stable_run_id` and :func:`open_run` let workers in many processes make one run per id;
+:func:`end_trial_run` ends a trial's run as the engine ended the trial, without a round trip to the store.
+
 Never break the user's training: ``guard = WarnOnce()``, then ``guard("log the model", err)`` where
 runlog's own code failed inside a framework hook (one warning per kind of failure; raises instead
 under ``RUNLOG_STRICT_INTEGRATIONS=1``).
@@ -35,20 +41,36 @@ from runlog_core.base.values import flatten_params
 from runlog_core.integration.autolog import FRAMEWORKS, Patches, nested, selected, warn_once
 from runlog_core.integration.guard import WarnOnce, strict
 from runlog_core.integration.target import check_target, end_run, resolve_run
+from runlog_core.integration.trial import (
+    active_run,
+    current_trial_run,
+    end_trial_run,
+    open_run,
+    reset_active_run,
+    set_active_run,
+    stable_run_id,
+)
 from runlog_core.plugins.manager import open_store
 
 __all__ = [
     "FRAMEWORKS",
     "Patches",
     "WarnOnce",
+    "active_run",
     "check_target",
+    "current_trial_run",
     "end_run",
+    "end_trial_run",
     "experiment_from_environment",
     "flatten_params",
     "nested",
+    "open_run",
     "open_store",
+    "reset_active_run",
     "resolve_run",
     "selected",
+    "set_active_run",
+    "stable_run_id",
     "strict",
     "submitted_run_id",
     "warn_once",

@@ -5,7 +5,7 @@ integrations answer it as any third-party plugin would: they are entry points of
 ``runlog`` (``runlog_integrations._entry_points``), each importing its integration module, and
 so its framework, only when selected and installed, then calling its ``attach_autolog(config)``.
 That patches the framework's entry points (``xgboost.train``, scikit-learn's ``fit`` methods,
-Lightning's ``Trainer.__init__``, Keras ``Model.fit``); ``disable=True`` puts every original
+Lightning's ``Trainer.__init__``, Keras ``Model.fit``, Optuna's ``Study``); ``disable=True`` puts every original
 back, the very same objects. The core never imports an integration or a framework.
 
 The helpers below are shared by the integrations' ``attach_autolog``: :class:`Patches`,
@@ -26,7 +26,7 @@ from runlog_core.integration.guard import WarnOnce
 __all__ = ["ALIASES", "FRAMEWORKS", "Patches", "autolog", "nested", "selected", "warn_once"]
 
 # the framework names autolog() takes; each names a plugin's framework, not a module of runlog
-FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "sklearn", "xgboost")
+FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "optuna", "sklearn", "xgboost")
 ALIASES: dict[str, str] = {"scikit-learn": "sklearn", "xgb": "xgboost", "pytorch_lightning": "lightning",
                            "lightning.pytorch": "lightning", "tf.keras": "keras"}
 
@@ -131,11 +131,12 @@ def autolog(frameworks: str | Iterable[str] | None = None, experiment: str | Non
     """Log every supported framework's training without changing the training script.
 
     Args:
-        frameworks: names among ``"sklearn"``, ``"xgboost"``, ``"lightning"``, ``"keras"``;
-            ``None`` for every one that is installed.
+        frameworks: names among ``"sklearn"``, ``"xgboost"``, ``"lightning"``, ``"keras"``,
+            ``"optuna"``; ``None`` for every one that is installed.
         experiment: the experiment of the runs the integrations start. Under ``runlog submit``
             they log into the submitted run instead; else the default is ``RUNLOG_EXPERIMENT``,
-            then one per framework (``"sklearn"``, ``"xgboost"``, ``"lightning_logs"``, ``"keras"``).
+            then one per framework (``"sklearn"``, ``"xgboost"``, ``"lightning_logs"``, ``"keras"``,
+            ``"optuna"``: a parent per study).
         disable: detach instead: every patched function is put back exactly as it was.
 
     Raises:

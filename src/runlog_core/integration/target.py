@@ -1,8 +1,12 @@
 """Which run an integration logs into: one rule for all four, attached by hand or by ``autolog()``.
 
 1. ``run=`` when given: the integration logs into it and never ends it;
-2. else, inside ``runlog submit`` (``RUNLOG_RUN_ID`` set), the submitted run (never ended by the integration);
-3. else a run of the integration's own, which it ends with the training's outcome, in
+2. else the trial run active in this thread or task (an Optuna objective wrapped by
+   ``track_in_runlog()``, a Ray trainable: :func:`~runlog_core.integration.active_run`), never ended
+   by the integration, unless ``experiment=`` names another experiment than the trial run's (so
+   ``autolog(experiment="x")``'s integrations log into the trials of a study recorded in ``"x"``);
+3. else, inside ``runlog submit`` (``RUNLOG_RUN_ID`` set), the submitted run (never ended by the integration);
+4. else a run of the integration's own, which it ends with the training's outcome, in
    ``experiment=`` (a name or an :class:`Experiment`), else ``RUNLOG_EXPERIMENT``, else the
    integration's default experiment.
 """
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 
 from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.run.context import trial_run
 from runlog_core.run.experiment import Experiment
 from runlog_core.run.run import Run
 
@@ -43,7 +48,9 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
 
     Args:
         run: an existing run to log into (``run=`` of the integration).
-        experiment: the integration's ``experiment=``: a name or an :class:`Experiment`.
+        experiment: the integration's ``experiment=``: a name or an :class:`Experiment`; without it, or
+            when it names the experiment of the trial run active in this thread
+            (:func:`~runlog_core.integration.active_run`), that trial run comes first.
         default: the integration's default experiment name (``"keras"``, ``"lightning_logs"``...).
         store: the store for a run of its own (default ``RUNLOG_STORE``, else ``./runlog``).
         name, tags: for a run of its own.
@@ -56,11 +63,19 @@ def resolve_run(run: Run | None = None, experiment: Experiment | str | None = No
     check_target(run, experiment)
     if run is not None:
         return run, False
+    if run_id is None:
+        trial = trial_run()
+        if trial is not None and (experiment is None or _names(experiment) == trial.experiment.name):
+            return trial, False
     if run_id is None and _config.run_id():
         return Run.get_context(), False
     if not isinstance(experiment, Experiment):
         experiment = Experiment(experiment or _config.experiment() or default, store=store)
     return experiment.start_logging(name=name, tags=tags, outputs=None, run_id=run_id), True
+
+
+def _names(experiment: Experiment | str) -> str:
+    return experiment if isinstance(experiment, str) else experiment.name
 
 
 def end_run(run: Run, error: BaseException | None) -> None:

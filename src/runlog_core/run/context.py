@@ -1,11 +1,14 @@
 """The context run: what ``Run.get_context()`` returns in this process.
 
-Under ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE`` set) it is the submitted run;
-elsewhere a run started in the default store that ends at interpreter exit (see :mod:`.lifecycle`).
+First the trial run active in this thread or task (an Optuna trial of a tracked objective, a Ray
+trial: :func:`set_trial_run`, behind ``runlog_core.integration.active_run``); then, under
+``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE`` set), the submitted run; elsewhere a run
+started in the default store that ends at interpreter exit (see :mod:`.lifecycle`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
 import threading
@@ -20,11 +23,30 @@ TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core
 if TYPE_CHECKING:
     from runlog_core.run.run import Run
 
-__all__ = ["experiment_named", "get_context"]
+__all__ = ["experiment_named", "get_context", "reset_trial_run", "set_trial_run", "trial_run"]
 
 _lock = threading.RLock()
 _context: Run | None = None
 _context_pid = 0
+
+# the run of the sweep trial running in this thread or asyncio task: a context variable, so two trials
+# in two threads (Optuna's n_jobs) or two tasks each see their own, and a new thread starts without one
+_trial: contextvars.ContextVar[Run | None] = contextvars.ContextVar("runlog_trial_run", default=None)
+
+
+def trial_run() -> Run | None:
+    """The trial run active in this thread or task, or None."""
+    return _trial.get()
+
+
+def set_trial_run(run: Run | None) -> contextvars.Token[Run | None]:
+    """Make ``run`` the trial run of this thread or task (None: none); returns the token for :func:`reset_trial_run`."""
+    return _trial.set(run)
+
+
+def reset_trial_run(token: contextvars.Token[Run | None]) -> None:
+    """Put back the trial run that was active before :func:`set_trial_run` gave ``token``."""
+    _trial.reset(token)
 
 
 def experiment_named(name: str) -> Experiment:
@@ -34,6 +56,9 @@ def experiment_named(name: str) -> Experiment:
 
 def get_context() -> Run:
     global _context, _context_pid
+    trial = _trial.get()
+    if trial is not None:
+        return trial
     with _lock:
         if _context is not None and _context_pid == os.getpid():
             return _context

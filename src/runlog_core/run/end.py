@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
 import warnings
 
@@ -16,7 +17,10 @@ if TYPE_CHECKING:
 
     _Self = TypeVar("_Self", bound="EndingMixin")
 
-__all__ = ["EndingMixin"]
+__all__ = ["EndingMixin", "no_wait"]
+
+# True while integration.end_trial_run ends a run: its end goes with the writer's next batch, unwaited
+no_wait: contextvars.ContextVar[bool] = contextvars.ContextVar("runlog_end_no_wait", default=False)
 
 
 class EndingMixin(RunState):
@@ -68,7 +72,8 @@ class EndingMixin(RunState):
             self._bulk = {}
         self._writer.end(self, status, time.time() if end_time is None else float(end_time), error)
         _lifecycle.forget(self)
-        if not _lifecycle.flush_deferred():  # at exit: one flush per store after every run ended
+        # at exit: one flush per store after every run ended; a sweep trial's end: the next batch
+        if not _lifecycle.flush_deferred() and not no_wait.get():
             self._flush_end()
 
     def _flush_end(self) -> None:

@@ -46,13 +46,22 @@ def _friendly_name() -> str:
     return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}-{_NOUNS[b % len(_NOUNS)]}-{c % 100}"
 
 
+_host: tuple[int, str] = (0, "")
+
+
 def hostname() -> str:
+    """This machine's name, asked once per process (``os.uname()`` costs a system call on each run's start)."""
+    global _host
+    if _host[0] == os.getpid():
+        return _host[1]
     try:
-        return os.uname().nodename
+        name = os.uname().nodename
     except AttributeError:  # Windows
         import socket
 
-        return socket.gethostname()
+        name = socket.gethostname()
+    _host = (os.getpid(), name)
+    return name
 
 
 class Experiment:
@@ -171,8 +180,12 @@ class Experiment:
         return submit(self, config, tags=tags)
 
     def _start(self, name: str | None, tags: Mapping[str, Any] | None, parent: Run | None,
-               run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None) -> Run:
-        """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass)."""
+               run_id: str | None, run_class: type[Run] | None = None, start_time: float | None = None,
+               new_id: str | None = None, deferred: bool = False) -> Run:
+        """Create (or reattach) a Running run owned by this process, as ``run_class`` (a Run subclass).
+
+        ``new_id``: create the run with this id (workers agreeing on one: ``integration.open_run``);
+        ``deferred``: create it with the writer's next batch rather than now (a run recorded after the fact)."""
         cls = run_class or Run
         if name is not None:
             _values.check_name("name", name)
@@ -191,12 +204,15 @@ class Experiment:
         else:
             now = time.time()
             info = RunInfo(
-                id=new_run_id(), experiment_id=self.id, experiment_name=self.name,
+                id=new_id or new_run_id(), experiment_id=self.id, experiment_name=self.name,
                 name=name or _friendly_name(), status=RUNNING, start_time=now if start_time is None else float(start_time),
                 parent_id=None if parent is None else parent.id, heartbeat=now,
                 heartbeat_timeout=timeout, pid=os.getpid(), host=hostname(),
             )
-            self._create(info, writer)
+            if deferred:
+                writer.queue(CreateRun(info))
+            else:
+                self._create(info, writer)
             run = cls(self, info.id, _info=info, _fresh=True)
         writer.attach(run, live=True)
         run._owned = True

@@ -142,7 +142,9 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin, RetainMixin):
     def get_context(cls, allow_offline: bool = True, **kwargs: Any) -> Run:
         """The run this process should log into.
 
-        In a script started by ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
+        Inside a sweep trial that runlog tracks (an Optuna objective wrapped by
+        ``RunlogCallback.track_in_runlog()``, a Ray trainable), that trial's run, in the thread
+        or task that runs it. In a script started by ``runlog submit`` (``RUNLOG_RUN_ID`` and ``RUNLOG_STORE``
         set), the submitted run. Otherwise a run in the default store, in the experiment
         named by ``RUNLOG_EXPERIMENT`` (else the script's name), that ends when the
         interpreter exits: Completed, or Failed on an uncaught exception. Every call in a
@@ -167,6 +169,7 @@ class Run(LoggingMixin, FilesMixin, EndingMixin, ReadingMixin, RetainMixin):
 
     def get_children(self) -> RunList:
         """The run's child runs, oldest first."""
+        self.flush()  # children created with the writer's next batch (integration.open_run(new=True)) count
         return RunList(Run(self.experiment, info.id, _info=info) for info in self._store.list_runs(parent_id=self.id))
 
     def wait_for_completion(self, show_output: bool = False, wait_post_processing: bool = False,
