@@ -121,9 +121,9 @@ def test_no_file_over_450_lines() -> None:
     assert long == {}
 
 
-def test_the_core_has_at_most_15_entries_at_its_top() -> None:
+def test_the_core_has_at_most_16_entries_at_its_top() -> None:
     entries = [p.name for p in (SRC / "runlog_core").iterdir() if p.name != "__pycache__"]
-    assert len(entries) <= 15, sorted(entries)
+    assert len(entries) <= 16, sorted(entries)  # 16: hyperdrive/, a public path SPEC.md names (issue 18)
 
 
 def test_integrations_and_ui_import_only_public_core_modules() -> None:

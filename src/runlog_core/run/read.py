@@ -160,7 +160,8 @@ def run_details(store: Store, info: RunInfo) -> dict[str, Any]:
 
     end = info.end_time
     artifacts = store.get_artifacts(info.id)
-    return {
+    tags = store.get_tags(info.id)
+    details: dict[str, Any] = {
         "runId": info.id,
         "name": info.name,
         "experiment": info.experiment_name,
@@ -172,10 +173,16 @@ def run_details(store: Store, info: RunInfo) -> dict[str, Any]:
         "host": info.host,
         "pid": info.pid,
         "error": info.error,
-        "tags": store.get_tags(info.id),
+        "tags": tags,
         "params": store.get_params(info.id),
         "logFiles": {a.name: a.uri for a in artifacts if a.name.startswith("logs/")},
         "files": [a.name for a in artifacts],
         "deleted": info.deleted_time is not None,  # hidden from listings by run.delete() (issue 20)
         "deletedTimeUtc": iso(info.deleted_time),
     }
+    if "runlog.command" in tags:  # a submitted run: what ran, as Azure's runDefinition (secrets hidden)
+        import shlex
+
+        command = shlex.split(tags["runlog.command"])
+        details["runDefinition"] = {"script": tags.get("runlog.script"), "arguments": command[2:]}
+    return details

@@ -18,7 +18,7 @@ from runlog_core.exceptions import ScriptRunError, SnapshotTooLargeError
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import redact_environment
 from runlog_core.submit.script_run import ScriptRun, submit, wait_for_completion
-from runlog_core.submit.sweep import SweepRun, parse_sweep, sweep
+from runlog_core.submit.sweep import SweepRun, parse_sweep, start_sweep, sweep
 
 __all__ = [
     "ScriptRun",
@@ -28,6 +28,7 @@ __all__ = [
     "SweepRun",
     "parse_sweep",
     "redact_environment",
+    "start_sweep",
     "submit",
     "sweep",
     "wait_for_completion",

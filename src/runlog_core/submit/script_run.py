@@ -288,8 +288,8 @@ def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfi
     return run
 
 
-def submit(experiment: Experiment, config: ScriptRunConfig, tags: Mapping[str, Any] | None = None,
-           name: str | None = None) -> ScriptRun:
+def submit(experiment: Experiment, config: ScriptRunConfig | Any, tags: Mapping[str, Any] | None = None,
+           name: str | None = None) -> ScriptRun | Run:
     """Start ``config``'s script in a subprocess; returns its Running :class:`ScriptRun` at once.
 
     Raises:
@@ -302,8 +302,12 @@ def submit(experiment: Experiment, config: ScriptRunConfig, tags: Mapping[str, A
         run = submit(Experiment("diabetes"), ScriptRunConfig(".", "train.py", arguments=["--alpha", 0.5]))
         run.wait_for_completion(show_output=True)
     """
+    submit_to = getattr(config, "_runlog_submit", None)
+    if submit_to is not None and not isinstance(config, ScriptRunConfig):
+        # a HyperDriveConfig (runlog_core.hyperdrive, a floor above this one) starts itself
+        return submit_to(experiment, tags=tags, name=name)
     if not isinstance(config, ScriptRunConfig):
-        raise InvalidArgumentError("config", config, "a ScriptRunConfig")
+        raise InvalidArgumentError("config", config, "a ScriptRunConfig or a HyperDriveConfig")
     settings = LaunchSettings.read()
     files = prepare_snapshot(config)
     run = start_script_run(experiment, name, tags)
