@@ -10,9 +10,15 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runlog_core.base import config as _config
 from runlog_core.cli.errors import say
+
+if TYPE_CHECKING:
+    from runlog_core.hyperdrive import HyperDriveConfig
+    from runlog_core.run.experiment import Experiment
+    from runlog_core.submit.config import ScriptRunConfig
 
 __all__ = ["register", "run_submit"]
 
@@ -20,10 +26,13 @@ _EPILOG = """\
 examples:
   runlog submit train.py -e diabetes -- --alpha 0.5
   runlog submit train.py -e diabetes --sweep alpha=0.1,0.5,1.0 --sweep l1=0,1 --max-parallel 2
+  runlog submit train.py --sweep alpha=uniform(0,1) --sampling random --max-runs 20 --max-parallel 4 \
+      --metric mse --goal min --policy bandit:0.1:1
 
 The script runs in a fresh copy of the source folder, with RUNLOG_RUN_ID set so that
 Run.get_context() inside it logs into the submitted run. The exit status is the script's
-(128+N when killed by signal N, 130 when canceled); for a sweep, 0 when every run completed.
+(128+N when killed by signal N, 130 when canceled); for a sweep, 0 when every run completed
+or was stopped by the policy. Sweeps are HyperDrive sweeps (docs/hyperdrive.md).
 """
 
 
@@ -47,6 +56,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run once per combination of values, passed as --NAME VALUE (repeatable)")
     parser.add_argument("--max-parallel", type=int, default=1, metavar="N",
                         help="for a sweep: how many runs at a time (default: 1)")
+    parser.add_argument("--sampling", default="grid", choices=("grid", "random", "bayesian"),
+                        help="for a sweep: every combination (default), random draws, or Bayesian (TPE)")
+    parser.add_argument("--max-runs", type=int, metavar="N",
+                        help="for a sweep: the most runs (needed with --sampling random|bayesian)")
+    parser.add_argument("--seed", type=int, help="for --sampling random: repeatable draws")
+    parser.add_argument("--metric", metavar="NAME", help="for a sweep: the primary metric the script logs")
+    parser.add_argument("--goal", choices=("min", "max"), help="for --metric: minimize or maximize it")
+    parser.add_argument("--policy", metavar="SPEC",
+                        help="for a sweep: early termination, bandit:SLACK[:INTERVAL[:DELAY]], "
+                             "median[:INTERVAL[:DELAY]], truncation:PERCENT[:INTERVAL[:DELAY]] or none")
     parser.add_argument("--python", help="the interpreter to run the script with (default: this one)")
     parser.add_argument("--no-stream", action="store_true",
                         help="do not print the script's output (or the sweep's progress bar)")
@@ -94,7 +113,7 @@ def run_submit(args: argparse.Namespace) -> int:
     """Carry out ``runlog submit``; returns the exit status."""
     from runlog_core.exceptions import RunlogError
     from runlog_core.run.experiment import Experiment
-    from runlog_core.submit.api import ScriptRunConfig, ScriptRunError, parse_sweep, submit, sweep
+    from runlog_core.submit.api import ScriptRunConfig, ScriptRunError, submit
 
     script_args = list(args.script_args)
     source = Path(args.source_directory)
@@ -111,10 +130,14 @@ def run_submit(args: argparse.Namespace) -> int:
     if args.max_parallel < 1:
         say(f"runlog submit: --max-parallel must be >= 1, got {args.max_parallel}")
         return 2
+    problem = _sweep_problem(args)
+    if problem:
+        say(f"runlog submit: {problem}")
+        return 2
     try:
         config = ScriptRunConfig(source_directory=source, script=str(script), arguments=script_args,
                                  python=args.python)
-        space = parse_sweep(args.sweep)
+        hd_config = _hyperdrive_config(args, config) if args.sweep else None
         name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))
     except (RunlogError, OSError) as err:
@@ -127,19 +150,8 @@ def run_submit(args: argparse.Namespace) -> int:
     except ValueError:  # not the main thread
         pass
     try:
-        if space:
-            parent = sweep(experiment, config, space, max_parallel=args.max_parallel, name=args.name)
-            say(f"runlog: sweep {parent.id} ({parent.total} runs, {args.max_parallel} at a time) "
-                f"in experiment {experiment.name!r}")
-            try:
-                details = parent.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
-            except KeyboardInterrupt:
-                say(f"runlog: sweep {parent.id} canceled")
-                return 130
-            for child in sorted(parent.get_children(), key=lambda c: c.name):
-                say(f"  {child.name:<30} {child.status:<10} {child.id}")
-            say(f"runlog: sweep {parent.id} {details['status']}")
-            return 0 if details["status"] == "Completed" else 1
+        if hd_config is not None:
+            return _run_sweep(experiment, hd_config, args)
         run = submit(experiment, config, name=args.name)
         say(f"runlog: run {run.id} ({run.name}) in experiment {experiment.name!r}")
         try:
@@ -166,3 +178,66 @@ def run_submit(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _sweep_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the sweep flags (one line), before anything starts."""
+    sweep_only = [flag for flag, value in (("--sampling", args.sampling != "grid"), ("--max-runs", args.max_runs),
+                                           ("--metric", args.metric), ("--goal", args.goal),
+                                           ("--policy", args.policy), ("--seed", args.seed is not None))
+                  if value]
+    if not args.sweep:
+        return f"{sweep_only[0]} is for a sweep: add --sweep NAME=V1,V2,..." if sweep_only else None
+    if args.max_runs is not None and args.max_runs < 1:
+        return f"--max-runs must be >= 1, got {args.max_runs}"
+    if args.sampling != "grid" and args.max_runs is None:
+        return f"--sampling {args.sampling} needs --max-runs N"
+    if (args.metric is None) != (args.goal is None):
+        return "--metric NAME and --goal min|max go together"
+    if args.sampling == "bayesian" and args.metric is None:
+        return "--sampling bayesian needs --metric NAME --goal min|max (it learns from the metric)"
+    if args.policy and args.policy.strip().lower() != "none" and args.metric is None:
+        return "--policy needs --metric NAME --goal min|max (the policy reads the metric)"
+    return None
+
+
+def _hyperdrive_config(args: argparse.Namespace, config: ScriptRunConfig) -> HyperDriveConfig:
+    from runlog_core.hyperdrive import HyperDriveConfig
+    from runlog_core.hyperdrive.command_line import parse_policy, parse_space, sampling_for
+
+    sampling = sampling_for(args.sampling, parse_space(args.sweep), seed=args.seed)
+    hd_config = HyperDriveConfig(run_config=config, hyperparameter_sampling=sampling,
+                                 primary_metric_name=args.metric,
+                                 primary_metric_goal={"min": "minimize", "max": "maximize"}.get(args.goal or ""),
+                                 max_total_runs=args.max_runs, max_concurrent_runs=args.max_parallel,
+                                 max_duration_minutes=None, policy=parse_policy(args.policy))
+    hd_config._params_from_text = True
+    return hd_config
+
+
+def _run_sweep(experiment: Experiment, hd_config: HyperDriveConfig, args: argparse.Namespace) -> int:
+    from runlog_core.hyperdrive.run import start_hyperdrive
+
+    parent = start_hyperdrive(experiment, hd_config, name=args.name)
+    say(f"runlog: sweep {parent.id} ({parent.total} runs, {hd_config.max_concurrent_runs} at a time) "
+        f"in experiment {experiment.name!r}")
+    try:
+        details = parent.wait_for_completion(show_output=not args.no_stream, raise_on_error=False)
+    except KeyboardInterrupt:
+        say(f"runlog: sweep {parent.id} canceled")
+        return 130
+    ranked = {e["run_id"]: e["best_primary_metric"] for e in parent.get_children_sorted_by_primary_metric()}
+    bad = 0
+    for child in sorted(parent.get_children(), key=lambda c: c.name):
+        status = child.status
+        stopped = status == "Canceled" and "policy" in (child.get_details().get("error") or "")
+        bad += status != "Completed" and not stopped
+        best = ranked.get(child.id)
+        shown = "" if best is None or hd_config.primary_metric_name is None else \
+            f" {hd_config.primary_metric_name}={best:.6g}"
+        say(f"  {child.name:<30} {status:<10} {child.id}{shown}" + (" (stopped by the policy)" if stopped else ""))
+    best_run = parent.get_best_run_by_primary_metric() if hd_config.primary_metric_name else None
+    if best_run is not None:
+        say(f"runlog: best run {best_run.id} ({best_run.name})")
+    say(f"runlog: sweep {parent.id} {details['status']}")
+    return 0 if details["status"] == "Completed" and not bad else 1

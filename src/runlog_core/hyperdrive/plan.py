@@ -113,12 +113,18 @@ class HyperDrivePlan(SweepPlan):
         self._final.add(child.id)
         best = best_value(values, self._maximize)
         state = self._trial_state
-        if status == COMPLETED and best is not None:
-            self._study.tell(spec.key, best)
-        elif spec.stopped_by_plan is not None:
-            self._study.tell(spec.key, state=state.PRUNED)
-        else:
-            self._study.tell(spec.key, state=state.FAIL)
+        try:
+            if status == COMPLETED and best is not None:
+                self._study.tell(spec.key, best)
+            elif spec.stopped_by_plan is not None:
+                self._study.tell(spec.key, state=state.PRUNED)
+            else:
+                self._study.tell(spec.key, state=state.FAIL)
+        except RuntimeError as err:
+            # GridSampler.after_trial calls study.stop() once the grid is done, which Optuna refuses
+            # outside study.optimize; the trial is recorded before that, and the plan ends by itself
+            if "Study.stop" not in str(err):
+                raise
 
     def outcome(self, statuses: Sequence[tuple[ChildSpec, str]]) -> tuple[str, str | None]:
         if self._metric is not None and not self._seen_metric and statuses:
