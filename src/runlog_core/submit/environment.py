@@ -119,17 +119,19 @@ def child_environment(experiment: Experiment, run: Run, config: ScriptRunConfig)
 
 
 def record_environment(run: Run, config: ScriptRunConfig, command: list[str], env: Mapping[str, str],
-                       workdir: Path, full: bool) -> None:
+                       workdir: Path, full: bool, git: dict[str, str] | None = None) -> None:
     """Tags (queryable) and, when ``full``, ``environment/`` artifacts describing where and how the script ran.
 
     Secrets in the command line, the git remote and the environment are recorded as ``***``.
+    ``git`` is the source folder's :func:`git_info` when the caller has it already.
 
     Raises:
         ConfigError: ``RUNLOG_REDACT`` holds an empty pattern.
     """
     patterns = _config.redact_patterns()
     shown = redact_arguments(command, patterns)
-    git = git_info(config.source_directory)
+    if git is None:  # a sweep's children pass their parent's: the snapshot they run is the parent's too
+        git = git_info(config.source_directory)
     tags = {
         "runlog.script": config.script,
         "runlog.command": shlex.join(shown),

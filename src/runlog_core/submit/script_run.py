@@ -74,8 +74,9 @@ class ScriptProcess:
     """The script's process and the threads that watch it (the pump and the supervisor)."""
 
     def __init__(self, run: ScriptRun, command: list[str], env: dict[str, str], workdir: Path,
-                 settings: LaunchSettings, monitor: bool) -> None:
+                 settings: LaunchSettings, monitor: bool, on_done: Callable[[], None] | None = None) -> None:
         self.run = run
+        self.on_done = on_done
         self.command = command
         self.workdir = workdir
         self.settings = settings
@@ -175,6 +176,8 @@ class ScriptProcess:
             if not self.settings.keep_workdir:
                 shutil.rmtree(self.workdir, ignore_errors=True)
             self.done.set()
+            if self.on_done is not None:
+                self.on_done()
 
 
 class ScriptRun(Run):
@@ -269,8 +272,13 @@ def start_script_run(experiment: Experiment, name: str | None, tags: Mapping[str
 
 def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfig, files: Files,
                   settings: LaunchSettings, extra_args: Sequence[str] = (), record_full: bool = True,
-                  monitor: bool = True) -> ScriptRun:
-    """Start ``config``'s script for ``run``; ends the run Failed if the script cannot start."""
+                  monitor: bool = True, git: dict[str, str] | None = None,
+                  on_done: Callable[[], None] | None = None) -> ScriptRun:
+    """Start ``config``'s script for ``run``; ends the run Failed if the script cannot start.
+
+    ``git``: the source folder's git state, when known already (a sweep's); ``on_done`` is called
+    once the run has ended (a sweep's scheduler wakes up).
+    """
     try:
         workdir = Path(tempfile.mkdtemp(prefix=f"runlog-{run.id}-"))
         copy_snapshot(files, workdir)
@@ -280,8 +288,8 @@ def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfi
         env = child_environment(experiment, run, config)
         if record_full:
             upload_snapshot(run, config.source_directory, files=files)
-        record_environment(run, config, command, env, workdir, record_full)
-        run._launch = ScriptProcess(run, command, env, workdir, settings, monitor)
+        record_environment(run, config, command, env, workdir, record_full, git)
+        run._launch = ScriptProcess(run, command, env, workdir, settings, monitor, on_done)
     except BaseException as err:
         Run._end(run, FAILED, f"could not start the script: {err!r}")
         raise

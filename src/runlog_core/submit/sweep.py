@@ -25,7 +25,7 @@ from runlog_core.exceptions import InvalidArgumentError, ScriptRunError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, Run
 from runlog_core.run.snapshot import upload_snapshot
 from runlog_core.submit.config import ScriptRunConfig
-from runlog_core.submit.environment import child_environment, record_environment
+from runlog_core.submit.environment import child_environment, git_info, record_environment
 from runlog_core.submit.process import wait_interruptibly
 from runlog_core.submit.script_run import (
     Files,
@@ -154,6 +154,7 @@ class SweepRun(Run):
         self._stopping: str | None = None
         self._expired: str | None = None
         self._done = threading.Event()
+        self._git: dict[str, str] | None = None
         self._scheduler = threading.Thread(target=self._schedule, args=(experiment,),
                                            name=f"runlog-sweep-{self.id}", daemon=True)
         self._scheduler.start()
@@ -203,6 +204,7 @@ class SweepRun(Run):
     def _schedule(self, experiment: Experiment) -> None:
         deadline = None if self._max_duration is None else time.monotonic() + self._max_duration
         try:
+            self._git = git_info(self._config.source_directory)  # once: every child runs the parent's snapshot
             while True:
                 self._tick()
                 while len(self._running) >= self._max_parallel and self._stopping is None \
@@ -234,7 +236,7 @@ class SweepRun(Run):
         child._stop_siblings = self._stop_launching
         try:
             launch_script(experiment, child, self._config, self._files, self._settings, spec.arguments,
-                          record_full=False, monitor=True)
+                          record_full=False, monitor=True, git=self._git, on_done=self._wake.set)
         except Exception as err:
             sys.stderr.write(f"runlog: could not start {spec.label}: {err!r}\n")
             try:
