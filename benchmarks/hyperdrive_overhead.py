@@ -185,9 +185,8 @@ def child_alone(script: Path, store: Path, repeats: int = 5) -> tuple[float, flo
 
     from runlog_core import Experiment
 
-    with Experiment("alone", store=store).start_logging(outputs=None) as run:
-        run_id = run.id
-    env = {**os.environ, "RUNLOG_RUN_ID": run_id, "RUNLOG_STORE": str(store), "RUNLOG_EXPERIMENT": "alone"}
+    run = Experiment("alone", store=store).start_logging(outputs=None)  # Running while the script logs into it
+    env = {**os.environ, "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store), "RUNLOG_EXPERIMENT": "alone"}
     times: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(repeats):
         for logging in (False, True):
@@ -195,6 +194,7 @@ def child_alone(script: Path, store: Path, repeats: int = 5) -> tuple[float, flo
             subprocess.run([sys.executable, str(script), "--x", "0.5", "--sleep", "0"], check=True,
                            capture_output=True, env=env if logging else None)
             times[logging].append(time.perf_counter() - start)
+    run.complete()
     return statistics.median(times[False]), statistics.median(times[True])
 
 
@@ -214,11 +214,11 @@ def main() -> None:
         script = folder / "src" / "train.py"
         script.write_text(SCRIPT)
         ideal = n / 2 * sleep
+        bare, logging = child_alone(script, folder / "store-alone")
         t_plain = plain(script, n, sleep)
         t_optuna = optuna_alone(script, n, sleep)
         t_runlog, cpu, plan, count = runlog_hyperdrive(script, n, sleep, folder / "store")
         react = reactions(folder, args.reactions)
-        bare, logging = child_alone(script, folder / "store-alone")
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(f"\n{n} children of a {sleep:g} s script, 2 at a time (load average {load}, Python {sys.version.split()[0]})\n")
     print("| system | wall s | per child ms | x ideal | x plain subprocesses | x Optuna alone |")
