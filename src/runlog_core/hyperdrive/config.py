@@ -6,6 +6,7 @@ from __future__ import annotations
 import enum
 import math
 import numbers
+import os
 from typing import TYPE_CHECKING, Any
 
 from runlog_core.exceptions import InvalidArgumentError
@@ -59,7 +60,8 @@ class HyperDriveConfig:
             (each child's best value) and the policy reads.
         primary_metric_goal: :class:`PrimaryMetricGoal` (``"maximize"``/``"minimize"`` too).
         max_total_runs: the most children; for a grid, at most (and by default) its size.
-        max_concurrent_runs: the most children at once (default: all of them, as Azure).
+        max_concurrent_runs: the most children at once (default: as many as this machine has CPUs;
+            Azure starts all and lets the cluster queue them).
         max_duration_minutes: after this, running children are stopped (Canceled) and no more start.
         policy: an early-termination policy (default: none).
         run_config: the :class:`ScriptRunConfig` each child runs, with its own ``arguments`` first.
@@ -141,7 +143,8 @@ class HyperDriveConfig:
         self.primary_metric_name = primary_metric_name.strip() if primary_metric_name else None
         self.primary_metric_goal = goal
         self.max_total_runs: int = total
-        self.max_concurrent_runs: int = min(concurrent or total, total)
+        # Azure starts them all and its cluster queues them; here the machine is the cluster
+        self.max_concurrent_runs: int = min(concurrent or os.cpu_count() or 1, total)
         self.max_duration_minutes = None if max_duration_minutes is None else float(max_duration_minutes)
         self.policy = policy
         self.debug_flag = debug_flag

@@ -153,6 +153,7 @@ class SweepRun(Run):
         self._wake = threading.Event()
         self._stopping: str | None = None
         self._expired: str | None = None
+        self._broken: str | None = None
         self._done = threading.Event()
         self._git: dict[str, str] | None = None
         self._scheduler = threading.Thread(target=self._schedule, args=(experiment,),
@@ -222,8 +223,8 @@ class SweepRun(Run):
                 self._pause(deadline)
                 self._tick()
         except BaseException as err:  # the plan broke: stop what runs, and say why on the parent
-            self._stopping = self._stopping or f"the sweep's scheduler failed: {err!r}"
-            self._stop_children(self._stopping)
+            self._broken = f"the sweep's scheduler failed: {err!r}"
+            self._stop_children(self._broken)
             while self._running and any(c._launch and not c._launch.done.is_set() for _, c in self._running):
                 time.sleep(0.1)
         finally:
@@ -242,7 +243,8 @@ class SweepRun(Run):
             try:
                 self._plan.finished(spec, child, FAILED)
             finally:
-                self._finished.append((spec, FAILED))
+                with self._cond:
+                    self._finished.append((spec, FAILED))
             return
         with self._cond:
             self._children.append(child)
@@ -251,7 +253,9 @@ class SweepRun(Run):
     def _finish(self) -> None:
         status: str
         error: str | None
-        if self._stopping is not None:
+        if self._broken is not None:
+            status, error = FAILED, self._broken
+        elif self._stopping is not None:
             status, error = CANCELED, self._stopping
         else:
             status, error = self._plan.outcome(self._finished)
