@@ -10,6 +10,8 @@ Side by side, the same script (it sleeps, then reports ``score``) run N times, 2
     plain subprocesses     two threads each running ``subprocess.run([python, script, --x, v])`` in turn
     Optuna alone           ``study.optimize(objective, n_trials=N, n_jobs=2)``, the objective a subprocess
                            whose printed score it parses (random sampler)
+    Optuna, children       the same, each trial's script logging its score into a run of its own
+    logging to runlog      (``start_logging`` in the objective, ``Run.get_context()`` in the script)
     runlog HyperDrive      ``exp.submit(HyperDriveConfig(RandomParameterSampling, max_concurrent_runs=2))``:
                            each child a recorded run (snapshot copy, environment, log, system metrics,
                            the score logged with ``run.log``)
@@ -124,6 +126,32 @@ def optuna_alone(script: Path, n: int, sleep: float) -> float:
     return time.perf_counter() - start
 
 
+def optuna_with_runlog_children(script: Path, n: int, sleep: float, store: Path) -> float:
+    """Optuna alone again, each trial's script logging into a run of its own (what runlog's children do)."""
+    import os
+
+    import optuna
+
+    from runlog_core import Experiment
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    exp = Experiment("optuna-runlog", store=store)
+
+    def objective(trial: Any) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        run = exp.start_logging(outputs=None)
+        env = {**os.environ, "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store), "RUNLOG_EXPERIMENT": exp.name}
+        done = subprocess.run([sys.executable, str(script), "--x", str(x), "--sleep", str(sleep)], check=True,
+                              capture_output=True, text=True, env=env)
+        run.complete()
+        return float(done.stdout.split()[-1])
+
+    start = time.perf_counter()
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=n, n_jobs=2)
+    return time.perf_counter() - start
+
+
 def runlog_hyperdrive(script: Path, n: int, sleep: float, store: Path) -> tuple[float, float, float, int]:
     from runlog_core import Experiment, ScriptRunConfig
     from runlog_core.hyperdrive import HyperDriveConfig, RandomParameterSampling, uniform
@@ -217,6 +245,7 @@ def main() -> None:
         bare, logging = child_alone(script, folder / "store-alone")
         t_plain = plain(script, n, sleep)
         t_optuna = optuna_alone(script, n, sleep)
+        t_optuna_runlog = optuna_with_runlog_children(script, n, sleep, folder / "store-optuna")
         t_runlog, cpu, plan, count = runlog_hyperdrive(script, n, sleep, folder / "store")
         react = reactions(folder, args.reactions)
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
@@ -224,11 +253,12 @@ def main() -> None:
     print("| system | wall s | per child ms | x ideal | x plain subprocesses | x Optuna alone |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, wall in (("ideal (sleep only)", ideal), ("plain subprocesses", t_plain), ("Optuna alone", t_optuna),
-                        ("runlog HyperDrive", t_runlog)):
+                        ("Optuna, children logging to runlog", t_optuna_runlog), ("runlog HyperDrive", t_runlog)):
         print(f"| {label} | {wall:.1f} | {wall / n * 1000:.0f} | {wall / ideal:.2f}x | {wall / t_plain:.2f}x | "
               f"{wall / t_optuna:.2f}x |")
     print(f"\nrunlog: {count} children recorded; over the ideal, {(t_runlog - ideal) / n * 1000:.0f} ms a child; "
-          f"over Optuna alone, {(t_runlog - t_optuna) / n * 1000:.0f} ms a child")
+          f"over Optuna alone, {(t_runlog - t_optuna) / n * 1000:.0f} ms a child; over Optuna with children "
+          f"logging to runlog, {(t_runlog - t_optuna_runlog) / n * 1000:.0f} ms a child")
     print(f"the script alone (no sleep), median of 5: bare {bare * 1000:.0f} ms, logging its score into a run "
           f"with Run.get_context() {logging * 1000:.0f} ms (runlog's children pay this; Optuna's do not)")
     print(f"controller (HyperDrivePlan: ask, tell, policy checks): {plan / n * 1000:.2f} ms a child")

@@ -141,7 +141,9 @@ def test_random_sampling_keeps_max_total_and_max_concurrent_runs(tmp_path: Path)
     assert max(sum(s <= start < e for s, e in windows) for start, _ in windows) <= 2
     lowest = min(children, key=lambda c: c.get_params()["lr"])
     assert hd_run.get_best_run_by_primary_metric().id == lowest.id  # type: ignore[union-attr]
-    assert json.loads(hd_run.get_tags()["runlog.sweep"]) == {"lr": ["uniform", [0.5, 0.75]], "k": ["a", "b"]}
+    assert json.loads(hd_run.get_tags()["runlog.sweep"]) == {"lr": {"uniform": [0.5, 0.75]}, "k": ["a", "b"]}
+    assert json.loads(hd_run.get_tags()["runlog.sweep.space"]) == {"lr": ["uniform", [0.5, 0.75]],
+                                                                   "--k": ["choice", [["a", "b"]]]}
 
 
 SLEEPER = """

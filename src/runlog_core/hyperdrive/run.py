@@ -95,8 +95,12 @@ HyperDriveRun.__module__ = "runlog_core.hyperdrive"  # its public path
 
 
 def space_tag(space: Mapping[str, Any]) -> str:
-    """The parent's ``runlog.sweep`` tag: ``{name: [choice values] or ["uniform", [0, 1]]}``."""
-    shown = {key.lstrip("-"): list(e.args) if e.kind == "choice" else e.to_json() for key, e in space.items()}
+    """The parent's ``runlog.sweep`` tag: ``{name: [choice values] or {"uniform": [0, 1]}}``.
+
+    A list is always the values (what a grid sweep's tag always held); any other expression is a dict.
+    """
+    shown = {key.lstrip("-"): list(e.args) if e.kind == "choice" else {e.kind: list(e.args)}
+             for key, e in space.items()}
     return json.dumps(shown)
 
 
@@ -111,6 +115,7 @@ def start_hyperdrive(experiment: Experiment, config: Any, tags: Mapping[str, Any
     all_tags = {
         **(tags or {}),
         "runlog.sweep": space_tag(sampling.parameter_space),
+        "runlog.sweep.space": json.dumps(sampling.to_json()),  # Azure's form, argument names as given
         "runlog.sweep.sampling": type(sampling).__name__,
         "runlog.sweep.policy": json.dumps(policy.to_json() if policy is not None else {"name": "NoTerminationPolicy"}),
         "runlog.sweep.max_total_runs": str(config.max_total_runs),
