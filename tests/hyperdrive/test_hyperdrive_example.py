@@ -81,6 +81,15 @@ def test_runlog_submit_sweeps_with_sampling_metric_goal_and_policy(tmp_path: Pat
     assert len(children) == 3
     best = min(children, key=lambda c: c.get_metrics()["mse"])
     assert f"runlog: best run {best.id}" in done.stderr
+    # Bayesian (TPE) on the same machinery: every child recorded with its metric
+    done = _runlog("submit", "train.py", "-d", "src", "-e", "tpe", "--store", "store", "--sweep", "alpha=uniform(0,1)",
+                   "--sweep", "solver=choice(a,b)", "--sampling", "bayesian", "--max-runs", "2", "--max-parallel", "2",
+                   "--metric", "mse", "--goal", "min", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (parent,) = Experiment("tpe", store=tmp_path / "store").get_runs()
+    assert parent.get_tags()["runlog.sweep.sampling"] == "BayesianParameterSampling"
+    assert sorted(c.status for c in parent.get_children()) == ["Completed", "Completed"]
+    assert all("mse" in c.get_metrics() for c in parent.get_children())
 
 
 @pytest.mark.parametrize(("flags", "message"), [
