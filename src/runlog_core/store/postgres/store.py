@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from runlog_core.base import config as _config
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.exceptions import RunlogError, StoreError
-from runlog_core.store.artifacts.roots import open_artifact_store
+from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
 from runlog_core.store.postgres.db import PostgresDatabase, driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
@@ -73,6 +73,7 @@ class PostgresStore(PostgresDatabase):
         pg = driver()
         super().__init__(uri)
         self.artifacts: ArtifactStore = self._open_artifacts(artifact_root)
+        check_downloads(self)
         conn = self._conn(create=True)
         try:
             migrate(conn, self.uri)
