@@ -12,7 +12,9 @@ runlog must survive, made on a real connection (no mock of the driver or the sto
   is seen and before it is forwarded: the transaction is committed, and the client never hears so.
 
 The relay reads PostgreSQL's protocol from the server (type byte, length) to find those replies; TLS
-would hide them, so ``uri()`` asks for ``sslmode=disable``.
+would hide them, so ``uri()`` asks for ``sslmode=disable``. ``Relay(port, postgres=False)`` relays any
+other protocol (HTTP to an S3 server) as opaque bytes: every fault but ``lose_commit_replies``;
+``url()`` is its ``http://`` address.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ class _Link:
 class Relay:
     """A TCP relay on a loopback port to ``target_port``; see the module docstring for its faults."""
 
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target_port = target_port
+    def __init__(self, target_port: int = 5432, postgres: bool = True) -> None:
+        self.target_port, self.postgres = target_port, postgres
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -69,6 +71,10 @@ class Relay:
         host, _, rest = pg_uri.rpartition("@")
         _, _, database = rest.partition("/")
         return f"{host}@127.0.0.1:{self.port}/{database}?sslmode=disable&gssencmode=disable"
+
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the relay as an HTTP endpoint (``postgres=False``)."""
+        return f"http://127.0.0.1:{self.port}"
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -158,7 +164,7 @@ class Relay:
 
     def _to_client(self, link: _Link) -> None:
         buffer = bytearray()
-        startup, opaque = True, False
+        startup, opaque = True, not self.postgres
         try:
             while data := link.server.recv(65536):
                 buffer += data

@@ -40,7 +40,6 @@ DOWN_SECONDS: Final = 10.0
 STALE_UPLOAD_SECONDS: Final = 86400.0
 """A multipart upload under the store's prefix started longer ago than this is aborted when a process
 first uses the store (``RUNLOG_S3_STALE_UPLOAD_SECONDS`` overrides it)."""
-_SKEW = 300.0  # a failed upload's own multipart upload started at most this long before the endpoint's clock says
 
 
 def stale_upload_seconds() -> float:
@@ -86,7 +85,7 @@ class S3Client:
         self._pid = os.getpid()
         self._down_until = 0.0
         self._down_error: BaseException | None = None
-        self._failed_uploads: list[tuple[str, float]] = []  # (key, time.time() when it started)
+        self._failed_uploads: list[str] = []  # keys of multipart uploads that failed
 
     def get(self) -> Any:
         """The boto3 S3 client (boto3 clients do not survive fork: a forked child makes its own)."""
@@ -139,11 +138,11 @@ class S3Client:
         if self._failed_uploads:
             self.abort_failed_uploads()
 
-    def upload_failed(self, key: str, started: float) -> None:
-        """A multipart upload of ``key`` begun at ``started`` (``time.time()``) failed: boto3's own abort
-        may have failed too, so it is aborted once the endpoint answers (:meth:`succeeded`)."""
+    def upload_failed(self, key: str) -> None:
+        """A multipart upload of ``key`` failed: boto3's own abort may have failed too, so the open
+        multipart uploads of ``key`` are aborted once the endpoint answers (:meth:`succeeded`)."""
         with self._lock:
-            self._failed_uploads.append((key, started))
+            self._failed_uploads.append(key)
 
     def abort_failed_uploads(self) -> int:
         """Abort the open multipart uploads of the uploads that failed; returns how many were aborted.
@@ -151,12 +150,11 @@ class S3Client:
         with self._lock:
             failed, self._failed_uploads = self._failed_uploads, []
         aborted, left = 0, []
-        for key, started in failed:
-            try:
-                aborted += self._abort_uploads(key, lambda initiated, at=started: initiated >= at - _SKEW,
-                                               exact=True)
+        for key in failed:
+            try:  # every open upload of that very key: an object of one run, which only its upload writes
+                aborted += self._abort_uploads(key, lambda initiated: True, exact=True)
             except Exception:  # still down, or refused: later
-                left.append((key, started))
+                left.append(key)
         if left:
             with self._lock:
                 self._failed_uploads[:0] = left

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -194,12 +193,11 @@ def upload(client: S3Client, name: str, key: str, read: Callable[[int], bytes | 
         client.call("writing", name, key, "put_object", Bucket=client.bucket, Key=key, Body=bytes(head), **extra)
         return len(head), digest.hexdigest()
     rest = HashingReader(bytes(head), reader.read, hashlib.sha256())  # `reader` hashes on; `rest` only counts
-    started = time.time()
     try:
         try:
             client.get().upload_fileobj(rest, client.bucket, key, Config=transfer_config(size))
         except BaseException:  # boto3's abort of the multipart upload may have failed too (the endpoint down)
-            client.upload_failed(key, started)
+            client.upload_failed(key)
             raise
     except (BotoCoreError, ClientError) as err:  # nothing under the key
         if reader.error is not None:
