@@ -10,17 +10,20 @@ with the endpoint down costs one timeout, not one per file. Every failure is an
 Multipart uploads left open (issue 23): a multipart upload that failed (boto3 aborts it, unless the
 endpoint is down then too) is remembered and aborted as soon as the endpoint answers again; and the
 first use of a store in a process aborts, in the background, the multipart uploads under the store's
-prefix (every key there is runlog's) started more than :data:`STALE_UPLOAD_SECONDS` ago (default a
-day; ``RUNLOG_S3_STALE_UPLOAD_SECONDS``): those of a program killed while uploading.
+prefix (every key there is runlog's; not a key this process is uploading) started more than
+:data:`STALE_UPLOAD_SECONDS` ago (default a day; ``RUNLOG_S3_STALE_UPLOAD_SECONDS``): those of a
+program killed while uploading.
 
 boto3 and botocore are imported only when the client is first needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 from runlog_core.exceptions import InvalidArgumentError, S3ArtifactError
@@ -48,6 +51,11 @@ def stale_upload_seconds() -> float:
         return max(0.0, float(os.environ.get("RUNLOG_S3_STALE_UPLOAD_SECONDS", STALE_UPLOAD_SECONDS)))
     except ValueError:
         return STALE_UPLOAD_SECONDS
+
+
+_swept: set[tuple[int, str, str]] = set()  # (pid, bucket, prefix) swept by this process
+_in_progress: dict[tuple[str, str], int] = {}  # (bucket, key) -> multipart uploads of it under way here
+_swept_lock = threading.Lock()
 
 
 def parse_s3_uri(value: str) -> tuple[str, str]:
@@ -138,6 +146,20 @@ class S3Client:
         if self._failed_uploads:
             self.abort_failed_uploads()
 
+    @contextlib.contextmanager
+    def uploading(self, key: str) -> Iterator[None]:
+        """Mark a multipart upload of ``key`` as under way in this process: never stale to its sweep."""
+        mark = (self.bucket, key)
+        with _swept_lock:
+            _in_progress[mark] = _in_progress.get(mark, 0) + 1
+        try:
+            yield
+        finally:
+            with _swept_lock:
+                _in_progress[mark] -= 1
+                if not _in_progress[mark]:
+                    del _in_progress[mark]
+
     def upload_failed(self, key: str) -> None:
         """A multipart upload of ``key`` failed: boto3's own abort may have failed too, so the open
         multipart uploads of ``key`` are aborted once the endpoint answers (:meth:`succeeded`)."""
@@ -170,13 +192,15 @@ class S3Client:
         age = stale_upload_seconds() if older_than is None else older_than
         folder = f"{self.prefix}/" if self.prefix else ""
         try:
-            return self._abort_uploads(folder, lambda initiated: initiated < time.time() - age, exact=False)
+            return self._abort_uploads(folder, lambda initiated: initiated < time.time() - age, exact=False,
+                                       skip_ours=True)
         except Exception as err:
             raise self.error(err, "cleaning up", "(multipart uploads)", folder) from err
 
-    def _abort_uploads(self, prefix: str, chosen: Any, exact: bool) -> int:
+    def _abort_uploads(self, prefix: str, chosen: Any, exact: bool, skip_ours: bool = False) -> int:
         """Abort the multipart uploads whose key is ``prefix`` (``exact``) or starts with it, and whose
-        start time (seconds since the epoch) ``chosen`` accepts."""
+        start time (seconds since the epoch) ``chosen`` accepts; with ``skip_ours``, not those of a key
+        this process is uploading now."""
         client = self.get()
         aborted = 0
         options: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
@@ -186,6 +210,10 @@ class S3Client:
                 key = str(upload["Key"])
                 if exact and key != prefix:
                     continue
+                if skip_ours:
+                    with _swept_lock:
+                        if (self.bucket, key) in _in_progress:
+                            continue
                 initiated = upload.get("Initiated")
                 when = initiated.timestamp() if hasattr(initiated, "timestamp") else 0.0
                 if chosen(when):
@@ -226,8 +254,6 @@ class S3Client:
         return str(contents[0]["Key"]) if contents else None
 
 
-_swept: set[tuple[int, str, str]] = set()  # (pid, bucket, prefix) swept by this process
-_swept_lock = threading.Lock()
 
 
 def sweep_in_background(bucket: str, prefix: str) -> None:

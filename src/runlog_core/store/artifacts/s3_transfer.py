@@ -195,7 +195,8 @@ def upload(client: S3Client, name: str, key: str, read: Callable[[int], bytes | 
     rest = HashingReader(bytes(head), reader.read, hashlib.sha256())  # `reader` hashes on; `rest` only counts
     try:
         try:
-            client.get().upload_fileobj(rest, client.bucket, key, Config=transfer_config(size))
+            with client.uploading(key):  # never taken for a stale one by this process's sweep
+                client.get().upload_fileobj(rest, client.bucket, key, Config=transfer_config(size))
         except BaseException:  # boto3's abort of the multipart upload may have failed too (the endpoint down)
             client.upload_failed(key)
             raise
