@@ -206,3 +206,21 @@ def test_stale_multipart_uploads_under_the_prefix_are_aborted_at_the_next_open(
         assert time.monotonic() < deadline, "the stale upload was not aborted"
         time.sleep(0.05)
     assert _uploads(s3_client, s3_bucket) == ["elsewhere/not-ours.bin"]
+
+
+def test_a_live_log_downloads_in_the_process_that_writes_it(
+        pg_uri: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNLOG_ARTIFACTS", s3_bucket)
+    exp = Experiment("live-log", store=pg_uri)
+    with exp.start_logging(name="train", outputs=None) as run:
+        run._append_log(LOG, "epoch 1\n")
+        deadline = time.monotonic() + 30
+        while not [a for a in exp._store.get_artifacts(run.id) if a.name == LOG]:  # uploaded, then indexed
+            assert time.monotonic() < deadline, "the log's first upload was never indexed"
+            run.flush()
+            time.sleep(0.05)
+        run._append_log(LOG, "epoch 2\n")
+        run.flush()  # the spool holds both lines, the index the first upload (the next is seconds away)
+        assert Path(run.download_file(LOG, tmp_path / "live.txt")).read_text() == "epoch 1\nepoch 2\n"
+    [entry] = [a for a in exp._store.get_artifacts(run.id) if a.name == LOG]
+    assert entry.size == len("epoch 1\nepoch 2\n")  # the run ended: its log uploaded and indexed

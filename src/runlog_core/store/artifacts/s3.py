@@ -196,7 +196,9 @@ class S3ArtifactStore(LogSpoolMixin):
                 ``code`` ``"mismatch"``) the object's size or sha256 is not what the run's index records.
                 Nothing is left under its name.
         """
-        entry = self._index(run_id, name) if self._index is not None else None
+        with self._lock:  # a log this process writes: its index entry follows its uploads, not checked
+            live = self._pid == os.getpid() and (run_id, name) in self._spools
+        entry = self._index(run_id, name) if self._index is not None and not live else None
         with self.open(run_id, name) as source:  # before anything is created
             if entry is None:
                 return copy_to_file(source, name, Path(destination))
