@@ -92,19 +92,30 @@ class PostgresDatabase:
         self._pool: Pool | None = None  # bounded reads, once limit_connections is called
         self._watchdog = Watchdog(self._probe, float(self._timeout))
 
-    def _probe(self) -> bool:
-        """Whether a new connection to the server can be made now (the watchdog's question)."""
+    def _probe(self, pids: list[int]) -> set[int] | None:
+        """The watchdog's question: which of the server processes ``pids`` work on a call now (not waiting
+        for their client); ``None`` when the server cannot be reached on a new connection."""
+        pg = driver()
         try:
-            _close_quietly(self._connect())
+            conn = self._connect()
         except StoreError:
-            return False
-        return True
+            return None
+        try:
+            # 'active' and not reading from its client: running, waiting on a lock, or sending a result
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'active'"
+                                " AND wait_event IS DISTINCT FROM 'ClientRead'", (pids,)).fetchall()
+            return {int(row[0]) for row in rows}
+        except pg.Error:
+            return None
+        finally:
+            _close_quietly(conn)
 
     def _silent(self, doing: str) -> StoreError:
-        """The error of a call that the watchdog ended: the server did not answer, nor a new connection."""
+        """The error of a call that the watchdog ended: no answer, and the server was not working on it."""
         return StoreError(f"{doing} the PostgreSQL store {self.uri} ({self._where}): the server did not answer "
-                          f"within {self._timeout} s, nor a new connection within {self._timeout} s more "
-                          "(RUNLOG_STORE_TIMEOUT); the network or the server went silent")
+                          f"within {self._timeout} s (RUNLOG_STORE_TIMEOUT), and a new connection found it not "
+                          "working on the call, or could not be made: the network went silent; the call was "
+                          "given up")
 
     def _scrub(self, text: str) -> str:
         """``text`` without the password (drivers may quote the URI or the connection string)."""

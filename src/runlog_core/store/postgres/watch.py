@@ -1,18 +1,21 @@
 """A call on a network gone silent: noticed, and ended with a clear :class:`StoreError` (issue 23).
 
-A connection whose network goes silent (a stalled relay, a hung pooler, a cable pulled with no
-reset) leaves a query waiting for a reply that never comes: the kernel's keepalives and
-``tcp_user_timeout`` only notice a peer that stopped acknowledging, not one that acknowledges and
-says nothing. So every call of the PostgreSQL store runs under a :class:`Watchdog`: a call still
-waiting after ``after`` seconds (``RUNLOG_STORE_TIMEOUT``) makes it try a new connection to the
-server (within the same timeout). When that connects, the server and the network are alive and the
-call is merely slow (a large read, a lock wait): it is left alone and checked again ``after``
-seconds later. When it does not, the call's socket is shut down, so the call fails at once, and the
-store raises :class:`StoreError` saying that the server did not answer for that long. A call on a
-silent network therefore ends within about twice ``RUNLOG_STORE_TIMEOUT``.
+A connection whose network goes silent (a stalled relay, a hung pooler, a NAT that lost the
+connection's state, a cable pulled with no reset) leaves a query waiting for a reply that never
+comes: the kernel's keepalives and ``tcp_user_timeout`` only notice a peer that stopped
+acknowledging, not one that acknowledges and says nothing. So every call of the PostgreSQL store
+runs under a :class:`Watchdog`: a call still waiting after ``after`` seconds (``RUNLOG_STORE_TIMEOUT``)
+makes it ask the server, over a new connection (within the same timeout), what the call's server
+process is doing (``pg_stat_activity``). When the server is working on it (a large read, a lock
+wait), the call is left alone and asked about again ``after`` seconds later. When the server cannot
+be reached, or is not working on the call (it answered and waits for the client, or the session is
+gone), the call's socket is shut down, so the call fails at once, and the store raises
+:class:`StoreError` saying that the server did not answer for that long. A call on a silent network
+therefore ends within about twice ``RUNLOG_STORE_TIMEOUT``.
 
-One daemon thread per store, started by the first call that outlives ``after``; a call that ends in
-time costs two lock round trips. No psycopg here: the store hands in the probe.
+One daemon thread per store, started by the first call and ended when no call was watched for
+``after`` seconds; a call that ends in time costs two lock round trips. No psycopg here: the store
+hands in the probe.
 """
 
 from __future__ import annotations
@@ -38,14 +41,16 @@ class Watch:
 
 
 class Watchdog:
-    """Watches calls; ``probe()`` says whether a new connection to the server can be made now.
+    """Watches calls; ``probe(pids)`` says which of the server processes ``pids`` are still working.
 
     Args:
-        probe: returns ``True`` when the server answers a new connection (within its own timeout).
-        after: seconds a call may wait before the server is probed.
+        probe: returns the server process ids, among those given, that are working on a call (not
+            waiting for their client), or ``None`` when the server cannot be reached (within its own
+            timeout).
+        after: seconds a call may wait before the server is asked.
     """
 
-    def __init__(self, probe: Callable[[], bool], after: float) -> None:
+    def __init__(self, probe: Callable[[list[int]], set[int] | None], after: float) -> None:
         self.probe, self.after = probe, after
         self._cond = threading.Condition(threading.Lock())
         self._watches: list[Watch] = []
@@ -84,16 +89,24 @@ class Watchdog:
                 if not due:
                     self._cond.wait(max(0.01, min(entry.due for entry in waiting) - now) if waiting else self.after)
                     continue
-            alive = self.probe()  # outside the lock: it may take up to its own timeout
+            pids = {id(entry): _backend_pid(entry.conn) for entry in due}
+            working = self.probe([pid for pid in pids.values() if pid])  # outside the lock: it may take a while
             with self._cond:
                 for entry in due:
                     if entry not in self._watches:
                         continue  # it ended meanwhile
-                    if alive:
+                    if working is not None and pids[id(entry)] in working:
                         entry.due = time.monotonic() + self.after
                     else:
                         entry.fired = True
                         _shut(entry.conn)
+
+
+def _backend_pid(conn: Any) -> int:
+    try:
+        return int(conn.info.backend_pid)
+    except Exception:
+        return 0
 
 
 def _shut(conn: Any) -> None:
