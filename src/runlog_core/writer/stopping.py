@@ -10,9 +10,10 @@ then takes a new id, so its later batches never rank with the ones on disk.
 A thread stuck in a write on a network that went silent (no reset, no refusal) is not waited for
 past the timeout: it is abandoned, and whatever it returns with is ignored.
 
-Logs in S3 are uploaded first (their index entries go into the last commit); for a remote store, a
-log whose tail S3 does not take then is kept on disk beside the batches and uploaded, then indexed,
-when the store is next opened (:func:`runlog_core.store.spill.spill_logs`).
+Logs in S3 are uploaded after the last commit of the points (a slow S3 never holds those back), and
+their index entries committed then, within the same deadline; for a remote store, a log whose end S3
+does not take is kept on disk beside the batches and uploaded, then indexed, when the store is next
+opened (:func:`runlog_core.store.spill.spill_logs`).
 """
 
 from __future__ import annotations
@@ -53,23 +54,28 @@ def close(writer: Writer, timeout: float | None) -> None:
     deadline = time.monotonic() + waited
     remote = getattr(writer.store, "remote", False)
     finish_logs = getattr(getattr(writer.store, "artifacts", None), "finish_logs", None)
-    tails = finish_logs(keep_tails=remote) if finish_logs is not None else []
+    tails: list[Any] | None = None  # the logs' last uploads: after the points, so a slow S3 never holds them
     try:
         writer.flush(waited)
+        if finish_logs is not None:
+            tails = finish_logs(keep_tails=remote)
+            writer.flush(max(0.5, deadline - time.monotonic()) if remote else waited)  # their index entries
     except StoreError as err:
         if not remote:
             stop_thread(writer, None)
             raise
         stop_thread(writer, deadline)
-        kept = spill_all(writer)
-        keep_tails(writer, tails)
+        if tails is None and finish_logs is not None:
+            tails = finish_logs(keep_tails=True)
+        kept = spill_all(writer)  # the logs' index entries too
+        keep_tails(writer, tails or [])
         if kept is None:
             raise
         folder, files = kept
         raise StoreError(f"{err}; what it did not take ({files} batch{'es' if files > 1 else ''}) is kept in "
                          f"{folder} and written when {getattr(writer.store, 'uri', '')} is next opened") from err
     stop_thread(writer, deadline if remote else None)
-    keep_tails(writer, tails)
+    keep_tails(writer, tails or [])
 
 
 def keep_tails(writer: Writer, tails: list[Any]) -> None:
