@@ -7,12 +7,16 @@ runlog must survive, made on a real connection (no mock of the driver or the sto
 - ``reset()``: every connection dropped at once by a TCP reset; new ones are accepted;
 - ``stall()``: nothing is forwarded any more, either way, and nothing is closed (a network gone
   silent), until ``resume()``;
+- ``stall_open()``: the same for the connections open now only; new ones are forwarded (a connection
+  half dead: a NAT or a pooler that lost its state while the server itself still answers);
 - ``lose_commit_replies(count, every=1)``: the next ``count`` times the server answers a ``COMMIT``
   (every ``every``-th one), the connection is reset right after the server's CommandComplete for it
   is seen and before it is forwarded: the transaction is committed, and the client never hears so.
 
 The relay reads PostgreSQL's protocol from the server (type byte, length) to find those replies; TLS
-would hide them, so ``uri()`` asks for ``sslmode=disable``.
+would hide them, so ``uri()`` asks for ``sslmode=disable``. ``Relay(port, postgres=False)`` relays any
+other protocol (HTTP to an S3 server) as opaque bytes: every fault but ``lose_commit_replies``;
+``url()`` is its ``http://`` address.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class _Link:
 
     def __init__(self, client: socket.socket, server: socket.socket) -> None:
         self.client, self.server = client, server
+        self.flowing = threading.Event()
+        self.flowing.set()
 
     def reset(self) -> None:
         for sock in (self.client, self.server):
@@ -48,8 +54,8 @@ class _Link:
 class Relay:
     """A TCP relay on a loopback port to ``target_port``; see the module docstring for its faults."""
 
-    def __init__(self, target_port: int = 5432) -> None:
-        self.target_port = target_port
+    def __init__(self, target_port: int = 5432, postgres: bool = True) -> None:
+        self.target_port, self.postgres = target_port, postgres
         probe = socket.socket()
         probe.bind(("127.0.0.1", 0))
         self.port = probe.getsockname()[1]
@@ -69,6 +75,10 @@ class Relay:
         host, _, rest = pg_uri.rpartition("@")
         _, _, database = rest.partition("/")
         return f"{host}@127.0.0.1:{self.port}/{database}?sslmode=disable&gssencmode=disable"
+
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``: the relay as an HTTP endpoint (``postgres=False``)."""
+        return f"http://127.0.0.1:{self.port}"
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -102,8 +112,17 @@ class Relay:
         """Forward nothing more, either way, and close nothing."""
         self._flowing.clear()
 
+    def stall_open(self) -> None:
+        """Forward nothing more on the connections open now, either way, and close nothing; new ones flow."""
+        with self._lock:
+            for link in self._links:
+                link.flowing.clear()
+
     def resume(self) -> None:
         self._flowing.set()
+        with self._lock:
+            for link in self._links:
+                link.flowing.set()
 
     def lose_commit_replies(self, count: int, every: int = 1) -> None:
         """Reset the connection after the server's CommandComplete of the next ``count`` COMMITs
@@ -130,15 +149,16 @@ class Relay:
             threading.Thread(target=self._to_server, args=(link,), daemon=True).start()
             threading.Thread(target=self._to_client, args=(link,), daemon=True).start()
 
-    def _send(self, sock: socket.socket, data: bytes | bytearray) -> None:
+    def _send(self, link: _Link, sock: socket.socket, data: bytes | bytearray) -> None:
         self._flowing.wait()
+        link.flowing.wait()
         if data:
             sock.sendall(data)
 
     def _to_server(self, link: _Link) -> None:
         try:
             while data := link.client.recv(65536):
-                self._send(link.server, data)
+                self._send(link, link.server, data)
         except OSError:
             pass
         finally:
@@ -158,7 +178,7 @@ class Relay:
 
     def _to_client(self, link: _Link) -> None:
         buffer = bytearray()
-        startup, opaque = True, False
+        startup, opaque = True, not self.postgres
         try:
             while data := link.server.recv(65536):
                 buffer += data
@@ -182,7 +202,7 @@ class Relay:
                         break
                     if buffer[at:at + 1] == b"C" and buffer[at + 5:at + 1 + length] == b"COMMIT\x00" \
                             and self._cut_here():
-                        self._send(link.client, buffer[:at])
+                        self._send(link, link.client, buffer[:at])
                         with self._lock:
                             if link in self._links:
                                 self._links.remove(link)
@@ -191,7 +211,7 @@ class Relay:
                     at += 1 + length
                 if opaque:
                     at = len(buffer)
-                self._send(link.client, buffer[:at])
+                self._send(link, link.client, buffer[:at])
                 del buffer[:at]
         except OSError:
             pass

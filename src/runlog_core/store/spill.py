@@ -20,6 +20,11 @@ Nothing is written twice and nothing is stranded (issue 23):
   store refuses for what is in it to ``refused/``, each with one warning naming it, what it held and
   where it is; the later files are written all the same.
 
+Logs in S3 whose end could not be uploaded before the program ended are kept here too
+(:func:`spill_logs`): the log's local copy in ``files/`` and a spill file that names it. Its replay
+uploads the copy (after what the bucket holds, unless the copy holds that already), then indexes the
+object (its size and sha256) in the same way as a batch; S3 still down leaves both for the next time.
+
 A local SQLite store never spills: when it refuses writes at exit, the disk it lives on is the problem.
 """
 
@@ -43,10 +48,11 @@ if TYPE_CHECKING:
 
     from runlog_core.store import Store
 
-__all__ = ["replay", "spill", "spills_for"]
+__all__ = ["replay", "spill", "spill_logs", "spills_for"]
 
 _VERSION = 2  # 2: the batch's identity and the runs it creates; files of version 1 are read too
-_READS = (1, 2)
+_UPLOADS_VERSION = 3  # 3: a batch with logs to upload before it is written (older runlogs leave these)
+_READS = (1, 2, 3)
 _SUFFIXES = (".json", ".writing")
 
 
@@ -132,6 +138,64 @@ def spill(uri: str, batches: list[Batch]) -> tuple[Path, int] | None:
     return folder, len(batches)
 
 
+def spill_logs(uri: str, tails: list[Any]) -> Path:
+    """Keep the logs S3 did not take before the program ended (``LogTail``: run, name, object URI,
+    local copy, whether the copy holds the object's earlier content) for the store ``uri``: each copy is
+    moved to ``files/`` and one spill file names them; returns the folder."""
+    import shutil
+
+    from runlog_core.store.artifacts.local import make_private_dirs
+
+    folder = _folder(uri)
+    make_private_dirs(folder / "files")
+    stem = f"{time.time_ns():020d}-{os.getpid():08d}"
+    uploads = []
+    for index, tail in enumerate(tails):
+        kept = folder / "files" / f"{stem}-{index:06d}.log"
+        shutil.move(tail.path, kept)  # the spool may be on another file system (the temporary folder)
+        os.chmod(kept, 0o600)
+        uploads.append({"run_id": tail.run_id, "name": tail.name, "uri": tail.uri, "file": kept.name,
+                        "based": bool(tail.based)})
+    target = folder / f"{stem}-{len(tails):06d}.json"
+    temporary = target.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump({"store": uri, **_encode(Batch()), "version": _UPLOADS_VERSION, "uploads": uploads}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return folder
+
+
+def _upload_logs(store: Store, folder: Path, uploads: list[dict[str, Any]], batch: Batch, writing: Path) -> None:
+    """Upload the kept logs a spill file (now at ``writing``) names into ``store.artifacts`` and index them
+    in ``batch``. A copy that lacks the object's earlier content gets it first, and the file says so
+    before anything is uploaded: a replay cut short after the upload never appends the copy twice."""
+    from runlog_core.exceptions import RunlogError
+
+    artifacts = store.artifacts
+    for upload in uploads:
+        run_id, name = upload["run_id"], upload["name"]
+        put = getattr(artifacts, "upload_log_file", None)
+        if put is None or artifacts.uri(run_id, name) != upload["uri"]:
+            raise RunlogError(f"the log {upload['uri']} is to go to S3, but the store's artifacts are now at "
+                              f"{artifacts.uri(run_id, name)} (RUNLOG_ARTIFACTS)")
+        kept = folder / "files" / upload["file"]
+        if not kept.is_file():
+            raise RunlogError(f"its copy {kept} is gone")
+        if not upload["based"]:
+            artifacts.rebase_log_file(run_id, name, str(kept))  # type: ignore[attr-defined]
+            upload["based"] = True
+            data = json.loads(writing.read_bytes())
+            data["uploads"] = uploads
+            temporary = writing.with_suffix(".tmp")
+            with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+                json.dump(data, handle)
+            os.replace(temporary, writing)
+        size, sha256 = put(run_id, name, str(kept), True)
+        batch.artifacts.append(ArtifactInfo(run_id, name, size, sha256, upload["uri"], time.time()))
+
+
 def replay(store: Store) -> int:
     """Write the spill files waiting for ``store`` into it, oldest first; returns how many were written.
 
@@ -146,16 +210,28 @@ def replay(store: Store) -> int:
     if lock is None:
         return 0  # another process is replaying these files: they are its to write
     written = 0
+    waiting: OSError | None = None  # the first upload S3 refused
     try:
         for path in spills_for(store.uri):
-            batch = _read(path, store.uri)
-            if batch is None:
+            read = _read(path, store.uri)
+            if read is None:
                 continue
+            batch, uploads = read
             writing = path.with_suffix(".writing")
             try:
                 if path != writing:
                     os.rename(path, writing)  # a replayer killed from here on leaves it *.writing
             except FileNotFoundError:
+                continue
+            try:
+                _upload_logs(store, folder, uploads, batch, writing)
+            except OSError as err:  # S3 still refuses: this file waits, the others (the points) go on
+                os.rename(writing, path.with_suffix(".json"))
+                waiting = waiting or err
+                continue
+            except Exception as err:
+                held = "".join(f"the log {u['uri']} (kept in {folder / 'files' / u['file']})" for u in uploads)
+                _set_aside(writing, "refused", f"its logs cannot be uploaded ({_one_line(err)})", held)
                 continue
             try:
                 store.write(batch)
@@ -166,9 +242,13 @@ def replay(store: Store) -> int:
                 _set_aside(writing, "refused", f"{store.uri} refused it ({_one_line(err)})", _held(batch))
                 continue
             writing.unlink()
+            for upload in uploads:
+                (folder / "files" / upload["file"]).unlink(missing_ok=True)
             written += 1
     finally:
         lock.close()  # releases the lock
+    if waiting is not None:
+        raise waiting
     return written
 
 
@@ -191,9 +271,9 @@ def _lock(folder: Path) -> IO[bytes] | None:
     return handle
 
 
-def _read(path: Path, uri: str) -> Batch | None:
-    """The batch a spill file holds; ``None`` for one gone, one of another store or a newer runlog (left
-    where it is), or a damaged one (moved aside, with one warning)."""
+def _read(path: Path, uri: str) -> tuple[Batch, list[dict[str, Any]]] | None:
+    """The batch a spill file holds and the logs to upload first; ``None`` for one gone, one of another
+    store or a newer runlog (left where it is), or a damaged one (moved aside, with one warning)."""
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -204,7 +284,11 @@ def _read(path: Path, uri: str) -> Batch | None:
             raise ValueError(f"a JSON {type(data).__name__}, not a batch")
         if data.get("version") not in _READS or data.get("store") != uri:
             return None
-        return _decode(data)
+        uploads = data.get("uploads", [])
+        if not isinstance(uploads, list) or not all(isinstance(u, dict) and {"run_id", "name", "uri", "file", "based"}
+                                                    <= u.keys() for u in uploads):
+            raise ValueError("its list of logs to upload is not one")
+        return _decode(data), uploads
     except (ValueError, KeyError, TypeError, IndexError) as err:
         _set_aside(path, "damaged", f"it is damaged ({_one_line(err)})", _guess(text))
         return None

@@ -8,7 +8,17 @@ import time
 
 from runlog_core.base.records import ArtifactInfo, Batch, SeriesRef, build_columns
 from runlog_core.exceptions import StoreError, StoreVersionError
-from runlog_core.writer.ops import AppendLog, CreateRun, EndRun, LogParams, NewSeries, Op, SetTags, StoreArtifact
+from runlog_core.writer.ops import (
+    AppendLog,
+    CreateRun,
+    EndRun,
+    LogParams,
+    LogsUploaded,
+    NewSeries,
+    Op,
+    SetTags,
+    StoreArtifact,
+)
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
@@ -37,6 +47,7 @@ def build_batch(points: list[tuple[Any, ...]], ops: list[Op], series_by_key: dic
 def _collect(ops: list[Op], batch: Batch, events: list[Op], artifacts: Any,
              warn_once: Callable[[str, str], None]) -> None:
     logs: dict[tuple[str, str], list[str]] = {}
+    ending: set[str] = set()
     for op in ops:
         kind = type(op)
         if kind is NewSeries:
@@ -62,16 +73,25 @@ def _collect(ops: list[Op], batch: Batch, events: list[Op], artifacts: Any,
         elif kind is EndRun:
             assert isinstance(op, EndRun)
             batch.ends.append((op.run.id, op.status, op.time, op.error))
+            ending.add(op.run.id)
             events.append(op)
+        elif kind is LogsUploaded:
+            pass  # the entries are taken below
         else:  # RunStarted, Release: no data, just their place in the order of events
             events.append(op)
+    # an artifact store whose logs index themselves (S3: only once uploaded, with the object's size and
+    # sha256) hands over the entries of its uploads; the logs of runs ending here are uploaded first
+    indexed = getattr(artifacts, "indexes_logs", False)
     for (run_id, name), texts in logs.items():
         try:
             size = artifacts.append_text(run_id, name, "".join(texts))
         except OSError as err:
             warn_once("log-" + type(err).__name__, f"runlog: could not append to {name}: {err!r}")
             continue
-        batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
+        if not indexed:
+            batch.artifacts.append(ArtifactInfo(run_id, name, size, "", artifacts.uri(run_id, name), time.time()))
+    if indexed:
+        batch.artifacts.extend(artifacts.take_log_entries(ending))
 
 
 def transient(error: BaseException) -> bool:

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from runlog_core.base.handle import RunHandle as Run
 
-__all__ = ["AppendLog", "CreateRun", "EndRun", "LogParams", "NewSeries", "Op", "Release", "RunStarted", "SetTags",
-           "StoreArtifact"]
+__all__ = ["AppendLog", "CreateRun", "EndRun", "LogParams", "LogsUploaded", "NewSeries", "Op", "Release", "RunStarted",
+           "SetTags", "StoreArtifact"]
 
 
 class Op(_Record):
@@ -98,3 +98,9 @@ class Release(Op):
 
     __slots__ = ("run_id",)
     run_id: str
+
+
+class LogsUploaded(Op):
+    """The artifact store uploaded a log: its index entry waits there for the next batch (no data here)."""
+
+    __slots__ = ()

@@ -9,6 +9,11 @@ then takes a new id, so its later batches never rank with the ones on disk.
 
 A thread stuck in a write on a network that went silent (no reset, no refusal) is not waited for
 past the timeout: it is abandoned, and whatever it returns with is ignored.
+
+Logs in S3 are uploaded after the last commit of the points (a slow S3 never holds those back), and
+their index entries committed then, within the same deadline; for a remote store, a log whose end S3
+does not take is kept on disk beside the batches and uploaded, then indexed, when the store is next
+opened (:func:`runlog_core.store.spill.spill_logs`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from runlog_core.exceptions import StoreBusyError, StoreError
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any
 
     from runlog_core.base.records import Batch
     from runlog_core.writer.writer import Writer
@@ -47,20 +53,48 @@ def close(writer: Writer, timeout: float | None) -> None:
     waited = writer.store_timeout if timeout is None else timeout
     deadline = time.monotonic() + waited
     remote = getattr(writer.store, "remote", False)
+    finish_logs = getattr(getattr(writer.store, "artifacts", None), "finish_logs", None)
+    tails: list[Any] | None = None  # the logs' last uploads: after the points, so a slow S3 never holds them
     try:
         writer.flush(waited)
+        if finish_logs is not None:
+            tails = finish_logs(keep_tails=remote)
+            writer.flush(max(0.5, deadline - time.monotonic()) if remote else waited)  # their index entries
     except StoreError as err:
         if not remote:
             stop_thread(writer, None)
             raise
         stop_thread(writer, deadline)
-        kept = spill_all(writer)
+        if tails is None and finish_logs is not None:
+            tails = finish_logs(keep_tails=True)
+        kept = spill_all(writer)  # the logs' index entries too
+        keep_tails(writer, tails or [])
         if kept is None:
             raise
         folder, files = kept
         raise StoreError(f"{err}; what it did not take ({files} batch{'es' if files > 1 else ''}) is kept in "
                          f"{folder} and written when {getattr(writer.store, 'uri', '')} is next opened") from err
     stop_thread(writer, deadline if remote else None)
+    keep_tails(writer, tails or [])
+
+
+def keep_tails(writer: Writer, tails: list[Any]) -> None:
+    """Keep the logs S3 did not take (``LogTail``s) on disk for the store; one warning says where."""
+    if not tails:
+        return
+    from runlog_core.store.spill import spill_logs
+
+    uri = getattr(writer.store, "uri", "")
+    try:
+        folder = spill_logs(uri, tails)
+    except Exception as err:
+        writer._warn_once("log-tails", f"runlog: could not upload {', '.join(t.uri for t in tails)} before the "
+                          f"program ended, nor keep them on local disk ({err!r}); they stay in "
+                          f"{', '.join(t.path for t in tails)}")
+        return
+    writer._warn_once("log-tails", f"runlog: could not upload the end of {', '.join(t.uri for t in tails)} before "
+                      f"the program ended; kept in {folder} and uploaded (then listed with the run's files) when "
+                      f"{uri} is next opened")
 
 
 def stop_thread(writer: Writer, deadline: float | None) -> None:

@@ -85,6 +85,14 @@ class Writer:
         self._runs: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()
         self._writing: dict[str, Run] = {}
         self._init_thread_state()
+        index_logs = getattr(getattr(store, "artifacts", None), "index_logs_with", None)
+        if index_logs is not None:  # S3: a log's index entry is made when it is uploaded (writer.batching)
+            index_logs(self._logs_uploaded)
+
+    def _logs_uploaded(self) -> None:
+        from runlog_core.writer.ops import LogsUploaded
+
+        self.queue(LogsUploaded())
 
     def _init_thread_state(self) -> None:
         from runlog_core.writer.pending import (

@@ -16,9 +16,9 @@ from runlog_core.store.artifacts.local import LocalArtifactStore
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from runlog_core.store import ArtifactStore
+    from runlog_core.store import ArtifactStore, Store
 
-__all__ = ["open_artifact_store"]
+__all__ = ["check_downloads", "open_artifact_store"]
 
 
 def open_artifact_store(default_folder: str | os.PathLike[str], value: str | None = None) -> ArtifactStore:
@@ -49,3 +49,13 @@ def open_artifact_store(default_folder: str | os.PathLike[str], value: str | Non
     if "://" in value and not value.startswith("file://"):
         raise ConfigError("RUNLOG_ARTIFACTS", value, "a folder, file:///folder or s3://bucket/prefix")
     return LocalArtifactStore(Path(value[len("file://"):] if value.startswith("file://") else value))
+
+
+def check_downloads(store: Store) -> None:
+    """Let ``store.artifacts`` check each download against ``store``'s file index, when it can (S3)."""
+    check = getattr(store.artifacts, "check_with_index", None)
+    if check is not None:
+        def entry(run_id: str, name: str) -> object:
+            return next((info for info in store.get_artifacts(run_id) if info.name == name), None)
+
+        check(entry)

@@ -18,6 +18,10 @@ artifact store contract. The rest lives beside it:
 - :mod:`~runlog_core.store.artifacts.s3_logs`: ``append_text``, spooled locally and uploaded whole in
   the background.
 
+A download checks what it reads against the run's file index, when the metadata store hands one over
+(:meth:`S3ArtifactStore.check_with_index`): an object whose size or sha256 is not the index's is an
+:class:`S3ArtifactError` naming both sizes, and nothing is left at the destination (issue 23).
+
 An upload checks its name once, in ``put_*`` (a later check of the same name, such as ``uri()``'s,
 is answered by the memo of :mod:`~runlog_core.base.artifact_names`), then sends the requests of the
 conflict check (none for a name this store stored before), then the PUT.
@@ -25,6 +29,7 @@ conflict check (none for a name this store stored before), then the PUT.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Callable
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 from runlog_core.base.artifact_names import check_artifact_name
+from runlog_core.base.records import ArtifactInfo
 from runlog_core.exceptions import (
     ArtifactWriteError,
     MissingDependencyError,
@@ -48,6 +54,7 @@ from runlog_core.store.artifacts.s3_client import (
     READ_TIMEOUT,
     S3Client,
     parse_s3_uri,
+    sweep_in_background,
 )
 from runlog_core.store.artifacts.s3_conflicts import ConflictCheck
 from runlog_core.store.artifacts.s3_logs import LOG_BANDWIDTH, LOG_INTERVAL, LogSpoolMixin
@@ -82,7 +89,9 @@ class S3ArtifactStore(LogSpoolMixin):
             raise MissingDependencyError("boto3", f"RUNLOG_ARTIFACTS={uri!r}") from err
         self._s3 = S3Client(self.bucket, self.prefix)
         self._conflicts = ConflictCheck(self._s3)
+        self._index: Callable[[str, str], ArtifactInfo | None] | None = None
         self._init_logs()
+        sweep_in_background(self.bucket, self.prefix)  # multipart uploads a killed program left open
 
     def __repr__(self) -> str:
         return f"S3ArtifactStore('s3://{self.bucket}/{self.prefix}')"
@@ -173,15 +182,42 @@ class S3ArtifactStore(LogSpoolMixin):
             raise RunNotFoundError("artifact", name)
         return io.BufferedReader(s3_transfer.ObjectReader(self._s3, name, key, int(head["ContentLength"])), CHUNK)
 
+    def check_with_index(self, lookup: Callable[[str, str], ArtifactInfo | None] | None) -> None:
+        """Check each download against ``lookup(run_id, name)``, the run's index entry of the artifact
+        (``None``: not indexed, not checked)."""
+        self._index = lookup
+
     def download(self, run_id: str, name: str, destination: str | os.PathLike[str]) -> Path:
         """Stream the artifact to ``destination`` (its folder is created), written beside it and renamed.
 
         Raises:
             RunNotFoundError: there is no such artifact.
-            ArtifactWriteError: ``destination`` cannot be written, or S3 fails; nothing is left under its name.
+            ArtifactWriteError: ``destination`` cannot be written, or S3 fails; or (as :class:`S3ArtifactError`,
+                ``code`` ``"mismatch"``) the object's size or sha256 is not what the run's index records.
+                Nothing is left under its name.
         """
+        with self._lock:  # a log this process writes: its index entry follows its uploads, not checked
+            live = self._pid == os.getpid() and (run_id, name) in self._spools
+        entry = self._index(run_id, name) if self._index is not None and not live else None
         with self.open(run_id, name) as source:  # before anything is created
-            return copy_to_file(source, name, Path(destination))
+            if entry is None:
+                return copy_to_file(source, name, Path(destination))
+            size = source.seek(0, 2)
+            source.seek(0)
+            if size != entry.size:
+                raise self._mismatch(run_id, name, entry, f"it holds {size:,} bytes")
+            checked = _Checked(source, lambda digest: None if not entry.sha256 or digest == entry.sha256 else
+                               self._mismatch(run_id, name, entry, f"its {size:,} bytes have the sha256 {digest}"))
+            return copy_to_file(checked, name, Path(destination))  # type: ignore[arg-type]
+
+    def _mismatch(self, run_id: str, name: str, entry: ArtifactInfo, found: str) -> S3ArtifactError:
+        sha = f" (sha256 {entry.sha256})" if entry.sha256 else ""
+        return S3ArtifactError(
+            name, self.uri(run_id, name), "downloading",
+            f"the object in the bucket is not the file the run's index records: {found}, the index "
+            f"{entry.size:,} bytes{sha}",
+            "the object was changed or cut short outside runlog, or its upload did not finish; upload the "
+            "file again (or restore the object)", "mismatch")
 
     def digest(self, run_id: str, name: str) -> tuple[int, str]:
         """``(size, sha256)``: from the object's ``x-amz-meta-sha256`` when it has one, else read back."""
@@ -195,3 +231,21 @@ class S3ArtifactStore(LogSpoolMixin):
                 return int(head["ContentLength"]), str(stored)
         with self.open(run_id, name) as source:
             return digest_of(source)
+
+
+class _Checked:
+    """A reader over ``source`` that hashes what it hands out; at the end, ``check(sha256 hex)`` returns
+    the error to raise (before the download is renamed into place), or ``None``."""
+
+    def __init__(self, source: BinaryIO, check: Callable[[str], S3ArtifactError | None]) -> None:
+        self._source, self._check, self._digest = source, check, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if data:
+            self._digest.update(data)
+            return data
+        failure = self._check(self._digest.hexdigest())
+        if failure is not None:
+            raise failure
+        return data

@@ -7,21 +7,30 @@ failure, calls fail at once for :data:`DOWN_SECONDS`, so the ``outputs/`` folder
 with the endpoint down costs one timeout, not one per file. Every failure is an
 :class:`S3ArtifactError` (see :mod:`runlog_core.store.artifacts.s3_errors`).
 
+Multipart uploads left open (issue 23): a multipart upload that failed (boto3 aborts it, unless the
+endpoint is down then too) is remembered and aborted as soon as the endpoint answers again; and the
+first use of a store in a process aborts, in the background, the multipart uploads under the store's
+prefix (every key there is runlog's; not a key this process is uploading) started more than
+:data:`STALE_UPLOAD_SECONDS` ago (default a day; ``RUNLOG_S3_STALE_UPLOAD_SECONDS``): those of a
+program killed while uploading.
+
 boto3 and botocore are imported only when the client is first needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Final
 
 from runlog_core.exceptions import InvalidArgumentError, S3ArtifactError
 from runlog_core.store.artifacts import s3_errors
 
-__all__ = ["CONNECT_TIMEOUT", "DOWN_SECONDS", "MAX_ATTEMPTS", "READ_TIMEOUT", "S3Client", "endpoint_url",
-           "parse_s3_uri"]
+__all__ = ["CONNECT_TIMEOUT", "DOWN_SECONDS", "MAX_ATTEMPTS", "READ_TIMEOUT", "STALE_UPLOAD_SECONDS", "S3Client",
+           "endpoint_url", "parse_s3_uri", "stale_upload_seconds", "sweep_in_background"]
 
 CONNECT_TIMEOUT: Final = 5.0
 """Seconds to wait for a connection to the endpoint."""
@@ -31,6 +40,22 @@ MAX_ATTEMPTS: Final = 3
 """Attempts per request, the first included (botocore's ``standard`` retry mode, with backoff)."""
 DOWN_SECONDS: Final = 10.0
 """After a connection failure, how long calls fail at once instead of waiting on the endpoint again."""
+STALE_UPLOAD_SECONDS: Final = 86400.0
+"""A multipart upload under the store's prefix started longer ago than this is aborted when a process
+first uses the store (``RUNLOG_S3_STALE_UPLOAD_SECONDS`` overrides it)."""
+
+
+def stale_upload_seconds() -> float:
+    """:data:`STALE_UPLOAD_SECONDS`, or ``RUNLOG_S3_STALE_UPLOAD_SECONDS`` when it is a number of seconds."""
+    try:
+        return max(0.0, float(os.environ.get("RUNLOG_S3_STALE_UPLOAD_SECONDS", STALE_UPLOAD_SECONDS)))
+    except ValueError:
+        return STALE_UPLOAD_SECONDS
+
+
+_swept: set[tuple[int, str, str]] = set()  # (pid, bucket, prefix) swept by this process
+_in_progress: dict[tuple[str, str], int] = {}  # (bucket, key) -> multipart uploads of it under way here
+_swept_lock = threading.Lock()
 
 
 def parse_s3_uri(value: str) -> tuple[str, str]:
@@ -68,6 +93,7 @@ class S3Client:
         self._pid = os.getpid()
         self._down_until = 0.0
         self._down_error: BaseException | None = None
+        self._failed_uploads: list[str] = []  # keys of multipart uploads that failed
 
     def get(self) -> Any:
         """The boto3 S3 client (boto3 clients do not survive fork: a forked child makes its own)."""
@@ -110,9 +136,93 @@ class S3Client:
             self._down_error, self._down_until = err, time.monotonic() + DOWN_SECONDS
         return failure
 
+    def is_down(self) -> bool:
+        """Whether the endpoint was unreachable less than :data:`DOWN_SECONDS` ago."""
+        return self._down_error is not None and time.monotonic() < self._down_until
+
     def succeeded(self) -> None:
-        """The endpoint answered: calls wait on it again."""
+        """The endpoint answered: calls wait on it again, and multipart uploads that failed are aborted."""
         self._down_error = None
+        if self._failed_uploads:
+            self.abort_failed_uploads()
+
+    @contextlib.contextmanager
+    def uploading(self, key: str) -> Iterator[None]:
+        """Mark a multipart upload of ``key`` as under way in this process: never stale to its sweep."""
+        mark = (self.bucket, key)
+        with _swept_lock:
+            _in_progress[mark] = _in_progress.get(mark, 0) + 1
+        try:
+            yield
+        finally:
+            with _swept_lock:
+                _in_progress[mark] -= 1
+                if not _in_progress[mark]:
+                    del _in_progress[mark]
+
+    def upload_failed(self, key: str) -> None:
+        """A multipart upload of ``key`` failed: boto3's own abort may have failed too, so the open
+        multipart uploads of ``key`` are aborted once the endpoint answers (:meth:`succeeded`)."""
+        with self._lock:
+            self._failed_uploads.append(key)
+
+    def abort_failed_uploads(self) -> int:
+        """Abort the open multipart uploads of the uploads that failed; returns how many were aborted.
+        Those that cannot be listed or aborted now are tried again the next time the endpoint answers."""
+        with self._lock:
+            failed, self._failed_uploads = self._failed_uploads, []
+        aborted, left = 0, []
+        for key in failed:
+            try:  # every open upload of that very key: an object of one run, which only its upload writes
+                aborted += self._abort_uploads(key, lambda initiated: True, exact=True)
+            except Exception:  # still down, or refused: later
+                left.append(key)
+        if left:
+            with self._lock:
+                self._failed_uploads[:0] = left
+        return aborted
+
+    def abort_stale_uploads(self, older_than: float | None = None) -> int:
+        """Abort the multipart uploads under the store's prefix started more than ``older_than`` seconds
+        ago (default :func:`stale_upload_seconds`); returns how many were aborted.
+
+        Raises:
+            S3ArtifactError: S3 refuses the listing or cannot be reached.
+        """
+        age = stale_upload_seconds() if older_than is None else older_than
+        folder = f"{self.prefix}/" if self.prefix else ""
+        try:
+            return self._abort_uploads(folder, lambda initiated: initiated < time.time() - age, exact=False,
+                                       skip_ours=True)
+        except Exception as err:
+            raise self.error(err, "cleaning up", "(multipart uploads)", folder) from err
+
+    def _abort_uploads(self, prefix: str, chosen: Any, exact: bool, skip_ours: bool = False) -> int:
+        """Abort the multipart uploads whose key is ``prefix`` (``exact``) or starts with it, and whose
+        start time (seconds since the epoch) ``chosen`` accepts; with ``skip_ours``, not those of a key
+        this process is uploading now."""
+        client = self.get()
+        aborted = 0
+        options: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            page = client.list_multipart_uploads(**options)
+            for upload in page.get("Uploads") or []:
+                key = str(upload["Key"])
+                if exact and key != prefix:
+                    continue
+                if skip_ours:
+                    with _swept_lock:
+                        if (self.bucket, key) in _in_progress:
+                            continue
+                initiated = upload.get("Initiated")
+                when = initiated.timestamp() if hasattr(initiated, "timestamp") else 0.0
+                if chosen(when):
+                    client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload["UploadId"])
+                    aborted += 1
+            if not page.get("IsTruncated"):
+                return aborted
+            options["KeyMarker"] = page.get("NextKeyMarker", "")
+            options["UploadIdMarker"] = page.get("NextUploadIdMarker", "")
 
     def call(self, action: str, name: str, key: str, method: str, **kwargs: Any) -> Any:
         """``client.<method>(**kwargs)``; an :class:`S3ArtifactError` when S3 refuses or is unreachable."""
@@ -142,3 +252,22 @@ class S3Client:
                            Prefix=folder_key + "/", MaxKeys=1)
         contents = inside.get("Contents") or []
         return str(contents[0]["Key"]) if contents else None
+
+
+
+
+def sweep_in_background(bucket: str, prefix: str) -> None:
+    """:meth:`S3Client.abort_stale_uploads` for ``s3://bucket/prefix`` on a daemon thread with a client of
+    its own, once per process; failures are silent (the next process tries again)."""
+    with _swept_lock:
+        if (os.getpid(), bucket, prefix) in _swept:
+            return
+        _swept.add((os.getpid(), bucket, prefix))
+
+    def sweep() -> None:
+        try:
+            S3Client(bucket, prefix).abort_stale_uploads()
+        except Exception:
+            pass
+
+    threading.Thread(target=sweep, name="runlog-s3-sweep", daemon=True).start()

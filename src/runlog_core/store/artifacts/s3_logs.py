@@ -8,6 +8,15 @@ starts from the object already in the bucket. So ``append_text`` never waits on 
 long log is not rewritten quadratically often. A log that cannot be uploaded costs one warning and
 is retried.
 
+The run's file index records only what the bucket holds (issue 23): once a metadata store's writer
+asks for them (:meth:`LogSpoolMixin.index_logs_with`), each upload leaves an index entry with the
+size and sha256 of the uploaded object, which the writer takes into its next batch
+(:meth:`LogSpoolMixin.take_log_entries`); ``append_text`` itself records nothing. When the program
+ends, :meth:`LogSpoolMixin.finish_logs` uploads what changed; a log whose tail cannot be uploaded
+then is handed to the caller, which keeps it on local disk with the points a remote store did not
+take (:mod:`runlog_core.store.spill`), and it is uploaded (:meth:`LogSpoolMixin.upload_log_file`)
+and indexed the next time the store is opened.
+
 :class:`LogSpoolMixin` is the part of :class:`~runlog_core.store.artifacts.s3.S3ArtifactStore` that
 does this; no boto3 here: it uploads through the store's ``_upload``.
 """
@@ -20,18 +29,18 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from typing import Final
 
+from runlog_core.base.records import ArtifactInfo
 from runlog_core.exceptions import ArtifactWriteError, RunlogError
 from runlog_core.store.artifacts.s3_transfer import CHUNK, ObjectReader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from runlog_core.store.artifacts.s3_client import S3Client
 
-__all__ = ["LOG_BANDWIDTH", "LOG_INTERVAL", "LogSpoolMixin"]
+__all__ = ["LOG_BANDWIDTH", "LOG_INTERVAL", "LogSpoolMixin", "LogTail"]
 
 LOG_INTERVAL: Final = 5.0
 """The least time between two uploads of one log."""
@@ -51,11 +60,24 @@ class _Spool:
         self.based = False  # whether the object's earlier content (another process's) was read in
         self.last_upload = 0.0
         self.failed = False
+        self.stored: tuple[int, str] | None = None  # (size, sha256) of the object this process last uploaded
         self.lock = threading.Lock()  # one upload of this log at a time, so an older copy never lands last
 
     def due(self) -> float:
         """When the next upload may start (``time.monotonic()``)."""
         return self.last_upload + max(LOG_INTERVAL, self.size / LOG_BANDWIDTH)
+
+
+class LogTail:
+    """A log whose last part could not be uploaded before the program ended: its local copy."""
+
+    __slots__ = ("run_id", "name", "uri", "path", "based")
+
+    def __init__(self, run_id: str, name: str, uri: str, path: str, based: bool) -> None:
+        self.run_id, self.name, self.uri, self.path, self.based = run_id, name, uri, path, based
+
+    def __repr__(self) -> str:
+        return f"LogTail({self.uri!r}, {self.path!r})"
 
 
 class LogSpoolMixin:
@@ -79,6 +101,83 @@ class LogSpoolMixin:
         self._uploader: threading.Thread | None = None
         self._wake = threading.Condition(self._lock)
         self._warned: set[str] = set()
+        self._indexed: Callable[[], None] | None = None  # told after each upload (the writer's)
+        self._entries: list[ArtifactInfo] = []  # index entries of uploads, for the writer's next batch
+
+    # -- the run's file index ----------------------------------------------------------------------
+
+    def index_logs_with(self, uploaded: Callable[[], None] | None) -> None:
+        """Keep an index entry for each log upload from now on, and call ``uploaded()`` after each (a
+        writer queues a batch then); :meth:`take_log_entries` hands the entries over."""
+        with self._lock:
+            self._indexed = uploaded
+
+    @property
+    def indexes_logs(self) -> bool:
+        """Whether log uploads make their own index entries (the writer then records none for a log)."""
+        return self._indexed is not None
+
+    def take_log_entries(self, upload_now: set[str] | frozenset[str] = frozenset()) -> list[ArtifactInfo]:
+        """The index entries of the uploads since the last call, oldest first; the logs of the runs in
+        ``upload_now`` (runs ending) are uploaded first, unless S3 failed less than a while ago."""
+        if upload_now:
+            with self._lock:
+                spools = [s for s in self._spools.values() if s.run_id in upload_now] \
+                    if self._pid == os.getpid() else []
+            for spool in spools:
+                if self._s3.is_down():
+                    break
+                self._sync(spool, warn=True)
+        with self._lock:
+            entries, self._entries = self._entries, []
+        return entries
+
+    def finish_logs(self, keep_tails: bool) -> list[LogTail]:
+        """Upload every log that changed, now (their index entries wait for :meth:`take_log_entries`).
+
+        With ``keep_tails``, returns the logs that could not be uploaded: they are the caller's (their
+        files are left where they are and this store forgets them). Else they stay in this store's
+        spools, for its later attempts and :meth:`close`'s warning, and none is returned.
+        """
+        with self._lock:
+            spools = list(self._spools.values()) if self._pid == os.getpid() else []
+        failed = [spool for spool in spools if not self._sync(spool, warn=False)]
+        if not keep_tails:
+            return []
+        tails = []
+        with self._lock:
+            for spool in failed:
+                if self._spools.get((spool.run_id, spool.name)) is spool:
+                    del self._spools[(spool.run_id, spool.name)]
+                    tails.append(LogTail(spool.run_id, spool.name, self.uri(spool.run_id, spool.name), spool.path,
+                                         spool.based))
+        return tails
+
+    def upload_log_file(self, run_id: str, name: str, path: str, based: bool) -> tuple[int, str]:
+        """Upload the local copy of a log kept when its program ended (a :class:`LogTail`): whole when
+        ``based`` (it holds the object's earlier content), else after what the bucket holds now.
+        Returns ``(size, sha256)`` of the uploaded object.
+
+        Raises:
+            ArtifactWriteError: the file cannot be read, or (as :class:`S3ArtifactError`) S3 refuses or
+                cannot be reached; the object is left as it was.
+        """
+        spool = self._kept_spool(run_id, name, path, based)
+        self._rebase(spool)  # the object's earlier content first, unless the file holds it
+        with open(spool.path, "rb") as source:
+            return self._upload(name, spool.key, source.read, spool.path, spool.size, metadata=False)
+
+    def rebase_log_file(self, run_id: str, name: str, path: str) -> None:
+        """Put what the bucket holds of the log now before the local copy ``path`` (kept by a program
+        that never read it), so that the copy is the whole log (``based``) from then on."""
+        self._rebase(self._kept_spool(run_id, name, path, False))
+
+    def _kept_spool(self, run_id: str, name: str, path: str, based: bool) -> _Spool:
+        spool = _Spool.__new__(_Spool)
+        spool.run_id, spool.name, spool.key, spool.path = run_id, name, self.key(run_id, name), path
+        spool.size, spool.uploaded, spool.based, spool.last_upload = os.path.getsize(path), 0, based, 0.0
+        spool.failed, spool.stored, spool.lock = False, None, threading.Lock()
+        return spool
 
     def _after_fork(self) -> None:
         """In a forked child, forget the parent's spools and uploader (threads do not survive fork)."""
@@ -146,7 +245,7 @@ class LogSpoolMixin:
                 return
         self._prepare(spool.run_id, spool.name)  # a conflicting name fails here, as locally
         earlier = self._s3.head(spool.name, spool.key, "reading")
-        fd, path = tempfile.mkstemp(prefix="runlog-log-", suffix=".txt")
+        fd, path = tempfile.mkstemp(prefix="runlog-log-", suffix=".txt", dir=os.path.dirname(spool.path))
         try:
             with os.fdopen(fd, "wb") as out:
                 if earlier is not None:
@@ -169,6 +268,13 @@ class LogSpoolMixin:
 
     def _sync(self, spool: _Spool, warn: bool) -> bool:
         """Upload the spool's file whole if it changed; returns whether the object is now up to date."""
+        told: list[Callable[[], None]] = []
+        done = self._sync_locked(spool, warn, told)
+        for tell in told:  # outside the spool's lock: the writer may be waiting on it
+            tell()
+        return done
+
+    def _sync_locked(self, spool: _Spool, warn: bool, told: list[Callable[[], None]]) -> bool:
         try:
             with spool.lock:
                 self._rebase(spool)
@@ -177,9 +283,13 @@ class LogSpoolMixin:
                 if size == spool.uploaded:
                     return True
                 with open(spool.path, "rb") as source:  # append-only: its first `size` bytes are final
-                    self._upload(spool.name, spool.key, source.read, spool.path, size, metadata=False)
+                    stored = self._upload(spool.name, spool.key, source.read, spool.path, size, metadata=False)
                 with self._lock:
-                    spool.uploaded, spool.last_upload, spool.failed = size, time.monotonic(), False
+                    spool.uploaded, spool.last_upload, spool.failed, spool.stored = size, time.monotonic(), False, stored
+                    if self._indexed is not None:  # in upload order: spool.lock is held
+                        self._entries.append(ArtifactInfo(spool.run_id, spool.name, stored[0], stored[1],
+                                                          self.uri(spool.run_id, spool.name), time.time()))
+                        told.append(self._indexed)
                 return True
         except (RunlogError, OSError) as err:
             with self._lock:

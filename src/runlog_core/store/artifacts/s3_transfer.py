@@ -5,7 +5,8 @@ Writes
     the object's metadata (``x-amz-meta-sha256``); a larger one in a multipart upload through boto3's
     managed transfer, read once, sequentially, hashing as it goes (its sha256 is returned and kept in
     the run's index). Both are atomic for a reader: the key shows the object only once it is complete,
-    and a failed multipart upload is aborted.
+    and a failed multipart upload is aborted (by boto3 at once, else by the client when the endpoint
+    answers again: :meth:`S3Client.upload_failed <runlog_core.store.artifacts.s3_client.S3Client.upload_failed>`).
 
 Reads
     :class:`ObjectReader` is a seekable reader of one object: each read after a seek is one ranged,
@@ -193,8 +194,13 @@ def upload(client: S3Client, name: str, key: str, read: Callable[[int], bytes | 
         return len(head), digest.hexdigest()
     rest = HashingReader(bytes(head), reader.read, hashlib.sha256())  # `reader` hashes on; `rest` only counts
     try:
-        client.get().upload_fileobj(rest, client.bucket, key, Config=transfer_config(size))
-    except (BotoCoreError, ClientError) as err:  # boto3 aborted the multipart upload: nothing under the key
+        try:
+            with client.uploading(key):  # never taken for a stale one by this process's sweep
+                client.get().upload_fileobj(rest, client.bucket, key, Config=transfer_config(size))
+        except BaseException:  # boto3's abort of the multipart upload may have failed too (the endpoint down)
+            client.upload_failed(key)
+            raise
+    except (BotoCoreError, ClientError) as err:  # nothing under the key
         if reader.error is not None:
             raise ArtifactWriteError(name, source, reader.error, "reading") from reader.error
         raise client.failed(err, "writing", name, key) from err

@@ -7,6 +7,11 @@ and ``RUNLOG_STORE_TIMEOUT``. Each thread, the writer thread's included, gets it
 (so a batch never waits for a reader), opened on first use, dropped when broken (a restarted server)
 and opened again on the next call; a forked child opens its own and never touches its parent's.
 psycopg is imported here, on the first connection (``pip install 'runlog[postgres]'``).
+
+Timeouts: connecting waits at most ``RUNLOG_STORE_TIMEOUT`` (libpq's ``connect_timeout``); a peer
+that stops acknowledging is dropped by TCP keepalives and ``tcp_user_timeout``; and a call whose
+network goes silent (acknowledged, never answered) ends within about twice ``RUNLOG_STORE_TIMEOUT``
+with a :class:`StoreError` that says so (:mod:`.watch`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from runlog_core.base.uri import parse_store_uri, with_password
 from runlog_core.exceptions import StoreError
 from runlog_core.store.postgres.pool import Pool
 from runlog_core.store.postgres.schema import schema_version
+from runlog_core.store.postgres.watch import Watchdog
 
 if TYPE_CHECKING:
     import psycopg
@@ -84,6 +90,32 @@ class PostgresDatabase:
         self._by_thread: dict[threading.Thread, psycopg.Connection[Any]] = {}
         self._pid = os.getpid()
         self._pool: Pool | None = None  # bounded reads, once limit_connections is called
+        self._watchdog = Watchdog(self._probe, float(self._timeout))
+
+    def _probe(self, pids: list[int]) -> set[int] | None:
+        """The watchdog's question: which of the server processes ``pids`` work on a call now (not waiting
+        for their client); ``None`` when the server cannot be reached on a new connection."""
+        pg = driver()
+        try:
+            conn = self._connect()
+        except StoreError:
+            return None
+        try:
+            # 'active' and not reading from its client: running, waiting on a lock, or sending a result
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'active'"
+                                " AND wait_event IS DISTINCT FROM 'ClientRead'", (pids,)).fetchall()
+            return {int(row[0]) for row in rows}
+        except pg.Error:
+            return None
+        finally:
+            _close_quietly(conn)
+
+    def _silent(self, doing: str) -> StoreError:
+        """The error of a call that the watchdog ended: no answer, and the server was not working on it."""
+        return StoreError(f"{doing} the PostgreSQL store {self.uri} ({self._where}): the server did not answer "
+                          f"within {self._timeout} s (RUNLOG_STORE_TIMEOUT), and a new connection found it not "
+                          "working on the call, or could not be made: the network went silent; the call was "
+                          "given up")
 
     def _scrub(self, text: str) -> str:
         """``text`` without the password (drivers may quote the URI or the connection string)."""
@@ -197,12 +229,14 @@ class PostgresDatabase:
         server) is replaced and the action tried once more. Driver errors become :class:`StoreError`."""
         pg = driver()
         for attempt in (1, 2):
-            with self._lease() as conn:
+            with self._lease() as conn, self._watchdog.watch(conn) as watched:
                 try:
                     return action(conn)
                 except pg.Error as err:
                     broken = conn.closed or conn.broken
                     self._discard(conn)
+                    if watched.fired:
+                        raise self._silent(doing) from None
                     if broken and attempt == 1:
                         continue
                     raise StoreError(self._explain(doing, err)) from None

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from runlog_core.base import config as _config
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.exceptions import RunlogError, StoreError
-from runlog_core.store.artifacts.roots import open_artifact_store
+from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
 from runlog_core.store.postgres.db import driver
 from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
@@ -74,15 +74,30 @@ class PostgresStore(PostgresRetention):
         pg = driver()
         super().__init__(uri)
         self.artifacts: ArtifactStore = self._open_artifacts(artifact_root)
-        conn = self._conn(create=True)
+        check_downloads(self)
         try:
-            migrate(conn, self.uri)
-        except pg.Error as err:
-            self.close()
-            raise StoreError(self._explain("cannot create the schema of", err)) from None
+            self._migrate(pg)
         except BaseException:
             self.close()
             raise
+
+    def _migrate(self, pg: Any) -> None:
+        """Create or migrate the schema (:func:`.schema.migrate`). A connection lost meanwhile (its
+        COMMIT's reply lost, say: the migration may have been committed) is opened again and the
+        version read again, once; a second loss is a :class:`StoreError`."""
+        for attempt in (1, 2):
+            conn = self._conn(create=True)
+            try:
+                with self._watchdog.watch(conn) as watched:
+                    migrate(conn, self.uri)
+                return
+            except pg.Error as err:
+                lost = conn.closed or conn.broken
+                self._discard(conn)
+                if watched.fired:
+                    raise self._silent("cannot create the schema of") from None
+                if not lost or attempt == 2:
+                    raise StoreError(self._explain("cannot create the schema of", err)) from None
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.uri!r})"
@@ -193,7 +208,7 @@ class PostgresStore(PostgresRetention):
         pg = driver()
         conn = self._conn()
         try:
-            with conn.transaction():
+            with self._watchdog.watch(conn) as watched, conn.transaction():
                 write_batch(conn, batch)
         except RunlogError:
             raise
@@ -203,8 +218,10 @@ class PostgresStore(PostgresRetention):
                 self._discard(conn)
                 raise StoreError(self._explain("cannot write to", err)) from None
             raise refusal(batch, err) from None
-        except pg.Error as err:  # lost, restarting, deadlock, cancelled: worth retrying as is
+        except pg.Error as err:  # lost, restarting, deadlock, cancelled, silent: worth retrying as is
             self._discard(conn)
+            if watched.fired:
+                raise self._silent("cannot write to") from None
             raise StoreError(self._explain("cannot write to", err)) from None
 
     # -- reads --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from runlog_core.base.uri import SQLITE_SUFFIXES
 from runlog_core.base.values import LIST, NUMBER
 from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.local import LocalArtifactStore
-from runlog_core.store.artifacts.roots import open_artifact_store
+from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
 from runlog_core.store.sql_runs import run_conditions, search_statement
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
@@ -91,6 +91,7 @@ class SQLiteStore(SQLiteRetention):
         try:
             self.artifacts: ArtifactStore = (LocalArtifactStore(Path(artifact_root)) if artifact_root is not None
                                              else open_artifact_store(self.path.parent / "artifacts"))
+            check_downloads(self)
             migrate(self._conn(), self.atomic, str(self.path))
         except sqlite3.Error as err:
             self.close()
