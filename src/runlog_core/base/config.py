@@ -58,6 +58,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_SPILL_DIR": "where points a remote store could not take before the program ended wait to be written",
     "RUNLOG_UI_TOKEN": "the token runlog ui and the notebook widget ask of every request (16 characters or more; default: a random one)",
     "RUNLOG_UI_DB_CONNECTIONS": "the most connections runlog ui holds to a PostgreSQL store (idle ones are closed)",
+    "RUNLOG_S3_STALE_UPLOAD_SECONDS": "multipart uploads under the S3 prefix older than this are aborted at first use",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -189,6 +190,11 @@ def stop_grace() -> float:
 def store_timeout() -> float:
     """``RUNLOG_STORE_TIMEOUT``: seconds an API call waits for a locked store before ``StoreError`` (10)."""
     return _number("RUNLOG_STORE_TIMEOUT", 10.0)
+
+
+def s3_stale_upload_seconds(default: float) -> float:
+    """``RUNLOG_S3_STALE_UPLOAD_SECONDS``: age after which an open multipart upload under the S3 prefix is aborted."""
+    return _number("RUNLOG_S3_STALE_UPLOAD_SECONDS", default, zero_ok=True)
 
 
 def keep_workdir() -> bool:

@@ -46,11 +46,10 @@ first uses the store (``RUNLOG_S3_STALE_UPLOAD_SECONDS`` overrides it)."""
 
 
 def stale_upload_seconds() -> float:
-    """:data:`STALE_UPLOAD_SECONDS`, or ``RUNLOG_S3_STALE_UPLOAD_SECONDS`` when it is a number of seconds."""
-    try:
-        return max(0.0, float(os.environ.get("RUNLOG_S3_STALE_UPLOAD_SECONDS", STALE_UPLOAD_SECONDS)))
-    except ValueError:
-        return STALE_UPLOAD_SECONDS
+    """:data:`STALE_UPLOAD_SECONDS`, or ``RUNLOG_S3_STALE_UPLOAD_SECONDS`` (a ``ConfigError`` when it is not a number)."""
+    from runlog_core.base import config
+
+    return config.s3_stale_upload_seconds(STALE_UPLOAD_SECONDS)
 
 
 _swept: set[tuple[int, str, str]] = set()  # (pid, bucket, prefix) swept by this process
