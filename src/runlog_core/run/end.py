@@ -60,9 +60,12 @@ class EndingMixin(RunState):
             self._ending = True
         self._stop_capture()
         outputs = self._outputs
+        stopping = _lifecycle.flush_deferred()  # the program ends: S3 is waited on until one deadline at most
+        if stopping and hasattr(self._store.artifacts, "stop_deadline"):
+            self._store.artifacts.stop_deadline()
         if not already and outputs is not None and outputs.is_dir() and any(outputs.iterdir()):
             try:  # while the run is still open: every safe file goes, each unsafe name is skipped
-                self._upload_outputs(outputs)
+                self._upload_outputs(outputs, stopping)
             except Exception as err:  # the run's end must be recorded even if the copy fails
                 warnings.warn(f"runlog: could not upload {outputs}: {err!r}", RuntimeWarning, stacklevel=3)
         with self._lock:

@@ -34,12 +34,49 @@ def _warn(message: str, stacklevel: int) -> None:
 class FilesMixin(RunState):
     """``upload_file``, ``upload_folder``, ``get_file_names``, ``download_file(s)``."""
 
-    def _put(self, name: str, write: Callable[[], tuple[int, str]]) -> ArtifactInfo:
+    def _put(self, name: str, write: Callable[[], tuple[int, str]],
+             source: Callable[[], tuple[IO[Any], bool]] | None = None, quiet: bool = False) -> ArtifactInfo:
         # ``name`` was checked by the caller (or built safe, as an image's); the store checks it once more
-        size, digest = write()
+        try:
+            size, digest = write()
+        except ArtifactWriteError as err:
+            kept = self._keep(name, err, source, quiet)
+            if kept is None:
+                raise
+            return kept
         info = ArtifactInfo(self.id, name, size, digest, self._store.artifacts.uri(self.id, name), time.time())
         self._writer.queue(StoreArtifact(self, info))
         return info
+
+    def _keep(self, name: str, error: ArtifactWriteError,
+              source: Callable[[], tuple[IO[Any], bool]] | None, quiet: bool = False) -> ArtifactInfo | None:
+        """S3 unreachable beside a remote metadata store (issue 23): a copy of the file waits for S3, is
+        uploaded when it answers and indexed then (or kept under ``RUNLOG_SPILL_DIR`` at the program's
+        end, and uploaded at the next open); one warning. Returns the file's record (not indexed yet), or
+        ``None`` when it cannot be kept so (the caller raises ``error``). ``source()`` gives the source
+        again, from its start, and whether to close it. ``quiet`` (the program ends): no warning, the
+        line at exit says where the files are kept."""
+        keep_file = getattr(self._store.artifacts, "keep_file", None)
+        if (source is None or keep_file is None or getattr(error, "code", None) != "unreachable"
+                or not getattr(self._store, "remote", False)):
+            return None
+        try:
+            stream, closing = source()
+            try:
+                size, digest, path = keep_file(self.id, name, stream)
+            finally:
+                if closing:
+                    stream.close()
+        except (RunlogError, OSError, ValueError):
+            return None
+        uri = self._store.artifacts.uri(self.id, name)
+        if not quiet:
+            self._writer._warn_once("s3-kept", f"runlog: could not upload {uri} ({error}); a copy is kept in "
+                                    f"{os.path.dirname(path)} and uploaded when S3 answers, then listed with the run's "
+                                    "files (so are the other files of this program meanwhile); what S3 has not taken "
+                                    "when the program ends is kept under RUNLOG_SPILL_DIR and uploaded when the store "
+                                    "is next opened")
+        return ArtifactInfo(self.id, name, size, digest, uri, time.time())
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | IO[Any] | bytes) -> ArtifactInfo:
         """Store a file (or the rest of a readable stream, or bytes) as the artifact ``name``.
@@ -66,13 +103,16 @@ class FilesMixin(RunState):
             source = Path(path_or_stream)
             if not source.is_file():
                 raise InvalidArgumentError("path_or_stream", path_or_stream, "an existing file or a readable stream")
-            return self._put(name, lambda: artifacts.put_file(self.id, name, source))
+            return self._put(name, lambda: artifacts.put_file(self.id, name, source),
+                             lambda: (open(source, "rb"), True))
         if hasattr(path_or_stream, "read"):
             stream: Any = path_or_stream
-            return self._put(name, lambda: artifacts.put_stream(self.id, name, stream))
+            again = _rewinder(stream)
+            return self._put(name, lambda: artifacts.put_stream(self.id, name, stream), again)
         if isinstance(path_or_stream, (bytes, bytearray)):
             data = bytes(path_or_stream)
-            return self._put(name, lambda: artifacts.put_stream(self.id, name, io.BytesIO(data)))
+            return self._put(name, lambda: artifacts.put_stream(self.id, name, io.BytesIO(data)),
+                             lambda: (io.BytesIO(data), True))
         raise InvalidArgumentError("path_or_stream", path_or_stream, "a file path or a readable stream")
 
     def upload_folder(self, name: str, path: str | os.PathLike[str]) -> list[str]:
@@ -118,12 +158,16 @@ class FilesMixin(RunState):
         self._warn_changed(name, path, failed)
         return uploaded
 
-    def _upload_outputs(self, path: Path) -> list[str]:
+    def _upload_outputs(self, path: Path, stopping: bool = False) -> list[str]:
         """Store the ``outputs`` folder as ``outputs/...`` while the run ends; returns the names stored.
 
         Unlike :meth:`upload_folder`, every safe file is stored: each refused name (``aux.pt``, a
         timestamp with ``:``) and each file that cannot be stored is skipped alone, with one warning
         that lists them. It does not check that the run is open: the run calls it while ending.
+        In S3 (issue 23), an upload that reads nothing more of its file for ``RUNLOG_STORE_TIMEOUT``
+        (S3 stalled) is given up, and with ``stopping`` (the program ends) every upload ends by the
+        store's stop deadline; beside a remote metadata store the files S3 did not take are kept for
+        later (:meth:`_keep`).
         """
         with self._open_folder(OUTPUTS, path) as folder:
             files, skipped = folder.scan()
@@ -141,7 +185,7 @@ class FilesMixin(RunState):
             if skipped:
                 _warn(f"runlog: uploading {path} skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}: "
                       f"{_describe_skipped(skipped)}", 4)
-            uploaded, failed = self._upload_scanned(OUTPUTS, folder, safe, keep_going=True)
+            uploaded, failed = self._upload_scanned(OUTPUTS, folder, safe, keep_going=True, stopping=stopping)
         self._warn_changed(OUTPUTS, path, failed)
         return uploaded
 
@@ -155,9 +199,17 @@ class FilesMixin(RunState):
             raise ArtifactWriteError(name, os.fspath(path), err, "reading") from err
 
     def _upload_scanned(self, name: str, folder: SafeFolder, files: list[tuple[str, tuple[str, ...]]],
-                        keep_going: bool) -> tuple[list[str], list[tuple[str, str]]]:
-        """Store each scanned file; a file that changed since the scan is skipped, never followed."""
+                        keep_going: bool, stopping: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+        """Store each scanned file; a file that changed since the scan is skipped, never followed.
+        With ``keep_going`` (the ``outputs`` folder), S3's waits are bounded (see :meth:`_upload_outputs`)."""
         artifacts = self._store.artifacts
+        within = getattr(artifacts, "within", None) if keep_going else None
+        idle = deadline = None
+        if within is not None:
+            from runlog_core.base import config
+
+            idle = config.store_timeout()
+            deadline = artifacts.stop_deadline() if stopping else None  # type: ignore[attr-defined]
         uploaded: list[str] = []
         failed: list[tuple[str, str]] = []
         for relative, parts in files:
@@ -169,7 +221,10 @@ class FilesMixin(RunState):
                 continue
             with stream:
                 try:
-                    self._put(artifact, _writing(artifacts.put_stream, self.id, artifact, stream))
+                    write = _writing(artifacts.put_stream, self.id, artifact, stream)
+                    if within is not None:
+                        write = _bounded(within, artifacts.put_stream, self.id, artifact, stream, deadline, idle)
+                    self._put(artifact, write, _reopen(folder, parts), quiet=stopping)
                 except (RunlogError, OSError) as err:
                     if not keep_going:
                         raise
@@ -254,6 +309,44 @@ class FilesMixin(RunState):
 def _writing(put: Callable[[str, str, Any], tuple[int, str]], run_id: str, name: str,
              stream: Any) -> Callable[[], tuple[int, str]]:
     return lambda: put(run_id, name, stream)
+
+
+def _bounded(within: Callable[..., tuple[int, str]], put: Callable[[str, str, Any], tuple[int, str]], run_id: str,
+             name: str, stream: Any, deadline: float | None, idle: float | None) -> Callable[[], tuple[int, str]]:
+    """``put(run_id, name, stream)`` through the S3 store's ``within``: given up ``idle`` seconds after it
+    last read the stream, or at ``deadline``."""
+    progress = [time.monotonic()]
+
+    class _Watched:
+        def read(self, size: int = -1) -> bytes:
+            data: bytes = stream.read(size)
+            progress[0] = time.monotonic()
+            return data
+
+        name = getattr(stream, "name", "the stream")
+
+    return lambda: within(lambda: put(run_id, name, _Watched()), run_id, name, deadline, idle, progress)
+
+
+def _reopen(folder: SafeFolder, parts: tuple[str, ...]) -> Callable[[], tuple[IO[Any], bool]]:
+    return lambda: (folder.open_file(parts), True)
+
+
+def _rewinder(stream: Any) -> Callable[[], tuple[IO[Any], bool]] | None:
+    """The stream again from where it is now (not closed: it is the caller's), or ``None`` when it
+    cannot seek."""
+    try:
+        start = stream.tell() if stream.seekable() else None
+    except (AttributeError, OSError, ValueError):
+        start = None
+    if start is None:
+        return None
+
+    def again() -> tuple[IO[Any], bool]:
+        stream.seek(start)
+        return stream, False
+
+    return again
 
 
 def _ancestors(relative: str) -> list[str]:

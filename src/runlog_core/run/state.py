@@ -92,7 +92,7 @@ class RunState:
     def _put(self, name: str, write: Callable[[], tuple[int, str]]) -> Any:
         raise NotImplementedError
 
-    def _upload_outputs(self, path: Path) -> list[str]:
+    def _upload_outputs(self, path: Path, stopping: bool = False) -> list[str]:
         raise NotImplementedError
 
     def _end(self, status: str, error: str | None = None, end_time: float | None = None,

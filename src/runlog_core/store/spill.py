@@ -20,10 +20,12 @@ Nothing is written twice and nothing is stranded (issue 23):
   store refuses for what is in it to ``refused/``, each with one warning naming it, what it held and
   where it is; the later files are written all the same.
 
-Logs in S3 whose end could not be uploaded before the program ended are kept here too
-(:func:`spill_logs`): the log's local copy in ``files/`` and a spill file that names it. Its replay
-uploads the copy (after what the bucket holds, unless the copy holds that already), then indexes the
-object (its size and sha256) in the same way as a batch; S3 still down leaves both for the next time.
+Logs in S3 whose end could not be uploaded before the program ended, and files S3 did not take
+while it was unreachable (``upload_file``, the ``outputs/`` folder at a run's end), are kept here too
+(:func:`spill_logs`): the local copy in ``files/`` and a spill file that names it. Its replay uploads
+the copy (a log after what the bucket holds, unless the copy holds that already; a file whole), then
+indexes the object (its size and sha256) in the same way as a batch; S3 still down leaves both for
+the next time.
 
 A local SQLite store never spills: when it refuses writes at exit, the disk it lives on is the problem.
 """
@@ -139,9 +141,10 @@ def spill(uri: str, batches: list[Batch]) -> tuple[Path, int] | None:
 
 
 def spill_logs(uri: str, tails: list[Any]) -> Path:
-    """Keep the logs S3 did not take before the program ended (``LogTail``: run, name, object URI,
-    local copy, whether the copy holds the object's earlier content) for the store ``uri``: each copy is
-    moved to ``files/`` and one spill file names them; returns the folder."""
+    """Keep the logs and files S3 did not take before the program ended (``LogTail``: run, name, object
+    URI, local copy, whether the copy holds the object's earlier content, ``kind`` ``"log"`` or
+    ``"file"``) for the store ``uri``: each copy is moved to ``files/`` and one spill file names them;
+    returns the folder."""
     import shutil
 
     from runlog_core.store.artifacts.local import make_private_dirs
@@ -151,11 +154,12 @@ def spill_logs(uri: str, tails: list[Any]) -> Path:
     stem = f"{time.time_ns():020d}-{os.getpid():08d}"
     uploads = []
     for index, tail in enumerate(tails):
-        kept = folder / "files" / f"{stem}-{index:06d}.log"
+        kind = getattr(tail, "kind", "log")
+        kept = folder / "files" / f"{stem}-{index:06d}.{'bin' if kind == 'file' else 'log'}"
         shutil.move(tail.path, kept)  # the spool may be on another file system (the temporary folder)
         os.chmod(kept, 0o600)
         uploads.append({"run_id": tail.run_id, "name": tail.name, "uri": tail.uri, "file": kept.name,
-                        "based": bool(tail.based)})
+                        "based": bool(tail.based), "kind": kind})
     target = folder / f"{stem}-{len(tails):06d}.json"
     temporary = target.with_suffix(".tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -183,6 +187,10 @@ def _upload_logs(store: Store, folder: Path, uploads: list[dict[str, Any]], batc
         kept = folder / "files" / upload["file"]
         if not kept.is_file():
             raise RunlogError(f"its copy {kept} is gone")
+        if upload.get("kind") == "file":  # a whole file (an older runlog reads it as a log "based")
+            size, sha256 = artifacts.put_file(run_id, name, kept)
+            batch.artifacts.append(ArtifactInfo(run_id, name, size, sha256, upload["uri"], time.time()))
+            continue
         if not upload["based"]:
             artifacts.rebase_log_file(run_id, name, str(kept))  # type: ignore[attr-defined]
             upload["based"] = True

@@ -13,7 +13,9 @@ past the timeout: it is abandoned, and whatever it returns with is ignored.
 Logs in S3 are uploaded after the last commit of the points (a slow S3 never holds those back), and
 their index entries committed then, within the same deadline; for a remote store, a log whose end S3
 does not take is kept on disk beside the batches and uploaded, then indexed, when the store is next
-opened (:func:`runlog_core.store.spill.spill_logs`).
+opened (:func:`runlog_core.store.spill.spill_logs`); so are the files kept while S3 was unreachable
+(``upload_file``, the ``outputs/`` folder). S3 is waited on until the same deadline at most, however
+it fails (a stalled endpoint too): what it has not taken then is kept (issue 23).
 """
 
 from __future__ import annotations
@@ -57,8 +59,8 @@ def close(writer: Writer, timeout: float | None) -> None:
     tails: list[Any] | None = None  # the logs' last uploads: after the points, so a slow S3 never holds them
     try:
         writer.flush(waited)
-        if finish_logs is not None:
-            tails = finish_logs(keep_tails=remote)
+        if finish_logs is not None:  # S3 waited on until the deadline at most, then what is left is kept
+            tails = finish_logs(keep_tails=remote, deadline=deadline if remote else None)
             writer.flush(max(0.5, deadline - time.monotonic()) if remote else waited)  # their index entries
     except StoreError as err:
         if not remote:
@@ -66,7 +68,7 @@ def close(writer: Writer, timeout: float | None) -> None:
             raise
         stop_thread(writer, deadline)
         if tails is None and finish_logs is not None:
-            tails = finish_logs(keep_tails=True)
+            tails = finish_logs(keep_tails=True, deadline=deadline)
         kept = spill_all(writer)  # the logs' index entries too
         keep_tails(writer, tails or [])
         if kept is None:
@@ -92,9 +94,13 @@ def keep_tails(writer: Writer, tails: list[Any]) -> None:
                           f"program ended, nor keep them on local disk ({err!r}); they stay in "
                           f"{', '.join(t.path for t in tails)}")
         return
-    writer._warn_once("log-tails", f"runlog: could not upload the end of {', '.join(t.uri for t in tails)} before "
-                      f"the program ended; kept in {folder} and uploaded (then listed with the run's files) when "
-                      f"{uri} is next opened")
+    logs = [t.uri for t in tails if getattr(t, "kind", "log") != "file"]
+    files = [t.uri for t in tails if getattr(t, "kind", "log") == "file"]
+    what = [f"the end of {len(logs)} log{'s' if len(logs) > 1 else ''} ({', '.join(logs)})"] if logs else []
+    if files:
+        what.append(f"{len(files)} file{'s' if len(files) > 1 else ''} ({', '.join(files)})")
+    writer._warn_once("log-tails", f"runlog: could not upload {' and '.join(what)} before the program ended; "
+                      f"kept in {folder} and uploaded (then listed with the run's files) when {uri} is next opened")
 
 
 def stop_thread(writer: Writer, deadline: float | None) -> None:

@@ -57,6 +57,7 @@ from runlog_core.store.artifacts.s3_client import (
     sweep_in_background,
 )
 from runlog_core.store.artifacts.s3_conflicts import ConflictCheck
+from runlog_core.store.artifacts.s3_kept import KeptFilesMixin
 from runlog_core.store.artifacts.s3_logs import LOG_BANDWIDTH, LOG_INTERVAL, LogSpoolMixin
 from runlog_core.store.artifacts.s3_transfer import CHUNK, MULTIPART_THRESHOLD, PART_SIZE, STREAM_PART_SIZE
 
@@ -65,7 +66,7 @@ __all__ = ["CONNECT_TIMEOUT", "DOWN_SECONDS", "LOG_BANDWIDTH", "LOG_INTERVAL", "
            "S3ArtifactStore", "parse_s3_uri"]
 
 
-class S3ArtifactStore(LogSpoolMixin):
+class S3ArtifactStore(LogSpoolMixin, KeptFilesMixin):
     """Artifacts as objects ``<prefix>/<run_id>/<name>`` in one S3 bucket; see the module docstring.
 
     Args:
@@ -91,6 +92,7 @@ class S3ArtifactStore(LogSpoolMixin):
         self._conflicts = ConflictCheck(self._s3)
         self._index: Callable[[str, str], ArtifactInfo | None] | None = None
         self._init_logs()
+        self._init_kept()
         sweep_in_background(self.bucket, self.prefix)  # multipart uploads a killed program left open
 
     def __repr__(self) -> str:
@@ -158,6 +160,13 @@ class S3ArtifactStore(LogSpoolMixin):
     def put_bytes(self, run_id: str, name: str, data: bytes) -> tuple[int, str]:
         """Upload ``data``; returns ``(size, sha256)``."""
         return self.put_stream(run_id, name, io.BytesIO(data))
+
+    def within(self, work: Callable[[], tuple[int, str]], run_id: str, name: str, deadline: float | None = None,
+               idle: float | None = None, progress: list[float] | None = None) -> tuple[int, str]:
+        """An upload ``work()`` waited for until ``deadline`` at most, and no longer than ``idle`` seconds
+        after it last read its source (``progress[0]``); past either, an :class:`S3ArtifactError`
+        (``code`` ``"unreachable"``) and S3 is taken as down for a while (see :meth:`S3Client.within`)."""
+        return self._s3.within(work, deadline, "writing", name, self.key(run_id, name), idle, progress)
 
     def close(self) -> None:
         """Upload every log that changed and drop the spools; a log that cannot be uploaded stays in its

@@ -23,8 +23,8 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterator
+from typing import Any, Final, TypeVar
 
 from runlog_core.exceptions import InvalidArgumentError, S3ArtifactError
 from runlog_core.store.artifacts import s3_errors
@@ -51,6 +51,8 @@ def stale_upload_seconds() -> float:
 
     return config.s3_stale_upload_seconds(STALE_UPLOAD_SECONDS)
 
+
+_T = TypeVar("_T")
 
 _swept: set[tuple[int, str, str]] = set()  # (pid, bucket, prefix) swept by this process
 _in_progress: dict[tuple[str, str], int] = {}  # (bucket, key) -> multipart uploads of it under way here
@@ -244,6 +246,47 @@ class S3Client:
                 return None
             raise
         return answer
+
+    def within(self, work: Callable[[], _T], deadline: float | None, action: str, name: str, key: str,
+               idle: float | None = None, progress: list[float] | None = None) -> _T:
+        """``work()``, waited for until ``deadline`` (``time.monotonic()``) at most, and, with ``idle``,
+        no longer than ``idle`` seconds after ``progress[0]`` (the last time it read its source, which
+        ``work`` updates). Past either, ``work`` is left to finish (or not) on its daemon thread, the
+        endpoint is taken as down for :data:`DOWN_SECONDS` (later calls fail at once), and an
+        :class:`S3ArtifactError` (``code`` ``"unreachable"``) is raised: a process stopping never waits on
+        a stalled S3 past its deadline (issue 23), whatever S3's own timeouts and retries.
+        Without ``deadline`` and ``idle``, just ``work()``."""
+        if deadline is None and idle is None:
+            return work()
+        result: list[Any] = []
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(work())
+            except BaseException as err:
+                failure.append(err)
+
+        thread = threading.Thread(target=run, name="runlog-s3-bounded", daemon=True)
+        thread.start()
+        while thread.is_alive():
+            now = time.monotonic()
+            ends = [deadline] if deadline is not None else []
+            if idle is not None:
+                ends.append((progress[0] if progress else now) + idle)
+            if min(ends) <= now:
+                break
+            thread.join(min(min(ends) - now, 0.25))
+        if thread.is_alive():
+            from botocore.exceptions import ReadTimeoutError
+
+            waited = ReadTimeoutError(endpoint_url=endpoint_url() or "the AWS endpoint")
+            failed = self.failed(waited, action, name, key)
+            failed.message += " (no answer before the stop deadline, RUNLOG_STORE_TIMEOUT)"
+            raise failed
+        if failure:
+            raise failure[0]
+        return result[0]
 
     def first_under(self, name: str, folder_key: str, action: str) -> str | None:
         """The first key under ``folder_key + "/"`` (one LIST of at most one key), or ``None``."""

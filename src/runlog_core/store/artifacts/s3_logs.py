@@ -30,10 +30,10 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from runlog_core.base.records import ArtifactInfo
-from runlog_core.exceptions import ArtifactWriteError, RunlogError
+from runlog_core.exceptions import ArtifactWriteError, RunlogError, S3ArtifactError
 from runlog_core.store.artifacts.s3_transfer import CHUNK, ObjectReader
 
 TYPE_CHECKING = False
@@ -69,12 +69,14 @@ class _Spool:
 
 
 class LogTail:
-    """A log whose last part could not be uploaded before the program ended: its local copy."""
+    """A log whose last part (or a file, ``kind`` ``"file"``) could not be uploaded before the program
+    ended: its local copy."""
 
-    __slots__ = ("run_id", "name", "uri", "path", "based")
+    __slots__ = ("run_id", "name", "uri", "path", "based", "kind")
 
-    def __init__(self, run_id: str, name: str, uri: str, path: str, based: bool) -> None:
+    def __init__(self, run_id: str, name: str, uri: str, path: str, based: bool, kind: str = "log") -> None:
         self.run_id, self.name, self.uri, self.path, self.based = run_id, name, uri, path, based
+        self.kind = kind  # "log", or "file": a whole file S3 did not take (s3_kept), ``based`` then
 
     def __repr__(self) -> str:
         return f"LogTail({self.uri!r}, {self.path!r})"
@@ -87,7 +89,11 @@ class LogSpoolMixin:
         bucket: str
         prefix: str
         _s3: S3Client
+        _kept: dict[tuple[str, str], Any]
+        _stop_by: float | None
 
+        def _upload_kept(self, kept: Any) -> bool: ...
+        def _take_kept(self, kept: list[Any]) -> list[Any]: ...
         def key(self, run_id: str, name: str) -> str: ...
         def uri(self, run_id: str, name: str) -> str: ...
         def _prepare(self, run_id: str, name: str) -> str: ...
@@ -124,34 +130,76 @@ class LogSpoolMixin:
             with self._lock:
                 spools = [s for s in self._spools.values() if s.run_id in upload_now] \
                     if self._pid == os.getpid() else []
-            for spool in spools:
-                if self._s3.is_down():
-                    break
-                self._sync(spool, warn=True)
+
+            def upload() -> None:
+                for spool in spools:
+                    if self._s3.is_down():
+                        break
+                    self._sync(spool, warn=True)
+
+            if spools:
+                try:  # a stalled S3 holds the writer one RUNLOG_STORE_TIMEOUT at most (issue 23)
+                    self._s3.within(upload, self._wait_until(), "writing", "(the logs of runs ending)", self.prefix)
+                except S3ArtifactError:
+                    pass  # taken as down: the logs stay spooled, retried later or kept at the exit
         with self._lock:
             entries, self._entries = self._entries, []
         return entries
 
-    def finish_logs(self, keep_tails: bool) -> list[LogTail]:
-        """Upload every log that changed, now (their index entries wait for :meth:`take_log_entries`).
+    def finish_logs(self, keep_tails: bool, deadline: float | None = None) -> list[LogTail]:
+        """Upload every log that changed, and the files kept while S3 was unreachable
+        (:mod:`~runlog_core.store.artifacts.s3_kept`), now (their index entries wait for
+        :meth:`take_log_entries`); waiting on S3 until ``deadline`` (``time.monotonic()``) at most, and
+        :meth:`stop_deadline` once a run ended at the exit asked for it (issue 23): what is not uploaded
+        then is left to the uploads under way and counts as not uploaded.
 
-        With ``keep_tails``, returns the logs that could not be uploaded: they are the caller's (their
-        files are left where they are and this store forgets them). Else they stay in this store's
-        spools, for its later attempts and :meth:`close`'s warning, and none is returned.
+        With ``keep_tails``, returns the logs and files that could not be uploaded: they are the
+        caller's (their files are left where they are and this store forgets them). Else they stay in
+        this store, for its later attempts and :meth:`close`'s warning, and none is returned.
         """
         with self._lock:
-            spools = list(self._spools.values()) if self._pid == os.getpid() else []
-        failed = [spool for spool in spools if not self._sync(spool, warn=False)]
+            mine = self._pid == os.getpid()
+            spools = list(self._spools.values()) if mine else []
+            kept = list(self._kept.values()) if mine else []
+        if self._stop_by is not None:
+            deadline = self._stop_by if deadline is None else min(deadline, self._stop_by)
+        done: set[int] = set()
+
+        def upload() -> None:
+            for spool in spools:
+                with self._lock:
+                    if self._spools.get((spool.run_id, spool.name)) is not spool:
+                        continue  # handed over meanwhile (the deadline passed)
+                if self._sync(spool, warn=False):
+                    done.add(id(spool))
+            for item in kept:
+                if self._upload_kept(item):
+                    done.add(id(item))
+
+        try:
+            self._s3.within(upload, deadline, "writing", "(the logs and kept files)", self.prefix)
+        except S3ArtifactError:
+            pass  # S3 stalled past the deadline: what is not done is kept
         if not keep_tails:
             return []
         tails = []
         with self._lock:
-            for spool in failed:
-                if self._spools.get((spool.run_id, spool.name)) is spool:
+            for spool in spools:
+                if id(spool) not in done and self._spools.get((spool.run_id, spool.name)) is spool:
                     del self._spools[(spool.run_id, spool.name)]
                     tails.append(LogTail(spool.run_id, spool.name, self.uri(spool.run_id, spool.name), spool.path,
                                          spool.based))
+        tails.extend(LogTail(item.run_id, item.name, self.uri(item.run_id, item.name), item.path, True, "file")
+                     for item in self._take_kept([item for item in kept if id(item) not in done]))
         return tails
+
+    def _wait_until(self) -> float:
+        """The most a wait on S3 for runs ending may last: half a ``RUNLOG_STORE_TIMEOUT`` from now (so a
+        flush waiting on the writer does not give up first), or the stop deadline when that is sooner."""
+        from runlog_core.base import config
+
+        until = time.monotonic() + 0.5 * config.store_timeout()  # the writer's flush waits the whole of it
+        return until if self._stop_by is None else min(until, self._stop_by)
 
     def upload_log_file(self, run_id: str, name: str, path: str, based: bool) -> tuple[int, str]:
         """Upload the local copy of a log kept when its program ended (a :class:`LogTail`): whole when
