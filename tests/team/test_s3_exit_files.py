@@ -192,3 +192,34 @@ def test_a_program_stopping_with_s3_stalled_waits_the_store_timeout_at_most_then
     run = exp._store.get_run(run_id)
     assert run is not None and run.status == ("Killed" if how == "sigterm" else "Completed")
     _close(exp)
+
+
+def test_a_file_uploaded_while_s3_is_down_is_uploaded_and_indexed_once_s3_answers_again(
+        pg_uri: str, s3_bucket: str, s3_client: Any, s3_relay: Relay, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from runlog_core.store.artifacts import s3_client as s3_connection
+
+    monkeypatch.setattr(s3_connection, "DOWN_SECONDS", 0.0)  # tried again at the next round
+    _env(s3_bucket, s3_relay, tmp_path / "spill", monkeypatch)
+    exp = Experiment("s3-exit", store=pg_uri)
+    data = os.urandom(20_000)
+    with exp.start_logging(name="train", outputs=None) as run:
+        s3_relay.cut()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            info = run.upload_file(EXTRA, data)  # S3 refuses: kept, training goes on
+            run.upload_file("weights/second.bin", b"second")
+        [said] = runlog_warnings(caught)
+        assert "a copy is kept" in said and EXTRA in said, said
+        assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+        assert EXTRA not in run.get_file_names() and _object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") is None
+        s3_relay.start()
+        deadline = time.monotonic() + 60
+        while EXTRA not in run.get_file_names():  # the background upload, then its index entry
+            assert time.monotonic() < deadline, "the kept file was never uploaded"
+            time.sleep(0.1)
+    assert _object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") == data
+    index = {a.name: (a.size, a.sha256) for a in exp._store.get_artifacts(run.id)}
+    assert index[EXTRA] == (len(data), hashlib.sha256(data).hexdigest())
+    assert index["weights/second.bin"] == (6, hashlib.sha256(b"second").hexdigest())
+    _close(exp)

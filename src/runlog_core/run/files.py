@@ -93,6 +93,10 @@ class FilesMixin(RunState):
             UnsafeArtifactNameError: ``name`` could leave the run's folder or is not portable.
             ArtifactConflictError: the run has a file where ``name`` needs a folder, or the reverse.
             ArtifactWriteError: the disk is full or the file cannot be read or written; nothing is stored.
+                S3 unreachable beside a remote metadata store (PostgreSQL) raises nothing: a copy of the
+                file is kept, uploaded when S3 answers and listed with the run's files then (at the
+                program's end, kept under ``RUNLOG_SPILL_DIR`` and uploaded at the next open), with one
+                warning; a stream that cannot seek back still raises.
         """
         from pathlib import Path
 

@@ -59,6 +59,7 @@ class KeptFilesMixin:
         def uri(self, run_id: str, name: str) -> str: ...
         def put_file(self, run_id: str, name: str, source: str | os.PathLike[str]) -> tuple[int, str]: ...
         def _warn_once(self, key: str, message: str) -> None: ...
+        def _after_fork(self) -> None: ...
 
     def _init_kept(self) -> None:
         self._kept: dict[tuple[str, str], KeptFile] = {}
@@ -81,6 +82,7 @@ class KeptFilesMixin:
         Raises:
             ArtifactWriteError: ``source`` cannot be read or the copy cannot be written.
         """
+        self._after_fork()
         fd, path = tempfile.mkstemp(prefix="runlog-file-", suffix=".bin")  # 0600
         digest, size = hashlib.sha256(), 0
         try:

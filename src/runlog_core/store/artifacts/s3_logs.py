@@ -90,6 +90,7 @@ class LogSpoolMixin:
         prefix: str
         _s3: S3Client
         _kept: dict[tuple[str, str], Any]
+        _retrier: threading.Thread | None
         _stop_by: float | None
 
         def _upload_kept(self, kept: Any) -> bool: ...
@@ -233,6 +234,7 @@ class LogSpoolMixin:
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 self._uploader, self._spools = None, {}
+                self._kept, self._retrier = {}, None  # the parent's kept files are the parent's
                 self._wake = threading.Condition(self._lock)
 
     def append_text(self, run_id: str, name: str, text: str) -> int:
