@@ -168,10 +168,10 @@ class FilesMixin(RunState):
         Unlike :meth:`upload_folder`, every safe file is stored: each refused name (``aux.pt``, a
         timestamp with ``:``) and each file that cannot be stored is skipped alone, with one warning
         that lists them. It does not check that the run is open: the run calls it while ending.
-        In S3 (issue 23), an upload that reads nothing more of its file for ``RUNLOG_STORE_TIMEOUT``
-        (S3 stalled) is given up, and with ``stopping`` (the program ends) every upload ends by the
-        store's stop deadline; beside a remote metadata store the files S3 did not take are kept for
-        later (:meth:`_keep`).
+        In S3 beside a remote metadata store (issue 23), an upload that reads nothing more of its file
+        for ``RUNLOG_STORE_TIMEOUT`` (S3 stalled) is given up, and with ``stopping`` (the program ends)
+        every upload ends by the store's stop deadline; the files S3 did not take are kept for later
+        (:meth:`_keep`).
         """
         with self._open_folder(OUTPUTS, path) as folder:
             files, skipped = folder.scan()
@@ -207,7 +207,8 @@ class FilesMixin(RunState):
         """Store each scanned file; a file that changed since the scan is skipped, never followed.
         With ``keep_going`` (the ``outputs`` folder), S3's waits are bounded (see :meth:`_upload_outputs`)."""
         artifacts = self._store.artifacts
-        within = getattr(artifacts, "within", None) if keep_going else None
+        # beside a remote store only, where what is given up is kept for later (a local one waits on S3)
+        within = getattr(artifacts, "within", None) if keep_going and getattr(self._store, "remote", False) else None
         idle = deadline = None
         if within is not None:
             from runlog_core.base import config
