@@ -16,7 +16,9 @@ artifact store contract. The rest lives beside it:
 - :mod:`~runlog_core.store.artifacts.s3_transfer`: one PUT or a multipart upload, hashed on the way,
   and seekable ranged reads;
 - :mod:`~runlog_core.store.artifacts.s3_logs`: ``append_text``, spooled locally and uploaded whole in
-  the background.
+  the background;
+- :mod:`~runlog_core.store.artifacts.s3_kept`: files S3 did not take while unreachable, kept locally,
+  uploaded when it answers (or kept under ``RUNLOG_SPILL_DIR`` at the exit).
 
 A download checks what it reads against the run's file index, when the metadata store hands one over
 (:meth:`S3ArtifactStore.check_with_index`): an object whose size or sha256 is not the index's is an
