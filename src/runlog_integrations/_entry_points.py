@@ -16,7 +16,7 @@ from typing import Any
 from runlog_core.hookspecs import hookimpl
 from runlog_core.integration import selected
 
-__all__ = ["keras", "lightning", "sklearn", "xgboost"]
+__all__ = ["keras", "lightning", "ray", "sklearn", "xgboost"]
 
 
 class LazyIntegration:
@@ -53,3 +53,4 @@ sklearn = LazyIntegration("sklearn", ("sklearn",), "runlog_integrations.sklearn"
 xgboost = LazyIntegration("xgboost", ("xgboost",), "runlog_integrations.xgboost")
 lightning = LazyIntegration("lightning", ("lightning", "pytorch_lightning"), "runlog_integrations.lightning")
 keras = LazyIntegration("keras", ("keras",), "runlog_integrations.keras")
+ray = LazyIntegration("ray", ("ray",), "runlog_integrations.ray")

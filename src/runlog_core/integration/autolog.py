@@ -26,9 +26,10 @@ from runlog_core.integration.guard import WarnOnce
 __all__ = ["ALIASES", "FRAMEWORKS", "Patches", "autolog", "nested", "selected", "warn_once"]
 
 # the framework names autolog() takes; each names a plugin's framework, not a module of runlog
-FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "sklearn", "xgboost")
+FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "ray", "sklearn", "xgboost")
 ALIASES: dict[str, str] = {"scikit-learn": "sklearn", "xgb": "xgboost", "pytorch_lightning": "lightning",
-                           "lightning.pytorch": "lightning", "tf.keras": "keras"}
+                           "lightning.pytorch": "lightning", "tf.keras": "keras",
+                           "ray.tune": "ray"}
 
 # autolog() calls are serialised: two threads attaching at once must not patch twice
 _lock = threading.RLock()
