@@ -12,6 +12,7 @@ children (by the tag ``ray.trial_id``), and logs no training iteration twice.
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,14 @@ def _metrics(result: Mapping[str, Any]) -> dict[str, Any]:
             if key not in _BOOKKEEPING and isinstance(value, numbers.Real) and not isinstance(value, bool)}
 
 
-def _reached_stop(trial: Trial, result: Mapping[str, Any]) -> bool:
-    """The result meets the trial's own ``RunConfig(stop={...})`` criteria: the trial is done, not stopped early."""
+def _reached_stop(trial: Trial, result: Mapping[str, Any], scheduler_limit: tuple[str, float] | None) -> bool:
+    """The result meets the trial's own ``RunConfig(stop={...})`` criteria or the scheduler's ``max_t``:
+    the trial is done, not stopped early."""
     flat = flatten_dict(dict(result), delimiter="/")
-    for criterion, limit in trial.stopping_criterion.items():
+    criteria = dict(trial.stopping_criterion)
+    if scheduler_limit is not None:
+        criteria.setdefault(*scheduler_limit)
+    for criterion, limit in criteria.items():
         value = flat.get(criterion)
         try:
             if value is not None and value >= limit:
@@ -53,6 +58,30 @@ def _reached_stop(trial: Trial, result: Mapping[str, Any]) -> bool:
         except TypeError:
             continue
     return False
+
+
+def _scheduler_limit() -> tuple[str, float] | None:
+    """``(time_attr, max_t)`` of the running Tune scheduler when it ends every trial at ``max_t``
+    (ASHA, HyperBand), else None.
+
+    A trial such a scheduler stops at ``max_t`` has run its full course (Completed), while one it
+    stops before was cut short (Canceled). Ray hands callbacks no scheduler, so it is read from the
+    TuneController calling this callback, a few frames up; None when it cannot be found.
+    """
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return None
+        controller = frame.f_locals.get("self")
+        scheduler = getattr(controller, "_scheduler_alg", None)
+        if scheduler is not None:
+            max_t = getattr(scheduler, "_max_t", None) or getattr(scheduler, "_max_t_attr", None)
+            time_attr = getattr(scheduler, "_time_attr", None)
+            if isinstance(time_attr, str) and isinstance(max_t, (int, float)) and not isinstance(max_t, bool):
+                return time_attr, max_t
+            return None
+    return None
 
 
 def _error_text(trial: Trial) -> str:
@@ -242,7 +271,7 @@ class RunlogLoggerCallback(Callback):
             child.log_metrics(_metrics(result), step=step if isinstance(step, int) else None)
             if isinstance(step, int):
                 self._last_step[trial.trial_id] = step
-            if result.get("done") and not _reached_stop(trial, result):
+            if result.get("done") and not _reached_stop(trial, result, _scheduler_limit()):
                 self._stopped.add(trial.trial_id)  # a scheduler or Stopper ended it before its end
         except Exception as err:
             self._warn("log the trial's result", err)
