@@ -20,13 +20,13 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 pytest.importorskip("ray.tune")
 
-import ray  # noqa: E402
-from ray import cloudpickle, tune  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+import ray
+from ray import cloudpickle, tune
+from ray.tune.schedulers import ASHAScheduler
 
-from runlog_core import Experiment, Run  # noqa: E402
-from runlog_core.exceptions import InvalidArgumentError, RunlogError  # noqa: E402
-from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog  # noqa: E402
+from runlog_core import Experiment, Run
+from runlog_core.exceptions import InvalidArgumentError, RunlogError
+from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog
 
 # the trainables below travel to Ray's workers by value: this test module is not importable there
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
