@@ -15,12 +15,12 @@ from pathlib import Path
 
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before ray is imported: Ray listens on loopback only
 
-import ray  # noqa: E402
-from ray import tune  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
 
-from runlog_core import Experiment  # noqa: E402
-from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog  # noqa: E402
+from runlog_core import Experiment
+from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog
 
 EPOCHS = 8
 

@@ -132,7 +132,7 @@ def autolog(frameworks: str | Iterable[str] | None = None, experiment: str | Non
     """Log every supported framework's training without changing the training script.
 
     Args:
-        frameworks: names among ``"sklearn"``, ``"xgboost"``, ``"lightning"``, ``"keras"``;
+        frameworks: names among ``"sklearn"``, ``"xgboost"``, ``"lightning"``, ``"keras"``, ``"ray"``;
             ``None`` for every one that is installed.
         experiment: the experiment of the runs the integrations start. Under ``runlog submit``
             they log into the submitted run instead; else the default is ``RUNLOG_EXPERIMENT``,
