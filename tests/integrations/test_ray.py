@@ -34,14 +34,15 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 @pytest.fixture(scope="module")
 def ray_address() -> Any:
-    os.environ["TUNE_GLOBAL_CHECKPOINT_S"] = "0"  # the experiment state is saved at every step
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    address = ray.get_runtime_context().gcs_address
-    if not address.startswith("127.0.0.1:"):  # ray was imported before this module set the variable
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")  # the experiment state is saved at every step
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        address = ray.get_runtime_context().gcs_address
+        if not address.startswith("127.0.0.1:"):  # ray was imported before this module set the variable
+            ray.shutdown()
+            pytest.fail(f"Ray listens on {address}, not on loopback only: set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0")
+        yield address
         ray.shutdown()
-        pytest.fail(f"Ray listens on {address}, not on loopback only: set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0")
-    yield address
-    ray.shutdown()
 
 
 def by_trial(parent: Run) -> dict[str, Run]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numbers
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -147,11 +148,32 @@ class RunlogLoggerCallback(Callback):
         self._owned = False
         self._live: dict[str, Run] = {}  # trial id -> its Running child, opened by this process
         self._warn = WarnOnce()
+        self._ender: ThreadPoolExecutor | None = None
+
+    def _end_later(self, end: Callable[[], None]) -> None:
+        """Run ``end`` (a child's complete/cancel/fail, which waits until the end is durable) on a
+        thread of the callback's own, so that Tune's loop never waits on the store; the Tuner run's
+        end waits for them all."""
+        if self._ender is None:
+            self._ender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runlog-ray-end")
+
+        def guarded() -> None:
+            try:
+                end()
+            except Exception as err:
+                self._warn("end the trial's run", err)
+
+        self._ender.submit(guarded)
+
+    def _wait_for_ends(self) -> None:
+        ender, self._ender = self._ender, None
+        if ender is not None:
+            ender.shutdown(wait=True)
 
     # -- pickling (tuner.pkl keeps the RunConfig) and Tune's experiment checkpoints
 
     def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("_parent", "_owned", "_live", "_warn")}
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_parent", "_owned", "_live", "_warn", "_ender")}
         if isinstance(self.experiment, Experiment):  # its open store stays here: keep what names it
             state["experiment"] = self.experiment.name
         return state
@@ -282,7 +304,7 @@ class RunlogLoggerCallback(Callback):
         try:
             _trial.forget(trial.trial_id)
             if child is not None:
-                child.cancel() if trial.trial_id in self._stopped else child.complete()
+                self._end_later(child.cancel if trial.trial_id in self._stopped else child.complete)
         except Exception as err:
             self._warn("end the trial's run", err)
 
@@ -292,7 +314,8 @@ class RunlogLoggerCallback(Callback):
         try:
             _trial.forget(trial.trial_id)
             if child is not None:
-                child.fail(_error_text(trial))
+                error = _error_text(trial)
+                self._end_later(lambda: child.fail(error))
         except Exception as err:
             self._warn("end the trial's run", err)
 
@@ -302,8 +325,9 @@ class RunlogLoggerCallback(Callback):
         self._parent, self._owned = None, False
         try:
             for trial_id, child in list(self._live.items()):  # trials the Tuner never finished
-                child.cancel()
+                self._end_later(child.cancel)
                 self._live.pop(trial_id, None)
+            self._wait_for_ends()
             if parent is not None:
                 parent.flush()
                 if owned:
