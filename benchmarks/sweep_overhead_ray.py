@@ -1,7 +1,7 @@
 """Ray Tune sweeps: what a tracking callback costs per trial, runlog against MLflow (issue 17).
 
     python benchmarks/sweep_overhead_ray.py              # a 50-trial grid, 10 results a trial
-    python benchmarks/sweep_overhead_ray.py --trials 20 --results 5
+    python benchmarks/sweep_overhead_ray.py --trials 20 --results 5 --skip-mlflow
 
 One local Ray (``ray.init(num_cpus=2, include_dashboard=False)``, loopback only) runs the same grid
 of a cheap function trainable (it reports ``loss`` and ``acc`` ``--results`` times) once per
@@ -98,15 +98,20 @@ def grid(label: str, callback: tune.Callback | None, trials: int, results: int,
     return perf() - start, timed.seconds if timed is not None else 0.0, timed.first if timed is not None else 0.0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--results", type=int, default=10, help="results each trial reports")
-    args = parser.parse_args()
+    parser.add_argument("--skip-mlflow", action="store_true", help="runlog alone (a quicker check)")
+    args = parser.parse_args(argv)
+    if __name__ != "__main__":  # imported (by benchmarks/sweep_overhead.py): Ray's workers cannot import us
+        from ray import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -116,7 +121,7 @@ def main() -> None:
             ("MLflowLoggerCallback", lambda: MLflowLoggerCallback(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
                                                                   experiment_name="bench")),
         ]
-        for label, make in configurations:
+        for label, make in configurations[:2] if args.skip_mlflow else configurations:
             rows.append((label, *grid(label, make(), args.trials, args.results, root / "ray_results")))
     ray.shutdown()
 

@@ -42,7 +42,7 @@ def train(config: dict) -> None:
 
 def main() -> None:
     store = Path("runlog").absolute()             # workers chdir into their trial folder: an absolute path
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     tuner = tune.Tuner(
         train,
         param_space={"lr": tune.grid_search([0.3, 0.01, 0.001, 2.0]), "model": {"steps": 2}},

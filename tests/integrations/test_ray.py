@@ -26,6 +26,7 @@ from ray.tune.schedulers import ASHAScheduler
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
+from runlog_core.integration import resolve_run
 from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog
 
 # the trainables below travel to Ray's workers by value: this test module is not importable there
@@ -36,7 +37,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 def ray_address() -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TUNE_GLOBAL_CHECKPOINT_S", "0")  # the experiment state is saved at every step
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
         address = ray.get_runtime_context().gcs_address
         if not address.startswith("127.0.0.1:"):  # ray was imported before this module set the variable
             ray.shutdown()
@@ -55,6 +56,7 @@ def by_trial(parent: Run) -> dict[str, Run]:
 def asha_trainable(config: dict[str, Any]) -> None:
     run = setup_runlog(config)
     assert setup_runlog(config) is run and Run.get_context() == run  # the same child, never a second
+    assert resolve_run(default="elsewhere") == (run, False)  # what an integration made here logs into
     if config["lr"] < 0:
         raise ValueError("lr must be positive")
     run.upload_file("trainable.txt", b"written by the trial's worker")

@@ -138,6 +138,7 @@ class RunlogLoggerCallback(Callback):
         self._experiment_name: str | None = None  # the parent's experiment, once it exists
         self._parent_id: str | None = None
         self._path: str | None = None  # the Tuner run's experiment path: a new one starts afresh
+        self._restoring = False  # Tune gave the state of a crashed driver (set_state): find its runs
         self._children: dict[str, str] = {}  # trial id -> child run id
         self._last_step: dict[str, int] = {}  # trial id -> last training_iteration logged
         self._stopped: set[str] = set()  # trials a scheduler or Stopper stopped early
@@ -150,15 +151,16 @@ class RunlogLoggerCallback(Callback):
         self._warn = WarnOnce()
         self._ender: ThreadPoolExecutor | None = None
 
-    def _end_later(self, end: Callable[[], None]) -> None:
-        """Run ``end`` (a child's complete/cancel/fail, which waits until the end is durable) on a
-        thread of the callback's own, so that Tune's loop never waits on the store; the Tuner run's
-        end waits for them all."""
+    def _end_later(self, end: Callable[[], None], trial_id: str) -> None:
+        """Run ``end`` (a child's complete/cancel/fail, which waits until the end is durable) and take
+        the trial's published entry back, on a thread of the callback's own, so that Tune's loop never
+        waits on the store or the GCS; the Tuner run's end waits for them all."""
         if self._ender is None:
             self._ender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runlog-ray-end")
 
         def guarded() -> None:
             try:
+                _trial.forget(trial_id)
                 end()
             except Exception as err:
                 self._warn("end the trial's run", err)
@@ -191,6 +193,7 @@ class RunlogLoggerCallback(Callback):
 
     @override
     def set_state(self, state: dict[str, Any]) -> None:
+        self._restoring = True  # Tune calls this only when it restores an experiment
         try:
             self._experiment_name = state.get("experiment") or self._experiment_name
             self._store = state.get("store") or self._store
@@ -201,6 +204,10 @@ class RunlogLoggerCallback(Callback):
             self._stopped.update(state.get("stopped") or ())
         except Exception as err:  # a state from another version: the tags find the runs again
             self._warn("read the callback's saved state", err)
+
+    def _forget_runs(self) -> None:
+        self._parent_id, self._path, self._restoring = None, None, False
+        self._children, self._last_step, self._stopped = {}, {}, set()
 
     @property
     def parent_run(self) -> Run | None:
@@ -220,7 +227,7 @@ class RunlogLoggerCallback(Callback):
             return self._parent
         name, path = trial.experiment_dir_name, str(trial.remote_experiment_path)
         if self._path is not None and self._path != path:  # the same callback in another Tuner run
-            self._parent_id, self._children, self._last_step, self._stopped = None, {}, {}, set()
+            self._forget_runs()
         self._path = path
         tags = {"ray.experiment": name, "ray.experiment_path": path}
         given = self.run if self.run is not None else Run.get_context() if submitted_run_id() else None
@@ -230,7 +237,7 @@ class RunlogLoggerCallback(Callback):
         else:
             experiment = self._target_experiment()
             parent_id = self._parent_id
-            if parent_id is None:  # a restore whose saved state lost the parent: its tag finds it
+            if parent_id is None and self._restoring:  # the saved state predates the parent: its tag finds it
                 found = experiment.get_runs(tags={"ray.experiment_path": path})
                 parent_id = found[0].id if len(found) else None
             if parent_id is not None:
@@ -301,23 +308,15 @@ class RunlogLoggerCallback(Callback):
     @override
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         child = self._live.pop(trial.trial_id, None)
-        try:
-            _trial.forget(trial.trial_id)
-            if child is not None:
-                self._end_later(child.cancel if trial.trial_id in self._stopped else child.complete)
-        except Exception as err:
-            self._warn("end the trial's run", err)
+        if child is not None:
+            self._end_later(child.cancel if trial.trial_id in self._stopped else child.complete, trial.trial_id)
 
     @override
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         child = self._live.pop(trial.trial_id, None)
-        try:
-            _trial.forget(trial.trial_id)
-            if child is not None:
-                error = _error_text(trial)
-                self._end_later(lambda: child.fail(error))
-        except Exception as err:
-            self._warn("end the trial's run", err)
+        if child is not None:
+            error = _error_text(trial)
+            self._end_later(lambda: child.fail(error), trial.trial_id)
 
     @override
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -325,7 +324,7 @@ class RunlogLoggerCallback(Callback):
         self._parent, self._owned = None, False
         try:
             for trial_id, child in list(self._live.items()):  # trials the Tuner never finished
-                self._end_later(child.cancel)
+                self._end_later(child.cancel, trial_id)
                 self._live.pop(trial_id, None)
             self._wait_for_ends()
             if parent is not None:
@@ -334,3 +333,4 @@ class RunlogLoggerCallback(Callback):
                     parent.complete()
         except Exception as err:
             self._warn("end the Tuner run's runs", err)
+        self._forget_runs()  # the same callback in a later Tuner.fit() starts a parent of its own
