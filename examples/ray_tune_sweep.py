@@ -55,8 +55,8 @@ def main() -> None:
 
     [parent] = Experiment("ray-example", store=store).get_runs()[:1]
     print(f"parent {parent.name!r}: {parent.get_status()}")
-    for child in parent.get_children():
-        losses = child.get_metric_history("loss")
+    for child in sorted(parent.get_children(), key=lambda run: run.name):
+        losses = child.get_metric_history("loss") if "loss" in child.get_metrics() else []
         last = f"loss {losses[-1].value:.4g} at step {losses[-1].step}" if losses else "no result"
         print(f"  {child.name}  lr={child.get_params()['lr']:<6} {child.get_status():<9} {last}")
 
