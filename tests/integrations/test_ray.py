@@ -46,6 +46,15 @@ def ray_address() -> Any:
         ray.shutdown()
 
 
+def committed(condition: Any, what: str) -> None:
+    """Wait until ``condition()`` holds: what a trial's worker logged is committed when its function
+    returns, by a thread of that worker, which may finish just after Tune's fit() has returned."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        assert time.monotonic() < deadline, f"never committed: {what}"
+        time.sleep(0.05)
+
+
 def by_trial(parent: Run) -> dict[str, Run]:
     children = parent.get_children()
     ids = [child.get_tags()["ray.trial_id"] for child in children]
@@ -97,8 +106,9 @@ def test_grid_with_asha_and_an_erroring_trial(ray_address: str, store_dir: Path,
     metrics = best.get_metrics()
     assert "flag" not in metrics and "pid" not in metrics and "training_iteration" not in metrics
     # what the trainable logged itself went into the same child
+    committed(lambda: len(best.get_metrics().get("from_trainable", [])) == 4, "the trainable's own points")
     assert [p.value for p in best.get_metric_history("from_trainable")] == [0, 1, 2, 3]
-    assert "trainable.txt" in best.get_file_names()
+    committed(lambda: "trainable.txt" in best.get_file_names(), "the trainable's file")
     assert best.get_tags()["ray.trial_name"] == best.name
 
     assert stopped.get_status() == "Canceled"  # ASHA stopped it at its first rung
@@ -211,3 +221,21 @@ def test_sklearn_search_on_the_ray_joblib_backend(ray_address: str, store_dir: P
     children = search.run_.get_children()
     assert sorted(child.get_params()["alpha"] for child in children) == alphas
     assert all(child.get_status() == "Completed" for child in children)
+
+
+def own_run_trainable(config: dict[str, Any]) -> None:
+    run = setup_runlog(config)
+    assert setup_runlog(config) is run
+    run.log("from_trainable", config["lr"])
+    tune.report({"loss": config["lr"]})
+
+
+def test_setup_runlog_without_the_callback_gives_the_trial_a_run_of_its_own(ray_address: str, store_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    tune.Tuner(own_run_trainable, param_space={"lr": 0.5, "runlog": {"experiment": "own", "store": str(store_dir)}},
+               run_config=tune.RunConfig(name="alone", storage_path=str(tmp_path / "ray_results"), verbose=0)).fit()
+    [run] = Experiment("own", store=store_dir).get_runs(include_children=True)
+    committed(lambda: "from_trainable" in run.get_metrics(), "the trainable's point")
+    assert run.get_params() == {"lr": 0.5}
+    assert run.get_tags()["ray.trial_id"]
+    assert [p.value for p in run.get_metric_history("from_trainable")] == [0.5]

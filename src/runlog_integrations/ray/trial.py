@@ -100,7 +100,8 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
     integrations created without ``run=``/``experiment=`` (Lightning, Keras, XGBoost) log into it
     too. Without the callback, the trial gets a run of its own in the experiment
     ``config["runlog"]["experiment"]``, else ``RUNLOG_EXPERIMENT``, else the Ray experiment's
-    name, with the config as params; it ends when the trial's process does.
+    name, in the store ``config["runlog"]["store"]``, else ``RUNLOG_STORE`` as the worker sees it,
+    with the rest of the config as params; it ends when the trial's process does.
 
     Args:
         config: the trial's config (what the trainable was called with), or None.
@@ -132,11 +133,11 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
         if entry is not None:
             run = _open_published(entry)
         else:
-            own = (config or {}).get("runlog") if config is not None else None
-            experiment = own.get("experiment") if isinstance(own, Mapping) else None
+            own = config.get("runlog") if config is not None else None
+            own = own if isinstance(own, Mapping) else {}
             tags = {"ray.trial_id": trial_id}
-            target, owned = resolve_run(experiment=experiment or experiment_from_environment() or ray_experiment,
-                                        default=ray_experiment, name=trial_name, tags=tags)
+            target, owned = resolve_run(experiment=own.get("experiment") or experiment_from_environment() or ray_experiment,
+                                        default=ray_experiment, store=own.get("store"), name=trial_name, tags=tags)
             run = target if owned else target.child_run(name=trial_name, tags=tags)  # never mix two trials
             if config:
                 try:
@@ -144,4 +145,27 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
                 except RunlogError as err:
                     _warn("log the trial's config", err)
         _opened[trial_id] = run
+        _flush_when_done(run)
         return run
+
+
+def _flush_when_done(run: Run) -> None:
+    """Commit what the trial logged as soon as its function returns or raises.
+
+    Ray ends a trial's worker process without running ``atexit`` handlers, so the writer's last
+    batch (up to ``RUNLOG_FLUSH_INTERVAL`` of values) would be lost with it. A function trainable
+    runs on a thread of its own, started for the trial: a watcher flushes once it ends. (A class
+    ``Trainable`` calls ``run.flush()`` in its ``cleanup()``.)
+    """
+    runner = threading.current_thread()
+    if runner is threading.main_thread():
+        return
+
+    def watch() -> None:
+        runner.join()
+        try:
+            run.flush()
+        except Exception as err:
+            _warn("commit what the trial logged", err)
+
+    threading.Thread(target=watch, name="runlog-ray-flush", daemon=True).start()
