@@ -152,8 +152,9 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
 def _flush_when_done(run: Run) -> None:
     """Commit what the trial logged as soon as its function returns or raises.
 
-    Ray ends a trial's worker process without running ``atexit`` handlers, so the writer's last
-    batch (up to ``RUNLOG_FLUSH_INTERVAL`` of values) would be lost with it. A function trainable
+    A trial's worker process ends in its own time after the trial, or is killed, so the writer's
+    last batch (up to ``RUNLOG_FLUSH_INTERVAL`` of values) would wait for that exit, or be lost
+    with the process. A function trainable
     runs on a thread of its own, started for the trial: a watcher flushes once it ends. (A class
     ``Trainable`` calls ``run.flush()`` in its ``cleanup()``.)
     """
