@@ -19,7 +19,7 @@ reported) with a ``RandomSampler`` on an in-memory study, so Optuna's own cost s
 
 Run:
 
-    python benchmarks/sweep_overhead.py [--repeats 3] [--trials 200] [--only optuna]
+    python benchmarks/sweep_overhead.py [--repeats 3] [--trials 200] [--only optuna|ray]
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--only", choices=sorted(SECTIONS))
+    parser.add_argument("--only", choices=sorted([*SECTIONS, "ray"]))
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     for name, section in SECTIONS.items():
@@ -171,6 +171,13 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix=f"sweep-{name}-") as folder:
             title, variants, skipped = section(folder, args.trials)
             report(title, time_section(variants, args.repeats), args.trials, skipped)
+    if args.only in (None, "ray"):
+        # Ray Tune: time inside each callback's hooks (benchmarks/sweep_overhead_ray.py), since starting
+        # an actor per trial swamps the wall time; 50 trials as the issue asks
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import sweep_overhead_ray
+
+        sweep_overhead_ray.main(["--trials", "50"])
 
 
 if __name__ == "__main__":

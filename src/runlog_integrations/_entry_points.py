@@ -16,7 +16,7 @@ from typing import Any
 from runlog_core.hookspecs import hookimpl
 from runlog_core.integration import selected
 
-__all__ = ["keras", "lightning", "optuna", "sklearn", "xgboost"]
+__all__ = ["keras", "lightning", "optuna", "ray", "sklearn", "xgboost"]
 
 
 class LazyIntegration:
@@ -54,3 +54,4 @@ xgboost = LazyIntegration("xgboost", ("xgboost",), "runlog_integrations.xgboost"
 lightning = LazyIntegration("lightning", ("lightning", "pytorch_lightning"), "runlog_integrations.lightning")
 keras = LazyIntegration("keras", ("keras",), "runlog_integrations.keras")
 optuna = LazyIntegration("optuna", ("optuna",), "runlog_integrations.optuna")
+ray = LazyIntegration("ray", ("ray",), "runlog_integrations.ray")

@@ -211,7 +211,7 @@ def test_builtin_integrations_are_entry_point_plugins_of_the_runlog_group() -> N
     from runlog_core.plugins.manager import get_plugin_manager
 
     names = {entry_point.name for entry_point in entry_points(group="runlog")}
-    assert {"runlog.sklearn", "runlog.xgboost", "runlog.lightning", "runlog.keras"} <= names
+    assert {"runlog.sklearn", "runlog.xgboost", "runlog.lightning", "runlog.keras", "runlog.optuna", "runlog.ray"} <= names
     pm = get_plugin_manager()
     assert all(pm.get_plugin(name) is not None for name in names)
 

@@ -26,9 +26,10 @@ from runlog_core.integration.guard import WarnOnce
 __all__ = ["ALIASES", "FRAMEWORKS", "Patches", "autolog", "nested", "selected", "warn_once"]
 
 # the framework names autolog() takes; each names a plugin's framework, not a module of runlog
-FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "optuna", "sklearn", "xgboost")
+FRAMEWORKS: tuple[str, ...] = ("keras", "lightning", "optuna", "ray", "sklearn", "xgboost")
 ALIASES: dict[str, str] = {"scikit-learn": "sklearn", "xgb": "xgboost", "pytorch_lightning": "lightning",
-                           "lightning.pytorch": "lightning", "tf.keras": "keras"}
+                           "lightning.pytorch": "lightning", "tf.keras": "keras",
+                           "ray.tune": "ray"}
 
 # autolog() calls are serialised: two threads attaching at once must not patch twice
 _lock = threading.RLock()
@@ -132,7 +133,7 @@ def autolog(frameworks: str | Iterable[str] | None = None, experiment: str | Non
 
     Args:
         frameworks: names among ``"sklearn"``, ``"xgboost"``, ``"lightning"``, ``"keras"``,
-            ``"optuna"``; ``None`` for every one that is installed.
+            ``"optuna"``, ``"ray"``; ``None`` for every one that is installed.
         experiment: the experiment of the runs the integrations start. Under ``runlog submit``
             they log into the submitted run instead; else the default is ``RUNLOG_EXPERIMENT``,
             then one per framework (``"sklearn"``, ``"xgboost"``, ``"lightning_logs"``, ``"keras"``,

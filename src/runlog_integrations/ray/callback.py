@@ -1,0 +1,336 @@
+"""The driver side: :class:`RunlogLoggerCallback`, a Ray Tune ``Callback``.
+
+One parent run per Tuner run and one child run per trial, all written by the driver process;
+a trainable reaches its trial's child through :func:`~runlog_integrations.ray.setup_runlog`.
+A child ends Completed when its trainable returned (or reached ``RunConfig(stop=...)``),
+Canceled when a scheduler (ASHA, median stopping) or a ``Stopper`` stopped it first, Failed
+with the error when it raised. ``Tuner.restore(...)`` after a driver crash finds the same
+parent (by the tag ``ray.experiment_path``, or the callback's saved state) and the same
+children (by the tag ``ray.trial_id``), and logs no training iteration twice.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+from ray.tune.utils import flatten_dict
+from typing_extensions import override
+
+from runlog_core import Experiment, Run
+from runlog_core.exceptions import InvalidArgumentError
+from runlog_core.integration import WarnOnce, check_target, experiment_from_environment, submitted_run_id
+from runlog_integrations.ray import trial as _trial
+
+__all__ = ["DEFAULT_EXPERIMENT", "RunlogLoggerCallback"]
+
+DEFAULT_EXPERIMENT = "ray_tune"
+# what Ray adds to every result and is not a measurement (training_iteration is the step)
+_BOOKKEEPING = frozenset({"training_iteration", "done", "timestamp", "pid", "iterations_since_restore",
+                          "should_checkpoint", "trial_id", "date", "hostname", "node_ip", "experiment_tag",
+                          "checkpoint_dir_name"})
+
+
+def _metrics(result: Mapping[str, Any]) -> dict[str, Any]:
+    """Every real number of a result (nested dicts as ``a/b``, Ray's naming), Ray's bookkeeping left out."""
+    flat = flatten_dict({k: v for k, v in result.items() if k != "config"}, delimiter="/")
+    return {key: value for key, value in flat.items()
+            if key not in _BOOKKEEPING and isinstance(value, numbers.Real) and not isinstance(value, bool)}
+
+
+def _reached_stop(trial: Trial, result: Mapping[str, Any], scheduler_limit: tuple[str, float] | None) -> bool:
+    """The result meets the trial's own ``RunConfig(stop={...})`` criteria or the scheduler's ``max_t``:
+    the trial is done, not stopped early."""
+    flat = flatten_dict(dict(result), delimiter="/")
+    criteria = dict(trial.stopping_criterion)
+    if scheduler_limit is not None:
+        criteria.setdefault(*scheduler_limit)
+    for criterion, limit in criteria.items():
+        value = flat.get(criterion)
+        try:
+            if value is not None and value >= limit:
+                return True
+        except TypeError:
+            continue
+    return False
+
+
+def _scheduler_limit() -> tuple[str, float] | None:
+    """``(time_attr, max_t)`` of the running Tune scheduler when it ends every trial at ``max_t``
+    (ASHA, HyperBand), else None.
+
+    A trial such a scheduler stops at ``max_t`` has run its full course (Completed), while one it
+    stops before was cut short (Canceled). Ray hands callbacks no scheduler, so it is read from the
+    TuneController calling this callback, a few frames up; None when it cannot be found.
+    """
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            return None
+        controller = frame.f_locals.get("self")
+        scheduler = getattr(controller, "_scheduler_alg", None)
+        if scheduler is not None:
+            max_t = getattr(scheduler, "_max_t", None) or getattr(scheduler, "_max_t_attr", None)
+            time_attr = getattr(scheduler, "_time_attr", None)
+            if isinstance(time_attr, str) and isinstance(max_t, (int, float)) and not isinstance(max_t, bool):
+                return time_attr, max_t
+            return None
+    return None
+
+
+def _error_text(trial: Trial) -> str:
+    """The trial's error as Ray wrote it (its traceback), else a line saying it failed."""
+    path = trial.error_file
+    if path:
+        try:
+            return Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            pass
+    return f"Ray Tune trial {trial} failed"
+
+
+class RunlogLoggerCallback(Callback):
+    """Record a Ray Tune run: a parent run, one child run per trial.
+
+    Each child holds the trial's config as params (nested dicts flattened as ``a.b``), every
+    numeric metric of every reported result at ``step=training_iteration`` (nested as ``a/b``;
+    Ray's bookkeeping such as ``pid`` and ``timestamp`` left out, NaN and inf kept), the tags
+    ``ray.trial_id``, ``ray.trial_name`` and ``ray.experiment_tag``, and the trial's outcome as
+    its status. The parent is named after the Tuner run (``RunConfig(name=...)`` or Ray's name)
+    and tagged ``ray.experiment`` and ``ray.experiment_path``.
+
+    Args:
+        run: the parent: the trials become its children; it is left Running at the end.
+        experiment: an experiment name or :class:`~runlog_core.Experiment` for a parent of the
+            callback's own, ended Completed when the Tuner run ends. Which parent, in order:
+            ``run``, the submitted run under ``runlog submit``, a new run in ``experiment``,
+            ``RUNLOG_EXPERIMENT`` or ``"ray_tune"``.
+
+    Raises:
+        InvalidArgumentError: ``run`` is not a Run, ``experiment`` not a name or an Experiment,
+            or both are given.
+
+    Example::
+
+        from ray import tune
+        from runlog_integrations.ray import RunlogLoggerCallback
+
+        tuner = tune.Tuner(train, param_space={"lr": tune.grid_search([0.01, 0.1])},
+                           run_config=tune.RunConfig(name="lr-sweep", callbacks=[RunlogLoggerCallback(experiment="mnist")]))
+        tuner.fit()
+    """
+
+    def __init__(self, run: Run | None = None, experiment: str | Experiment | None = None) -> None:
+        check_target(run, experiment)
+        if run is not None and experiment is not None:
+            raise InvalidArgumentError("experiment", experiment, "None when run= is given (pass one of them)")
+        self.run = run
+        self.experiment = experiment
+        self._store: str | None = experiment.store if isinstance(experiment, Experiment) else None
+        # what survives the driver (get_state / set_state, and pickles of the Tuner)
+        self._experiment_name: str | None = None  # the parent's experiment, once it exists
+        self._parent_id: str | None = None
+        self._path: str | None = None  # the Tuner run's experiment path: a new one starts afresh
+        self._restoring = False  # Tune gave the state of a crashed driver (set_state): find its runs
+        self._children: dict[str, str] = {}  # trial id -> child run id
+        self._last_step: dict[str, int] = {}  # trial id -> last training_iteration logged
+        self._stopped: set[str] = set()  # trials a scheduler or Stopper stopped early
+        self._live_state()
+
+    def _live_state(self) -> None:
+        self._parent: Run | None = None
+        self._owned = False
+        self._live: dict[str, Run] = {}  # trial id -> its Running child, opened by this process
+        self._warn = WarnOnce()
+        self._ender: ThreadPoolExecutor | None = None
+
+    def _end_later(self, end: Callable[[], None], trial_id: str) -> None:
+        """Run ``end`` (a child's complete/cancel/fail, which waits until the end is durable) and take
+        the trial's published entry back, on a thread of the callback's own, so that Tune's loop never
+        waits on the store or the GCS; the Tuner run's end waits for them all."""
+        if self._ender is None:
+            self._ender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="runlog-ray-end")
+
+        def guarded() -> None:
+            try:
+                _trial.forget(trial_id)
+                end()
+            except Exception as err:
+                self._warn("end the trial's run", err)
+
+        self._ender.submit(guarded)
+
+    def _wait_for_ends(self) -> None:
+        ender, self._ender = self._ender, None
+        if ender is not None:
+            ender.shutdown(wait=True)
+
+    # -- pickling (tuner.pkl keeps the RunConfig) and Tune's experiment checkpoints
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_parent", "_owned", "_live", "_warn", "_ender")}
+        if isinstance(self.experiment, Experiment):  # its open store stays here: keep what names it
+            state["experiment"] = self.experiment.name
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._live_state()
+
+    @override
+    def get_state(self) -> dict[str, Any] | None:
+        return {"experiment": self._experiment_name, "store": self._store, "parent_id": self._parent_id,
+                "path": self._path,
+                "children": dict(self._children), "last_step": dict(self._last_step),
+                "stopped": sorted(self._stopped)}
+
+    @override
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._restoring = True  # Tune calls this only when it restores an experiment
+        try:
+            self._experiment_name = state.get("experiment") or self._experiment_name
+            self._store = state.get("store") or self._store
+            self._parent_id = state.get("parent_id") or self._parent_id
+            self._path = state.get("path") or self._path
+            self._children.update(state.get("children") or {})
+            self._last_step.update(state.get("last_step") or {})
+            self._stopped.update(state.get("stopped") or ())
+        except Exception as err:  # a state from another version: the tags find the runs again
+            self._warn("read the callback's saved state", err)
+
+    def _forget_runs(self) -> None:
+        self._parent_id, self._path, self._restoring = None, None, False
+        self._children, self._last_step, self._stopped = {}, {}, set()
+
+    @property
+    def parent_run(self) -> Run | None:
+        """The parent run of the current (or last) Tuner run, once a trial has started."""
+        return self._parent
+
+    # -- the parent
+
+    def _target_experiment(self) -> Experiment:
+        if isinstance(self.experiment, Experiment):
+            return self.experiment
+        name = self._experiment_name or self.experiment or experiment_from_environment() or DEFAULT_EXPERIMENT
+        return Experiment(name, store=self._store)
+
+    def _open_parent(self, trial: Trial) -> Run:
+        if self._parent is not None:
+            return self._parent
+        name, path = trial.experiment_dir_name, str(trial.remote_experiment_path)
+        if self._path is not None and self._path != path:  # the same callback in another Tuner run
+            self._forget_runs()
+        self._path = path
+        tags = {"ray.experiment": name, "ray.experiment_path": path}
+        given = self.run if self.run is not None else Run.get_context() if submitted_run_id() else None
+        if given is not None:  # the user's run (or the submitted one) is the parent; never ended here
+            parent, owned = given, False
+            parent.set_tags(tags)
+        else:
+            experiment = self._target_experiment()
+            parent_id = self._parent_id
+            if parent_id is None and self._restoring:  # the saved state predates the parent: its tag finds it
+                found = experiment.get_runs(tags={"ray.experiment_path": path})
+                parent_id = found[0].id if len(found) else None
+            if parent_id is not None:
+                parent = experiment.start_logging(run_id=parent_id, outputs=None)  # Running again
+            else:
+                parent = experiment.start_logging(name=name, tags=tags, outputs=None)
+            owned = True
+        self._parent, self._owned = parent, owned
+        self._parent_id, self._experiment_name = parent.id, parent.experiment.name
+        self._store = parent.experiment.store
+        for child in parent.get_children():  # children of an earlier driver (restore), by their tag
+            trial_id = child.get_tags().get("ray.trial_id")
+            if trial_id and trial_id not in self._children:
+                self._children[trial_id] = child.id
+        return parent
+
+    # -- trials
+
+    def _open_child(self, trial: Trial) -> Run:
+        parent = self._open_parent(trial)
+        trial_id = trial.trial_id
+        child = self._live.get(trial_id)  # a trial retried after a failure keeps its run
+        if child is not None:
+            return child
+        known = self._children.get(trial_id)
+        if known is not None:  # a restored trial: its run is Running again, its steps go on
+            child = parent.experiment.start_logging(run_id=known, outputs=None)
+            if trial_id not in self._last_step:
+                history = child.get_metric_history("time_total_s") if "time_total_s" in child.get_metrics() else []
+                if history:
+                    self._last_step[trial_id] = history[-1].step
+        else:
+            child = parent.child_run(name=str(trial), tags={"ray.trial_id": trial_id, "ray.trial_name": str(trial),
+                                                            "ray.experiment_tag": trial.experiment_tag})
+            self._children[trial_id] = child.id
+            child.log_params(dict(trial.config))
+        self._stopped.discard(trial_id)
+        self._live[trial_id] = child
+        return child
+
+    @override
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        try:
+            child = self._open_child(trial)
+            _trial.publish(trial.trial_id, child.experiment.store, child.experiment.name, child.id)
+        except Exception as err:
+            self._warn("start the trial's run", err)
+
+    @override
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any],
+                        **info: Any) -> None:
+        child = self._live.get(trial.trial_id)
+        if child is None:
+            return
+        try:
+            step = result.get("training_iteration")
+            last = self._last_step.get(trial.trial_id)
+            if isinstance(step, int) and last is not None and step <= last:
+                return  # a restored trial replays iterations logged before the crash
+            child.log_metrics(_metrics(result), step=step if isinstance(step, int) else None)
+            if isinstance(step, int):
+                self._last_step[trial.trial_id] = step
+            if result.get("done") and not _reached_stop(trial, result, _scheduler_limit()):
+                self._stopped.add(trial.trial_id)  # a scheduler or Stopper ended it before its end
+        except Exception as err:
+            self._warn("log the trial's result", err)
+
+    @override
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        child = self._live.pop(trial.trial_id, None)
+        if child is not None:
+            self._end_later(child.cancel if trial.trial_id in self._stopped else child.complete, trial.trial_id)
+
+    @override
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        child = self._live.pop(trial.trial_id, None)
+        if child is not None:
+            error = _error_text(trial)
+            self._end_later(lambda: child.fail(error), trial.trial_id)
+
+    @override
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        parent, owned = self._parent, self._owned
+        self._parent, self._owned = None, False
+        try:
+            for trial_id, child in list(self._live.items()):  # trials the Tuner never finished
+                self._end_later(child.cancel, trial_id)
+                self._live.pop(trial_id, None)
+            self._wait_for_ends()
+            if parent is not None:
+                parent.flush()
+                if owned:
+                    parent.complete()
+        except Exception as err:
+            self._warn("end the Tuner run's runs", err)
+        self._forget_runs()  # the same callback in a later Tuner.fit() starts a parent of its own
