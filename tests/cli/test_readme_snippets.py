@@ -39,13 +39,14 @@ def test_the_two_commands_come_first() -> None:
     assert text.index("## Use it with your framework") < text.index("## Logging by hand")
 
 
-def test_the_sklearn_and_xgboost_snippets_run(tmp_path: Path) -> None:
+def test_the_sklearn_xgboost_and_optuna_snippets_run(tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     pytest.importorskip("xgboost")
+    pytest.importorskip("optuna")
     snippets = _snippets()
-    assert set(snippets) == {"lightning", "keras", "sklearn", "xgboost", "autolog"}
+    assert set(snippets) == {"lightning", "keras", "sklearn", "xgboost", "autolog", "optuna", "ray"}
     script = tmp_path / "snippets.py"
-    script.write_text("\n".join(snippets[name] for name in ("sklearn", "xgboost")))
+    script.write_text("\n".join(snippets[name] for name in ("sklearn", "xgboost", "optuna")))
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert result.returncode == 0, result.stderr
@@ -53,6 +54,7 @@ def test_the_sklearn_and_xgboost_snippets_run(tmp_path: Path) -> None:
     by_experiment = frame.groupby("experiment")["status"].apply(list).to_dict()
     assert by_experiment["quick-sklearn"] == ["Completed"] * 4  # the search and its 3 candidates
     assert by_experiment["quick-xgboost"] == ["Completed"]
+    assert by_experiment["quick-optuna"] == ["Completed"] * 21  # the study's parent and its 20 trials
     xgb_run = frame[frame["experiment"] == "quick-xgboost"].iloc[0]
     assert xgb_run["metrics.valid-logloss"] > 0
     assert sorted(os.listdir(tmp_path)) == ["runlog", "snippets.py"]

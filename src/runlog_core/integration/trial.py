@@ -20,7 +20,7 @@ import contextvars
 import hashlib
 from collections.abc import Iterator, Mapping
 
-from runlog_core.exceptions import InvalidArgumentError, RunNotFoundError
+from runlog_core.exceptions import InvalidArgumentError, RunEndedError, RunNotFoundError
 from runlog_core.run import context as _context
 from runlog_core.run import end as _ending
 from runlog_core.run.experiment import Experiment
@@ -130,11 +130,18 @@ def open_run(experiment: Experiment, run_id: str, *, parent: Run | None = None, 
     if existing is not None:
         if existing.experiment_id != experiment.id:
             raise RunNotFoundError("run", run_id, f"{experiment.store} (experiment {experiment.name!r})")
-        run = experiment._start(name=None, tags=tags, parent=None, run_id=run_id)
         # Running now: read so once, so that another worker ending it at its exit (the shared parent of a
-        # study) does not refuse this worker's later values; this worker ends it again at its own end
-        run._check_open()
-        return run
+        # study) does not refuse this worker's later values; this worker ends it again at its own end.
+        # Another worker may end it between the two steps: then continue it again.
+        for attempt in range(5):
+            run = experiment._start(name=None, tags=tags, parent=None, run_id=run_id)
+            try:
+                run._check_open()
+            except RunEndedError:
+                if attempt == 4:
+                    raise
+                continue
+            return run
     return experiment._start(name=name, tags=tags, parent=parent, run_id=None, start_time=start_time, new_id=run_id)
 
 
