@@ -13,15 +13,10 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
-import sys
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, cast
 
 from ray.tune import Callback
 from ray.tune.experiment import Trial
-from ray.tune.utils import flatten_dict
 from typing_extensions import override
 
 from runlog_core import Experiment, Run
@@ -34,112 +29,12 @@ from runlog_core.integration import (
     open_run,
     submitted_run_id,
 )
+from runlog_integrations.ray import results as _results
 from runlog_integrations.ray import trial as _trial
 
 __all__ = ["DEFAULT_EXPERIMENT", "RunlogLoggerCallback"]
 
 DEFAULT_EXPERIMENT = "ray_tune"
-# what Ray adds to every result and is not a measurement (training_iteration is the step)
-_BOOKKEEPING = frozenset({"training_iteration", "done", "timestamp", "pid", "iterations_since_restore",
-                          "should_checkpoint", "trial_id", "date", "hostname", "node_ip", "experiment_tag",
-                          "checkpoint_dir_name"})
-
-
-_GOALS = {"min": "minimize", "max": "maximize"}
-
-
-def _metrics(result: Mapping[str, Any], prefix: str = "", into: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every real number of a result (nested dicts as ``a/b``, Ray's naming), Ray's bookkeeping left out."""
-    found: dict[str, Any] = {} if into is None else into
-    for key, value in result.items():
-        kind = type(value)
-        if kind is float or kind is int:  # the common case first: no ABC check
-            if prefix or key not in _BOOKKEEPING:
-                found[prefix + str(key)] = value
-        elif isinstance(value, Mapping):
-            if prefix or key != "config":
-                _metrics(value, f"{prefix}{key}/", found)
-        elif isinstance(value, numbers.Real) and kind is not bool and (prefix or key not in _BOOKKEEPING):
-            found[prefix + str(key)] = value
-    return found
-
-
-def _tune_objective() -> tuple[str | None, str | None]:
-    """``(metric, mode)`` of the Tuner run calling ``Callback.setup``: ``TuneConfig(metric=, mode=)``
-    as ``tune.run`` was given them, else the scheduler's own (``ASHAScheduler(metric=, mode=)``).
-
-    Ray hands callbacks neither, so they are read from the frames above (``tune.run`` ->
-    ``TuneController.setup_experiments`` -> ``CallbackList.setup``); (None, None) when not found.
-    """
-    metric = mode = None
-    frame = sys._getframe(1)
-    for _ in range(10):
-        frame = frame.f_back  # type: ignore[assignment]
-        if frame is None:
-            break
-        local = frame.f_locals
-        scheduler = getattr(local.get("self"), "_scheduler_alg", None)
-        if scheduler is not None and metric is None:
-            metric, mode = getattr(scheduler, "_metric", None), getattr(scheduler, "_mode", None)
-        if frame.f_code.co_name == "run" and "metric" in local and "mode" in local:
-            if isinstance(local["metric"], str):
-                metric, mode = local["metric"], local["mode"]
-            break
-    if not isinstance(metric, str) or metric == "_metric":  # Ray's placeholder DEFAULT_METRIC
-        return None, None
-    return metric, mode if mode in _GOALS else None
-
-
-def _reached_stop(trial: Trial, result: Mapping[str, Any], scheduler_limit: tuple[str, float] | None) -> bool:
-    """The result meets the trial's own ``RunConfig(stop={...})`` criteria or the scheduler's ``max_t``:
-    the trial is done, not stopped early."""
-    flat = flatten_dict(dict(result), delimiter="/")
-    criteria = dict(trial.stopping_criterion)
-    if scheduler_limit is not None:
-        criteria.setdefault(*scheduler_limit)
-    for criterion, limit in criteria.items():
-        value = flat.get(criterion)
-        try:
-            if value is not None and value >= limit:
-                return True
-        except TypeError:
-            continue
-    return False
-
-
-def _scheduler_limit() -> tuple[str, float] | None:
-    """``(time_attr, max_t)`` of the running Tune scheduler when it ends every trial at ``max_t``
-    (ASHA, HyperBand), else None.
-
-    A trial such a scheduler stops at ``max_t`` has run its full course (Completed), while one it
-    stops before was cut short (Canceled). Ray hands callbacks no scheduler, so it is read from the
-    TuneController calling this callback, a few frames up; None when it cannot be found.
-    """
-    frame = sys._getframe(1)
-    for _ in range(8):
-        frame = frame.f_back  # type: ignore[assignment]
-        if frame is None:
-            return None
-        controller = frame.f_locals.get("self")
-        scheduler = getattr(controller, "_scheduler_alg", None)
-        if scheduler is not None:
-            max_t = getattr(scheduler, "_max_t", None) or getattr(scheduler, "_max_t_attr", None)
-            time_attr = getattr(scheduler, "_time_attr", None)
-            if isinstance(time_attr, str) and isinstance(max_t, (int, float)) and not isinstance(max_t, bool):
-                return time_attr, max_t
-            return None
-    return None
-
-
-def _error_text(trial: Trial) -> str:
-    """The trial's error as Ray wrote it (its traceback), else a line saying it failed."""
-    path = trial.error_file
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            pass
-    return f"Ray Tune trial {trial} failed"
 
 
 class RunlogLoggerCallback(Callback):
@@ -189,7 +84,7 @@ class RunlogLoggerCallback(Callback):
             raise InvalidArgumentError("experiment", experiment, "None when run= is given (pass one of them)")
         if metric is not None and (not isinstance(metric, str) or not metric):
             raise InvalidArgumentError("metric", metric, "the name of a reported metric (a non-empty str) or None")
-        if mode is not None and mode not in _GOALS:
+        if mode is not None and mode not in _results.GOALS:
             raise InvalidArgumentError("mode", mode, "'min', 'max' or None")
         self.run = run
         self.experiment = experiment
@@ -271,7 +166,7 @@ class RunlogLoggerCallback(Callback):
         if self.metric and self.mode:
             return
         try:
-            metric, mode = _tune_objective()
+            metric, mode = _results.tune_objective()
         except Exception as err:  # a Ray whose frames look otherwise: the best is not kept
             self._warn("read the Tuner's metric and mode", err)
             return
@@ -296,7 +191,7 @@ class RunlogLoggerCallback(Callback):
         tags = {"ray.experiment": name, "ray.experiment_path": path}
         if self._objective is not None:
             tags.update({"runlog.sweep.primary_metric": self._objective[0],
-                         "runlog.sweep.goal": _GOALS[self._objective[1]]})
+                         "runlog.sweep.goal": _results.GOALS[self._objective[1]]})
         given = self.run if self.run is not None else Run.get_context() if submitted_run_id() else None
         if given is not None:  # the user's run (or the submitted one) is the parent; never ended here
             parent, owned = given, False
@@ -373,13 +268,13 @@ class RunlogLoggerCallback(Callback):
             last = self._last_step.get(trial.trial_id)
             if isinstance(step, int) and last is not None and step <= last:
                 return  # a restored trial replays iterations logged before the crash
-            metrics = _metrics(result)
+            metrics = _results.metrics(result)
             child.log_metrics(metrics, step=step if isinstance(step, int) else None)
             if isinstance(step, int):
                 self._last_step[trial.trial_id] = step
             if self._objective is not None and self._objective[0] in metrics:
                 self._last_value[trial.trial_id] = metrics[self._objective[0]]
-            if result.get("done") and not _reached_stop(trial, result, _scheduler_limit()):
+            if result.get("done") and not _results.reached_stop(trial, result, _results.scheduler_limit()):
                 self._stopped.add(trial.trial_id)  # a scheduler or Stopper ended it before its end
         except Exception as err:
             self._warn("log the trial's result", err)
@@ -425,7 +320,7 @@ class RunlogLoggerCallback(Callback):
     @override
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         if trial.trial_id in self._live:
-            self._end(trial, "Failed", _error_text(trial))
+            self._end(trial, "Failed", _results.error_text(trial))
 
     @override
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
