@@ -2,6 +2,7 @@
 
     python benchmarks/sweep_overhead_ray.py              # a 50-trial grid, 10 results a trial
     python benchmarks/sweep_overhead_ray.py --trials 20 --results 5 --skip-mlflow
+    python benchmarks/sweep_overhead_ray.py --skip-mlflow --profile 25   # where runlog's hook time goes
 
 One local Ray (``ray.init(num_cpus=2, include_dashboard=False)``, loopback only) runs the same grid
 of a cheap function trainable (it reports ``loss`` and ``acc`` ``--results`` times) once per
@@ -22,7 +23,9 @@ opens the store and starts the parent run), "others" the hook time of every othe
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
@@ -51,17 +54,25 @@ HOOKS = ("setup", "on_trial_start", "on_trial_result", "on_trial_complete", "on_
 class Timed(tune.Callback):
     """Delegates every hook to ``inner`` and adds up the seconds spent in it."""
 
-    def __init__(self, inner: tune.Callback) -> None:
+    def __init__(self, inner: tune.Callback, profile: Any = None) -> None:
         self.inner = inner
         self.seconds = 0.0
         self.first = 0.0  # the first on_trial_start: opens the store and starts the parent run
+        self.profile = profile  # a cProfile.Profile enabled inside the hooks only, or None
+
+    def __getstate__(self) -> dict[str, Any]:  # Tune pickles its RunConfig: a profiler does not pickle
+        return {**self.__dict__, "profile": None}
 
     def _call(self, hook: str, *args: Any, **kwargs: Any) -> Any:
+        if self.profile is not None:
+            self.profile.enable()
         start = perf()
         try:
             return getattr(self.inner, hook)(*args, **kwargs)
         finally:
             took = perf() - start
+            if self.profile is not None:
+                self.profile.disable()
             self.seconds += took
             if hook == "on_trial_start" and not self.first:
                 self.first = took
@@ -85,9 +96,9 @@ def trainable(config: dict[str, Any]) -> None:
 
 
 def grid(label: str, callback: tune.Callback | None, trials: int, results: int,
-         storage: Path) -> tuple[float, float, float]:
+         storage: Path, profile: Any = None) -> tuple[float, float, float]:
     """Wall seconds of the grid, seconds spent in the callback's hooks, and in its first on_trial_start."""
-    timed = Timed(callback) if callback is not None else None
+    timed = Timed(callback, profile) if callback is not None else None
     tuner = tune.Tuner(
         trainable,
         param_space={"x": tune.grid_search([index / trials for index in range(trials)]), "results": results},
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--results", type=int, default=10, help="results each trial reports")
     parser.add_argument("--skip-mlflow", action="store_true", help="runlog alone (a quicker check)")
+    parser.add_argument("--profile", type=int, metavar="N", default=0,
+                        help="print the N costliest calls inside RunlogLoggerCallback's hooks (cProfile)")
     args = parser.parse_args(argv)
     if __name__ != "__main__":  # imported (by benchmarks/sweep_overhead.py): Ray's workers cannot import us
         from ray import cloudpickle
@@ -121,9 +134,14 @@ def main(argv: list[str] | None = None) -> None:
             ("MLflowLoggerCallback", lambda: MLflowLoggerCallback(tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
                                                                   experiment_name="bench")),
         ]
+        profile = cProfile.Profile() if args.profile else None
         for label, make in configurations[:2] if args.skip_mlflow else configurations:
-            rows.append((label, *grid(label, make(), args.trials, args.results, root / "ray_results")))
+            rows.append((label, *grid(label, make(), args.trials, args.results, root / "ray_results",
+                                      profile if label == "RunlogLoggerCallback" else None)))
     ray.shutdown()
+    if profile is not None:
+        print("\nInside RunlogLoggerCallback's hooks (cProfile; its overhead inflates the times):")
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
 
     runlog_hooks = rows[1][2]
     print(f"\nRay Tune {ray.__version__}: a {args.trials}-trial grid, {args.results} results a trial, "

@@ -5,6 +5,7 @@ One Ray session for the module: ``ray.init(num_cpus=2, include_dashboard=False)`
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -22,12 +23,14 @@ pytest.importorskip("ray.tune")
 
 import ray
 from ray import cloudpickle, tune
-from ray.tune.schedulers import ASHAScheduler
+from ray.experimental import internal_kv
+from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidArgumentError, RunlogError
 from runlog_core.integration import resolve_run
 from runlog_integrations.ray import RunlogLoggerCallback, setup_runlog
+from runlog_integrations.ray.trial import child_id
 
 # the trainables below travel to Ray's workers by value: this test module is not importable there
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -118,6 +121,15 @@ def test_grid_with_asha_and_an_erroring_trial(ray_address: str, store_dir: Path,
     assert "ValueError: lr must be positive" in failed.get_details()["error"]
     assert failed.get_metrics() == {}
 
+    # the objective is the scheduler's: the parent keeps the best finished trial (last loss 0.1)
+    tags = parent.get_tags()
+    assert tags["runlog.sweep.primary_metric"] == "loss" and tags["runlog.sweep.goal"] == "minimize"
+    assert tags["ray.best_trial"] == best.get_tags()["ray.trial_id"]
+    assert json.loads(tags["ray.best_value"]) == pytest.approx(0.1)
+    # each trial's worker derived its child's id from the one entry the callback published, taken back at the end
+    assert all(child.id == child_id(parent.id, trial_id) for trial_id, child in children.items())
+    assert internal_kv._internal_kv_list("ray/", namespace="runlog") == []
+
 
 def test_bad_input_is_a_clear_error(ray_address: str, store_dir: Path) -> None:
     experiment = Experiment("bad", store=store_dir)
@@ -129,6 +141,10 @@ def test_bad_input_is_a_clear_error(ray_address: str, store_dir: Path) -> None:
         RunlogLoggerCallback(run="abc")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="experiment must be an experiment name"):
         RunlogLoggerCallback(experiment=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match=r"metric must be the name of a reported metric \(a non-empty str\) or None, got int"):
+        RunlogLoggerCallback(metric=3)  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="mode must be 'min', 'max' or None, got str"):
+        RunlogLoggerCallback(metric="loss", mode="up")
     with pytest.raises(InvalidArgumentError, match="config must be the trial's config"):
         setup_runlog(config=[1, 2])  # type: ignore[arg-type]
     with pytest.raises(RunlogError, match="inside a Ray Tune trainable"):
@@ -239,3 +255,65 @@ def test_setup_runlog_without_the_callback_gives_the_trial_a_run_of_its_own(ray_
     assert run.get_params() == {"lr": 0.5}
     assert run.get_tags()["ray.trial_id"]
     assert [p.value for p in run.get_metric_history("from_trainable")] == [0.5]
+
+
+def reused_trainable(config: dict[str, Any]) -> None:
+    setup_runlog(config)
+    Run.get_context().log("from_context", config["lr"])  # this trial's run, not the actor's first trial's
+    tune.report({"score": config["lr"] * 10})
+
+
+def test_reused_actor_gives_each_trial_its_own_context_run(ray_address: str, store_dir: Path,
+                                                           tmp_path: Path) -> None:
+    experiment = Experiment("reuse", store=store_dir)
+    results = tune.Tuner(
+        reused_trainable, param_space={"lr": tune.grid_search([0.3, 0.1, 0.2])},
+        tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=1),
+        run_config=tune.RunConfig(name="reuse", storage_path=str(tmp_path / "ray_results"), verbose=0,
+                                  callbacks=[RunlogLoggerCallback(experiment=experiment, metric="score",
+                                                                  mode="max")])).fit()
+    assert len({result.metrics["pid"] for result in results}) == 1  # the three trials ran in one actor
+    [parent] = experiment.get_runs()
+    children = by_trial(parent)
+    assert all(child.get_status() == "Completed" for child in children.values())
+    for child in children.values():
+        lr = child.get_params()["lr"]
+        committed(lambda child=child: "from_context" in child.get_metrics(), "the trainable's point")
+        assert [p.value for p in child.get_metric_history("from_context")] == [lr]
+    # the callback's own metric and mode: the best is the highest score, kept current as trials finished
+    tags = parent.get_tags()
+    best = next(trial_id for trial_id, child in children.items() if child.get_params()["lr"] == 0.3)
+    assert tags["ray.best_trial"] == best and json.loads(tags["ray.best_config"]) == {"lr": 0.3}
+    assert tags["runlog.sweep.primary_metric"] == "score" and tags["runlog.sweep.goal"] == "maximize"
+    assert [(p.step, p.value) for p in parent.get_metric_history("best_value")] == [(1, pytest.approx(3.0))]
+
+
+def median_trainable(config: dict[str, Any]) -> None:
+    for i in range(4):
+        tune.report({"loss": config["lr"] * (4 - i)})
+
+
+def test_median_stopping_rule_cancels_the_trials_it_stops(ray_address: str, store_dir: Path,
+                                                          tmp_path: Path) -> None:
+    experiment = Experiment("median", store=store_dir)
+    # one trial at a time: the third's first loss is worse than the median of the first two: stopped there
+    tune.Tuner(
+        median_trainable, param_space={"lr": tune.grid_search([0.1, 0.05, 5.0])},
+        tune_config=tune.TuneConfig(metric="loss", mode="min", max_concurrent_trials=1,
+                                    scheduler=MedianStoppingRule(time_attr="training_iteration", grace_period=1,
+                                                                 min_samples_required=1, min_time_slice=100)),
+        run_config=tune.RunConfig(name="median", storage_path=str(tmp_path / "ray_results"), verbose=0,
+                                  callbacks=[RunlogLoggerCallback(experiment=experiment)])).fit()
+    [parent] = experiment.get_runs()
+    runs = {child.get_params()["lr"]: child for child in by_trial(parent).values()}
+    assert {lr: run.get_status() for lr, run in runs.items()} == {0.1: "Completed", 0.05: "Completed",
+                                                                  5.0: "Canceled"}
+    assert [p.step for p in runs[5.0].get_metric_history("loss")] == [1]
+    # TuneConfig's metric and mode: the best trial (last loss 0.05) as trials finished, a canceled one counted
+    tags = parent.get_tags()
+    assert tags["runlog.sweep.primary_metric"] == "loss" and tags["runlog.sweep.goal"] == "minimize"
+    assert tags["ray.best_trial"] == runs[0.05].get_tags()["ray.trial_id"]
+    assert json.loads(tags["ray.best_value"]) == pytest.approx(0.05)
+    assert json.loads(tags["ray.best_config"]) == {"lr": 0.05}
+    assert [(p.step, p.value) for p in parent.get_metric_history("best_value")] == [
+        (1, pytest.approx(0.1)), (2, pytest.approx(0.05))]

@@ -5,9 +5,10 @@
     run = setup_runlog(config)                     # inside the trainable: that trial's run
 
 The modules, one concern each: ``callback`` holds :class:`RunlogLoggerCallback` (the driver
-side: runs, params, metrics, statuses, restore); ``trial`` holds :func:`setup_runlog` (the
-worker side) and how the driver tells a trial which run is its own; ``autolog`` gives every
-``Tuner`` the callback while ``autolog()`` is on.
+side: runs, params, metrics, statuses, the best trial, restore); ``results`` reads what Tune
+hands it (a result's metrics, whether a trial ran its course, the Tuner's metric and mode);
+``trial`` holds :func:`setup_runlog` (the worker side) and how the driver tells a trial which run
+is its own; ``autolog`` gives every ``Tuner`` the callback while ``autolog()`` is on.
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
 """The worker side: :func:`setup_runlog`, and how the driver tells a trial which run is its own.
 
-A trainable runs in a Ray worker process, possibly on another host. When a trial's actor has
-started, and before its trainable is first called (``TuneController._actor_started`` calls
-``Callback.on_trial_start`` first), :class:`~runlog_integrations.ray.RunlogLoggerCallback`
-publishes ``{store, experiment, run_id}`` for the trial in the cluster's key-value store (the
-GCS, which Ray Tune's own registry uses too). :func:`setup_runlog` reads it back by the trial's
-id and opens that very run: one child per trial, whoever calls ``setup_runlog`` and how often.
+A trainable runs in a Ray worker process, possibly on another host. When the Tuner run's first
+trial has started, and before its trainable is first called (``TuneController._actor_started``
+calls ``Callback.on_trial_start`` first), :class:`~runlog_integrations.ray.RunlogLoggerCallback`
+publishes ``{store, experiment, parent_id}`` once for the Tuner run, under its name, in the
+cluster's key-value store (the GCS, which Ray Tune's own registry uses too); each trial's child
+has the id ``stable_run_id(parent_id, trial_id)``, so :func:`setup_runlog` derives it from the
+trial's id and opens that very run: one child per trial, whoever calls ``setup_runlog`` and how
+often. (A child whose id is not derived so, one found again by its tag after a restore, is
+published under the trial's own id, which is read first.)
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ from ray.experimental import internal_kv
 from ray.tune import get_context
 
 from runlog_core import Experiment, Run
-from runlog_core.exceptions import InvalidArgumentError, RunlogError
-from runlog_core.integration import WarnOnce, experiment_from_environment, resolve_run
+from runlog_core.exceptions import InvalidArgumentError, RunlogError, RunNotFoundError
+from runlog_core.integration import (
+    WarnOnce,
+    current_trial_run,
+    experiment_from_environment,
+    resolve_run,
+    set_active_run,
+    stable_run_id,
+)
 
-__all__ = ["forget", "publish", "setup_runlog"]
+__all__ = ["child_id", "forget", "forget_tuner", "publish", "publish_tuner", "setup_runlog"]
 
 _NAMESPACE = "runlog"
 _lock = threading.Lock()
@@ -34,6 +44,33 @@ _warn = WarnOnce("the trial goes on")
 
 def _key(trial_id: str) -> bytes:
     return f"ray/trial/{trial_id}".encode()
+
+
+def _tuner_key(name: str) -> bytes:
+    return f"ray/tuner/{name}".encode()
+
+
+def child_id(parent_id: str, trial_id: str) -> str:
+    """The id of the trial ``trial_id``'s child of the parent ``parent_id``, as driver and workers derive it."""
+    return stable_run_id("ray", parent_id, trial_id)
+
+
+def publish_tuner(name: str, store: str, experiment: str, parent_id: str) -> None:
+    """Tell the workers of the Tuner run ``name`` its parent (called once a Tuner run by the driver):
+    a trial's child is ``child_id(parent_id, trial_id)``."""
+    if not internal_kv._internal_kv_initialized():
+        return
+    value = json.dumps({"store": store, "experiment": experiment, "parent_id": parent_id}).encode()
+    internal_kv._internal_kv_put(_tuner_key(name), value, overwrite=True, namespace=_NAMESPACE)
+
+
+def forget_tuner(name: str, parent_id: str) -> None:
+    """The Tuner run ended: its entry goes, unless another Tuner run of that name has replaced it."""
+    if not internal_kv._internal_kv_initialized():
+        return
+    raw = internal_kv._internal_kv_get(_tuner_key(name), namespace=_NAMESPACE)
+    if raw is not None and json.loads(raw).get("parent_id") == parent_id:
+        internal_kv._internal_kv_del(_tuner_key(name), namespace=_NAMESPACE)
 
 
 def publish(trial_id: str, store: str, experiment: str, run_id: str) -> None:
@@ -50,11 +87,20 @@ def forget(trial_id: str) -> None:
         internal_kv._internal_kv_del(_key(trial_id), namespace=_NAMESPACE)
 
 
-def _published(trial_id: str) -> dict[str, str] | None:
+def _published(trial_id: str, tuner: str) -> dict[str, str] | None:
+    """``{store, experiment, run_id}`` of the trial's child: published for the trial, else derived
+    from its Tuner run's entry; None when no callback published either."""
     if not internal_kv._internal_kv_initialized():
         return None
     raw = internal_kv._internal_kv_get(_key(trial_id), namespace=_NAMESPACE)
-    return None if raw is None else json.loads(raw)
+    if raw is not None:
+        return json.loads(raw)
+    raw = internal_kv._internal_kv_get(_tuner_key(tuner), namespace=_NAMESPACE)
+    if raw is None:
+        return None
+    entry = json.loads(raw)
+    return {"store": entry["store"], "experiment": entry["experiment"],
+            "run_id": child_id(entry["parent_id"], trial_id)}
 
 
 def _trial() -> tuple[str, str, str]:
@@ -78,15 +124,16 @@ def _open_published(entry: dict[str, str]) -> Run:
     so that ``Run.get_context()`` and integrations created without ``run=`` log into it too, and
     whatever it logged is committed when the worker ends.
     """
+    run = Run(Experiment(entry["experiment"], store=entry["store"]), entry["run_id"])  # RunNotFoundError if not
     os.environ["RUNLOG_STORE"], os.environ["RUNLOG_RUN_ID"] = entry["store"], entry["run_id"]
-    run = Run.get_context()
-    if run.id == entry["run_id"]:
-        return run
+    context = Run.get_context()
+    if context.id == entry["run_id"]:
+        return context
     # this worker process served another trial before (reuse_actors=True): its context run is
-    # that trial's; log into this one by its id, committed by flush() and at the latest at exit
+    # that trial's; log into this one by its id (made the trial's active run by setup_runlog),
+    # committed by flush() and at the latest at exit
     import atexit
 
-    run = Run(Experiment(entry["experiment"], store=entry["store"]), entry["run_id"])
     atexit.register(run.flush)
     return run
 
@@ -128,11 +175,16 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
     with _lock:
         run = _opened.get(trial_id)
         if run is not None:
+            _activate(run)
             return run
-        entry = _published(trial_id)
+        entry = _published(trial_id, ray_experiment)
+        run = None
         if entry is not None:
-            run = _open_published(entry)
-        else:
+            try:
+                run = _open_published(entry)
+            except RunNotFoundError:  # an entry left by an earlier Tuner run of that name
+                run = None
+        if run is None:
             own = config.get("runlog") if config is not None else None
             own = own if isinstance(own, Mapping) else {}
             tags = {"ray.trial_id": trial_id}
@@ -145,8 +197,17 @@ def setup_runlog(config: Mapping[str, Any] | None = None) -> Run:
                 except RunlogError as err:
                     _warn("log the trial's config", err)
         _opened[trial_id] = run
+        _activate(run)
         _flush_when_done(run)
         return run
+
+
+def _activate(run: Run) -> None:
+    """Make ``run`` the one ``Run.get_context()`` (and integrations created without ``run=``) give in
+    this thread, the trainable's: with ``reuse_actors=True`` the process's context run is another
+    trial's. The trainable's thread ends with the trial, and the setting with it."""
+    if current_trial_run() is not run:
+        set_active_run(run)
 
 
 def _flush_when_done(run: Run) -> None:
