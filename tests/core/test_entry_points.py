@@ -72,3 +72,20 @@ def test_a_zip_on_sys_path_goes_through_importlib_metadata(sites: tuple[Path, Pa
     found = _pairs(fast.entry_points("runlog"))
     assert ("zipped", "zipped_mod") in found
     assert found == _pairs(importlib.metadata.entry_points(group="runlog"))
+
+
+class _Finder:
+    """A meta path finder that finds distributions of its own (as a zipapp or a bundler's may)."""
+
+    def find_spec(self, *args: object) -> None:
+        return None
+
+    def find_distributions(self, context: object = None) -> list[importlib.metadata.Distribution]:
+        return []
+
+
+def test_a_finder_with_distributions_of_its_own_goes_through_importlib_metadata(
+        sites: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "meta_path", [_Finder(), *sys.meta_path])
+    assert fast._scan("runlog") is None
+    assert _pairs(fast.entry_points("runlog")) == _pairs(importlib.metadata.entry_points(group="runlog"))

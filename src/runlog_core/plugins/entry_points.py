@@ -69,6 +69,8 @@ def _scan(group: str) -> list[EntryPoint] | None:
     seen: set[str] = set()
     found: list[EntryPoint] = []
     for entry in sys.path:
+        if not isinstance(entry, str) or entry.lower().endswith(".egg"):  # bytes, an egg folder: its own rules
+            return None
         root = entry or "."
         try:
             children = os.listdir(root)
