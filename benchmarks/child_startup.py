@@ -70,7 +70,7 @@ def launch(script: Path, env: dict[str, str]) -> tuple[float, dict[str, list[flo
     for line in done.stdout.decode().splitlines():
         if line.startswith("PHASES "):
             phases = json.loads(line[len("PHASES "):])
-        elif line.startswith("runlog:") or "Error" in line:
+        elif line.startswith(("runlog:", "Traceback")):
             raise SystemExit(f"the child said: {done.stdout.decode()}")
     return wall, phases
 
@@ -93,10 +93,12 @@ def main() -> None:
         (folder / "bare.py").write_text(BARE)
         (folder / "train.py").write_text(CHILD)
         store = folder / "store"
-        run = Experiment("startup", store=store).start_logging(outputs=None)  # Running while children log
+        experiment = Experiment("startup", store=store)
+        run = experiment.start_logging(outputs=None)  # Running while children log
         base = {k: v for k, v in os.environ.items() if not k.startswith("RUNLOG_") and k != "PYTHONPATH"}
         base["PYTHONUNBUFFERED"] = "1"
-        envs = {tree: {**base, "PYTHONPATH": tree, "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store),
+        extra = os.environ.get("PYTHONPATH")
+        envs = {tree: {**base, "PYTHONPATH": os.pathsep.join([tree, extra] if extra else [tree]), "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store),
                        "RUNLOG_EXPERIMENT": "startup", "RUNLOG_SOURCE_DIRECTORY": str(folder)}
                 for tree in trees}
         walls: dict[str, list[float]] = {"bare": [], **{tree: [] for tree in trees}}
@@ -110,6 +112,7 @@ def main() -> None:
                     phases[tree].setdefault(name, []).append(value)
         points = len(run.get_metric_history("score")) if hasattr(run, "get_metric_history") else None
         run.complete()
+        experiment.close()
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(f"\nmedians of {args.repeats} interleaved rounds (load average {load}, Python {sys.version.split()[0]}, "
           f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, compiled: {args.compile}); "
