@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import runlog_core
+
 EXAMPLE_PLUGIN = Path(__file__).resolve().parents[2] / "examples" / "plugin"
 
 SCRIPT = """
@@ -36,7 +38,9 @@ def test_a_submitted_script_logs_without_loading_what_it_does_not_use(tmp_path: 
     (site / "runlog_csv_mirror.py").write_text((EXAMPLE_PLUGIN / "runlog_csv_mirror.py").read_text())
     (tmp_path / "train.py").write_text(SCRIPT)
     env = {**os.environ, "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store_dir), "RUNLOG_EXPERIMENT": "test",
-           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+           # the runlog under test, whatever the folder the script runs in
+           "PYTHONPATH": os.pathsep.join([str(site), str(Path(runlog_core.__file__).parents[1]),
+                                          os.environ.get("PYTHONPATH", "")]),
            "RUNLOG_CSV_MIRROR": str(tmp_path / "mirror.csv")}
     done = subprocess.run([sys.executable, "train.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
