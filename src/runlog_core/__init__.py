@@ -80,12 +80,13 @@ from runlog_core.exceptions import (
 )
 from runlog_core.plugins.manager import register_plugin, unregister_plugin
 from runlog_core.run.experiment import Experiment
-from runlog_core.run.query import search_runs
 from runlog_core.run.run import Run
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
     from typing import Any
+
+    from runlog_core.run.query import search_runs
 _legacy.install()  # runlog 0.1's module paths, for the pickles that recorded them
 
 
@@ -106,6 +107,10 @@ def __getattr__(name: str) -> Any:
         from runlog_core.transfer.push import push
 
         return push
+    if name == "search_runs":  # the search language and frames load on first use: a submitted script skips them
+        from runlog_core.run.query import search_runs
+
+        return search_runs
     if name == "autolog":
         from runlog_core.integration.autolog import autolog
 

@@ -14,7 +14,6 @@ import sys
 from typing import Any
 
 from runlog_core.hookspecs import hookimpl
-from runlog_core.integration import selected
 
 __all__ = ["keras", "lightning", "optuna", "ray", "sklearn", "xgboost"]
 
@@ -33,6 +32,9 @@ class LazyIntegration:
 
     @hookimpl
     def runlog_autolog(self, config: dict[str, Any]) -> None:
+        # here, not at the top: every process that opens a store loads this plugin (issue 18: start-up)
+        from runlog_core.integration import selected
+
         if not selected(config, self.name):
             return
         if config.get("disable"):

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from runlog_core.base.uri import parse_store_uri
 from runlog_core.hookspecs import hookimpl
-from runlog_core.store.sqlite.store import SQLiteStore, database_of
 
 if TYPE_CHECKING:
     from runlog_core.store.postgres.store import PostgresStore
+    from runlog_core.store.sqlite.store import SQLiteStore
 
 __all__ = ["PostgresPlugin", "SQLitePlugin", "store_exists"]
 
@@ -28,6 +28,8 @@ class SQLitePlugin:
         address = parse_store_uri(uri)
         if not address.is_local:
             return None
+        from runlog_core.store.sqlite.store import SQLiteStore, database_of  # not for a PostgreSQL-only process
+
         db_path, known_as = database_of(address)
         return SQLiteStore(db_path, uri=known_as)
 
@@ -55,6 +57,8 @@ def store_exists(uri: str) -> bool | None:
     """
     address = parse_store_uri(uri)
     if address.is_local:
+        from runlog_core.store.sqlite.store import database_of
+
         return database_of(address)[0].is_file()
     if address.is_postgres:
         from runlog_core.store.postgres.db import store_exists as database_has_store

@@ -121,6 +121,13 @@ def _guard_old_wrapper(function: Callable[..., Any], hook: str, plugin: str) -> 
 class GuardedPluginManager(pluggy.PluginManager):
     """A ``pluggy.PluginManager`` whose registered hook implementations cannot break a call."""
 
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        # pluggy looks at every name of a plugin with inspect.getattr_static: the dunders of each
+        # plugin object are most of them, and never hooks (issue 18: what a submitted script pays)
+        if name.startswith("__") and name.endswith("__"):
+            return None
+        return super().parse_hookimpl_opts(plugin, name)
+
     def register(self, plugin: object, name: str | None = None) -> str | None:
         registered = super().register(plugin, name)
         if registered is None:

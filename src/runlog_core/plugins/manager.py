@@ -47,7 +47,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    from importlib.metadata import entry_points
+    from runlog_core.plugins.entry_points import entry_points  # not importlib.metadata: see there
 
     for entry_point in entry_points(group="runlog"):
         if pm.get_plugin(entry_point.name) is not None or pm.is_blocked(entry_point.name):

@@ -9,11 +9,9 @@ nothing half-written left under the artifact's name (issue 9).
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -53,6 +51,8 @@ def make_private_dirs(folder: Path) -> None:
 
 def digest_of(source: BinaryIO) -> tuple[int, str]:
     """``(size, sha256)`` of the rest of ``source``, whatever store it is read from."""
+    import hashlib
+
     digest = hashlib.sha256()
     size = 0
     for chunk in iter(lambda: source.read(_CHUNK), b""):
@@ -152,6 +152,9 @@ class LocalArtifactStore:
             ArtifactConflictError: the run has a file where the name needs a folder, or the reverse.
             ArtifactWriteError: the file system refused (disk full, no permission); nothing is stored.
         """
+        import hashlib
+        import tempfile  # here: a script that only logs metrics never loads them (issue 18: start-up)
+
         target = self._prepare(run_id, name)
         digest = hashlib.sha256()
         size = 0
