@@ -21,6 +21,7 @@ the reason Ray gives. Ray is imported on first use only.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import sys
@@ -49,8 +50,11 @@ _task: Any = None
 
 
 class _Settings(Protocol):
-    stop_grace: float
-    keep_workdir: bool
+    @property
+    def stop_grace(self) -> float: ...
+
+    @property
+    def keep_workdir(self) -> bool: ...
 
 
 def artifact_uri(experiment: Experiment) -> str | None:
@@ -104,7 +108,7 @@ def connect(target: str) -> Any:
                 raise InvalidArgumentError("compute_target", target,
                                            f"the cluster this process is connected to already ({_connected})")
             return ray
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
         _connected = address
     return ray
 
@@ -183,10 +187,11 @@ def _run_script(command: list[str | None], env: dict[str, str], snapshot: bytes,
             if path.is_file():
                 name = path.relative_to(outputs).as_posix()
                 with open(path, "rb") as handle:
-                    first = True
+                    first, chunk = True, b""
                     while first or chunk:
                         chunk = handle.read(8 << 20)
-                        yield ("file", name, chunk, first)
+                        if chunk or first:
+                            yield ("file", name, chunk, first)
                         first = False
         yield ("exit", code)
     finally:  # stopped (ray.cancel interrupts the task) or done: nothing of the script stays
