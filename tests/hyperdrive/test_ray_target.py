@@ -8,6 +8,7 @@ database and a bucket on the moto S3 server.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,8 +180,8 @@ def test_a_script_runs_on_the_cluster_logs_into_the_team_store_and_streams_its_o
     printed = text.read_text()
     assert "step 0" in printed and "done" in printed
     # it ran in a Ray worker, in a folder of its own (the snapshot unpacked), not in the source folder
-    first = printed.splitlines()[0]
-    assert "ray" in first.split("parent=")[1].lower()
+    first = next(line for line in printed.splitlines() if line.startswith("cwd="))
+    assert "ray::" in first.split("parent=")[1]
     assert f"cwd={source}" not in first
     assert log["tags"]["runlog.compute_target"] == "ray"
     assert log["tags"].get("runlog.ray.node")
@@ -303,3 +305,110 @@ def test_a_worker_lost_mid_run_leaves_the_run_killed_with_the_reason(ray_address
     assert details["status"] == "Killed"
     assert "the Ray worker running the script was lost" in details["error"]
     assert wait_until(lambda: not pid_alive(pid), timeout=30)  # the script died with its worker
+
+
+CLUSTER = """
+    set -u
+    ip link set lo up
+    # only loopback here, so Ray's "reachable address" is 127.0.0.1 itself (no RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER)
+    export RAY_AUTH_MODE=token RAY_USAGE_STATS_ENABLED=0
+    export RUNLOG_RAY_ADDRESS=127.0.0.1:"$PORT"
+    stop() {  # both nodes, by the pids of their process groups
+        kill -TERM "$HEAD" 2>/dev/null; wait "$HEAD" 2>/dev/null
+        kill -KILL -- -"$HEAD" 2>/dev/null
+        [ -f "$TEMP/node.pid" ] && kill -KILL -- -"$(cat "$TEMP/node.pid")" 2>/dev/null
+    }
+    trap stop EXIT
+    # the head takes no task (0 CPUs): every script run goes to the second node
+    setsid "$RAY" start --head --block --port="$PORT" --num-cpus=0 --include-dashboard=false \\
+        --node-ip-address=127.0.0.1 --temp-dir="$TEMP" --disable-usage-stats > "$TEMP/head.log" 2>&1 &
+    HEAD=$!
+    for _ in $(seq 300); do "$PYTHON" -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1)" \\
+        "$PORT" 2>/dev/null && break; sleep 0.3; done
+    setsid "$RAY" start --block --address=127.0.0.1:"$PORT" --num-cpus=1 --node-ip-address=127.0.0.1 \\
+        --disable-usage-stats > "$TEMP/node.log" 2>&1 &
+    echo $! > "$TEMP/node.pid"
+    timeout -s KILL 150 "$PYTHON" "$DRIVER"
+"""
+
+DRIVER = """
+    import json, os, signal, sys, time
+    from pathlib import Path
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from runlog_core import Experiment, ScriptRunConfig
+    from runlog_core.submit.ray_target import connect
+
+    temp = Path(os.environ["TEMP"])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # S3, inside the namespace
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update(AWS_ENDPOINT_URL=f"http://{host}:{port}", AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s",
+                      AWS_DEFAULT_REGION="us-east-1")
+    boto3.client("s3").create_bucket(Bucket="team")
+    os.environ["RUNLOG_ARTIFACTS"] = "s3://team/runs"
+
+    ray = connect("ray")
+    deadline = time.monotonic() + 90
+    while sum(node["Alive"] for node in ray.nodes()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    run = Experiment("lost-node").submit(ScriptRunConfig(os.environ["SOURCE"], "train.py", compute_target="ray"))
+    deadline = time.monotonic() + 90
+    while "pid=" not in run._launch.pump.tail() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tail = run._launch.pump.tail()
+    os.killpg(int((temp / "node.pid").read_text()), signal.SIGKILL)  # the second node, all of it, at once
+    run._launch.done.wait(120)
+    details = run.get_details()
+    json.dump({"run_id": run.id, "status": details["status"], "error": details.get("error"), "tail": tail,
+               "node": details["tags"].get("runlog.ray.node")}, open(temp / "result.json", "w"))
+    server.stop()
+"""
+
+NODE_SCRIPT = """
+    import os, time
+    print(f"pid={os.getpid()}", flush=True)
+    while True:
+        time.sleep(0.05)
+"""
+
+
+def test_a_node_lost_mid_run_leaves_the_run_killed_with_the_reason(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two Ray nodes in a private network namespace; the one running the script is killed outright."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None or os.geteuid() != 0:
+        pytest.skip("needs root, unshare and ip to make a private network namespace")
+    from fixtures_postgres import create_database, database_uri, drop_database
+
+    name = create_database()
+    temp = tempfile.mkdtemp(prefix="rl-ray2-", dir="/tmp")
+    try:
+        source = write_script(tmp_path / "src", NODE_SCRIPT)
+        (Path(temp) / "cluster.sh").write_text(textwrap.dedent(CLUSTER))
+        (Path(temp) / "driver.py").write_text(textwrap.dedent(DRIVER))
+        env = {**os.environ, "RAY": str(Path(sys.executable).with_name("ray")), "PYTHON": sys.executable,
+               "PORT": "6379", "TEMP": temp, "DRIVER": str(Path(temp) / "driver.py"), "SOURCE": str(source),
+               # PostgreSQL by its socket: TCP to the host's server is out of the namespace's reach
+               "RUNLOG_STORE": f"postgresql://postgres@/{name}?host=/var/run/postgresql",
+               "PYTHONPATH": SRC + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else ""),
+               "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+        for key in ("RUNLOG_ARTIFACTS", "RUNLOG_RAY_ADDRESS", "AWS_ENDPOINT_URL", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"):
+            env.pop(key, None)
+        done = subprocess.run(["unshare", "-n", "bash", str(Path(temp) / "cluster.sh")], env=env,
+                              capture_output=True, text=True, timeout=280)
+        result_file = Path(temp) / "result.json"
+        assert result_file.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+        result = json.loads(result_file.read_text())
+        assert "pid=" in result["tail"]
+        assert result["status"] == "Killed", result
+        assert "the Ray worker running the script was lost" in result["error"]
+        pid = int(result["tail"].split("pid=")[1].split()[0])
+        assert wait_until(lambda: not pid_alive(pid), timeout=30)  # nothing of the lost node's script is left
+        monkeypatch.setenv("RUNLOG_ARTIFACTS", str(tmp_path / "artifacts"))  # only rows are read here
+        stored = Experiment("lost-node", store=database_uri(name)).get_runs()
+        assert [(r.id, r.get_status()) for r in stored] == [(result["run_id"], "Killed")]
+    finally:
+        drop_database(name)
+        shutil.rmtree(temp, ignore_errors=True)
