@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,6 +234,7 @@ STOPPABLE = """
     marker = Path(sys.argv[1])
 
     def on_term(signum, frame):
+        time.sleep(0.5)  # cleaning up: cancel() returns once the script is done
         marker.write_text("SIGTERM")
         sys.exit(0)
 
@@ -255,6 +257,29 @@ def test_cancel_stops_the_remote_script(ray_address: str, team: str, tmp_path: P
     assert marker.read_text() == "SIGTERM"  # the script got SIGTERM first (its handler ran)
     assert wait_until(lambda: not pid_alive(pid), timeout=30)
     assert run.get_details()["error"] == "canceled"
+
+
+def test_ctrl_c_while_waiting_stops_the_remote_script(ray_address: str, team: str, tmp_path: Path) -> None:
+    source = write_script(tmp_path / "src", STOPPABLE)
+    marker = tmp_path / "terminated"
+    run = Experiment("ray-ctrl-c").submit(ScriptRunConfig(source, "train.py", arguments=[str(marker)],
+                                                          compute_target="ray"))
+
+    def press_ctrl_c() -> None:
+        if wait_until(lambda: "pid=" in run._launch.pump.tail(), timeout=120):
+            os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C reaches the submitting process
+
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run.wait_for_completion(show_output=True)
+    finally:
+        presser.join()
+    details = run.get_details()
+    assert details["status"] == "Canceled"
+    assert "Ctrl-C" in details["error"]
+    assert marker.read_text() == "SIGTERM"
 
 
 def test_a_local_store_or_local_artifacts_with_a_ray_target_is_refused(tmp_path: Path, pg_uri: str,
