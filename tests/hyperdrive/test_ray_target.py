@@ -17,8 +17,8 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
