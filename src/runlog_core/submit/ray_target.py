@@ -73,6 +73,7 @@ def check_ray_target(experiment: Experiment, config: ScriptRunConfig) -> None:
     Raises:
         InvalidArgumentError: a local store (a folder, SQLite) or artifacts outside S3.
         MissingDependencyError: Ray is not installed.
+        ConnectionError: no Ray cluster answers at the address (Ray's own error).
     """
     from runlog_core.base.uri import parse_store_uri
 
@@ -91,6 +92,7 @@ def check_ray_target(experiment: Experiment, config: ScriptRunConfig) -> None:
         import ray  # noqa: F401
     except ImportError:
         raise MissingDependencyError("ray", f"compute_target={target!r}", "runlog[ray]") from None
+    connect(target)  # now, so a cluster that does not answer starts no run (Ray's ConnectionError says why)
 
 
 def connect(target: str) -> Any:
