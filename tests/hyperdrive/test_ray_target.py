@@ -69,6 +69,7 @@ def _listening(pids: set[int]) -> list[str]:
 
 
 _head_pid: list[int] = []  # the module's cluster: the `ray start --block` process, parent of the rest
+_client_port: list[int] = []  # its Ray Client server's port
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +84,11 @@ def ray_address() -> Iterator[str]:
     head_env = {**os.environ, **env,
                 "PYTHONPATH": SRC + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")}
     ray_cli = str(Path(sys.executable).with_name("ray"))
+    _client_port[:] = [_free_port()]
     log = open(Path(temp) / "head.log", "wb")
     head = subprocess.Popen(
         [ray_cli, "start", "--head", "--block", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
-         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={_free_port()}", f"--temp-dir={temp}",
+         "--node-ip-address=127.0.0.1", f"--ray-client-server-port={_client_port[0]}", f"--temp-dir={temp}",
          "--disable-usage-stats"],
         env=head_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     patch = pytest.MonkeyPatch()
@@ -280,6 +282,22 @@ def test_ctrl_c_while_waiting_stops_the_remote_script(ray_address: str, team: st
     assert details["status"] == "Canceled"
     assert "Ctrl-C" in details["error"]
     assert marker.read_text() == "SIGTERM"
+
+
+def test_a_ray_client_address_runs_the_script_there(ray_address: str, team: str, tmp_path: Path) -> None:
+    from runlog_core.submit.ray_target import disconnect
+
+    source = write_script(tmp_path / "src", SWEEP)
+    disconnect()  # this process joined the cluster directly in the tests above; now through Ray Client
+    try:
+        run = Experiment("ray-client").submit(ScriptRunConfig(
+            source, "train.py", arguments=["--x", 4], compute_target=f"ray://127.0.0.1:{_client_port[0]}"))
+        run.wait_for_completion()
+        assert run.get_status() == "Completed"
+        assert run.get_metrics()["score"] == 40.0
+        assert run.get_tags()["runlog.compute_target"] == f"ray://127.0.0.1:{_client_port[0]}"
+    finally:
+        disconnect()
 
 
 def test_a_local_store_or_local_artifacts_with_a_ray_target_is_refused(tmp_path: Path, pg_uri: str,

@@ -3,7 +3,7 @@
 The submitter keeps owning the run, as for a local script; only the script's process moves.
 :class:`RayProcess` has :class:`~.script_run.ScriptProcess`'s interface (``pump``, ``done``, ``stop``,
 ``wait_done``, ``exit_code``, ``finalizing``, ``supervisor``), so a submitted run and a sweep's
-children use it unchanged. Its Ray task (:func:`_run_script`, a streaming generator) unpacks the
+children use it unchanged. Its Ray task (:func:`.ray_task.run_script`, a streaming generator) unpacks the
 snapshot (shipped zipped through Ray's object store: a task's ``runtime_env`` takes only URIs for
 its working dir) in a fresh folder on the worker, runs the script there in a process group of its
 own and yields its output as it comes, then the files of ``outputs/`` and the exit code. The
@@ -15,26 +15,27 @@ run ends. The script logs into the submitter's team store: the task gets ``RUNLO
 Stopping (``run.cancel()``, Ctrl-C, a policy): ``ray.cancel(force=False)`` interrupts the task, which
 sends SIGTERM to the script's group and SIGKILL after the stop grace; ``ray.cancel(force=True)`` 5 s
 after the grace ends a task that did not stop. A worker or node lost mid-run ends the run Killed with
-the reason Ray gives. Ray is imported on first use only.
+the reason Ray gives. Ray Client (``ray://``) has no streaming generators: there the same generator
+runs in an actor (:class:`.ray_task.ScriptActor`) the submitter polls every 0.2 s, and stopping asks
+the actor (SIGTERM, then SIGKILL after the grace) before ``ray.kill``. Ray is imported on first use only.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
 import sys
 import threading
 import time
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runlog_core.exceptions import InvalidArgumentError, MissingDependencyError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
 from runlog_core.submit.process import OutputPump, describe_exit
+from runlog_core.submit.ray_task import ScriptActor, run_script, zip_folder
 
 if TYPE_CHECKING:
     from runlog_core.run.experiment import Experiment
@@ -47,6 +48,7 @@ _PASSED_ON = ("RUNLOG_", "AWS_", "PYTHONUNBUFFERED")  # what of the script's env
 _connect_lock = threading.Lock()
 _connected: str | None = None
 _task: Any = None
+_actor: Any = None
 
 
 class _Settings(Protocol):
@@ -127,88 +129,12 @@ def disconnect() -> None:
 
 
 def _remote_task(ray: Any) -> Any:
-    global _task
+    global _task, _actor
     if _task is None:
-        _task = ray.remote(num_returns="streaming", max_retries=0, num_cpus=1)(_run_script)
+        _task = ray.remote(num_returns="streaming", max_retries=0, num_cpus=1)(run_script)
+        # poll and stop run side by side (stop waits out the grace); never restarted: no script twice
+        _actor = ray.remote(num_cpus=1, max_restarts=0, max_concurrency=2)(ScriptActor)
     return _task
-
-
-def _zip_folder(folder: Path) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.relative_to(folder).parts[0] != "outputs":
-                archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
-
-
-# the launcher the script starts through: it dies with the Ray worker (PR_SET_PDEATHSIG), so a
-# worker killed by ray.cancel(force=True) leaves no script behind
-_LAUNCHER = ("import ctypes, os, signal, sys\n"
-             "try:\n    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\nexcept Exception:\n    pass\n"
-             "os.execv(sys.argv[1], sys.argv[1:])\n")
-
-
-def _run_script(command: list[str | None], env: dict[str, str], snapshot: bytes,
-                stop_grace: float) -> Iterator[tuple[Any, ...]]:
-    """The Ray task: run the script in the unpacked snapshot; yield its output, outputs/ and exit code."""
-    import platform
-    import select
-    import signal
-    import subprocess
-    import tempfile
-
-    workdir = tempfile.mkdtemp(prefix="runlog-ray-")
-    proc: subprocess.Popen[bytes] | None = None
-    try:
-        zipfile.ZipFile(io.BytesIO(snapshot)).extractall(workdir)
-        os.makedirs(os.path.join(workdir, "outputs"), exist_ok=True)
-        python = command[0] or sys.executable  # None: the worker's own interpreter
-        argv = [python, "-c", _LAUNCHER, python, *[str(part) for part in command[1:]]]
-        proc = subprocess.Popen(argv, cwd=workdir, env={**os.environ, **env}, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-        yield ("node", platform.node())
-        assert proc.stdout is not None
-        fd = proc.stdout.fileno()
-        while True:
-            if not select.select([fd], [], [], 1.0)[0]:
-                continue
-            data = os.read(fd, 1 << 16)
-            if not data:
-                break
-            deadline = time.monotonic() + 0.05  # gather what comes at once: fewer, larger items
-            while len(data) < (1 << 20) and select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                more = os.read(fd, 1 << 16)
-                if not more:
-                    break
-                data += more
-            yield ("out", data)
-        code = proc.wait()
-        outputs = Path(workdir) / "outputs"
-        for path in sorted(outputs.rglob("*")):
-            if path.is_file():
-                name = path.relative_to(outputs).as_posix()
-                with open(path, "rb") as handle:
-                    first, chunk = True, b""
-                    while first or chunk:
-                        chunk = handle.read(8 << 20)
-                        if chunk or first:
-                            yield ("file", name, chunk, first)
-                        first = False
-        yield ("exit", code)
-    finally:  # stopped (ray.cancel interrupts the task) or done: nothing of the script stays
-        if proc is not None:
-            for signum, wait in ((signal.SIGTERM, stop_grace), (signal.SIGKILL, 5.0)):
-                try:
-                    os.killpg(proc.pid, signum)
-                except (ProcessLookupError, PermissionError):
-                    break
-                end = time.monotonic() + wait
-                while proc.poll() is None and time.monotonic() < end:
-                    time.sleep(0.05)
-                if proc.poll() is not None and signum == signal.SIGKILL:
-                    break
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class RayProcess:
@@ -240,9 +166,14 @@ class RayProcess:
         read_end, self._write_end = os.pipe()
         self.pump = OutputPump(run, os.fdopen(read_end, "rb"))
         self.pump.start()
+        self._refs: Any = None
+        self._actor: Any = None
         try:
-            self._refs = _remote_task(ray).remote(remote, sent, ray.put(_zip_folder(workdir)),
-                                                  float(settings.stop_grace))
+            task, snapshot, grace = _remote_task(ray), ray.put(zip_folder(workdir)), float(settings.stop_grace)
+            if self.target.startswith("ray://"):  # Ray Client has no streaming generators: an actor, polled
+                self._actor = _actor.remote(remote, sent, snapshot, grace)
+            else:
+                self._refs = task.remote(remote, sent, snapshot, grace)
         except BaseException:
             os.close(self._write_end)
             raise
@@ -258,7 +189,10 @@ class RayProcess:
             self.stop_reason = reason
             self._stop_at = time.monotonic()
         try:
-            self._ray.cancel(self._refs, force=False)
+            if self._actor is not None:
+                self._actor.stop.remote()
+            else:
+                self._ray.cancel(self._refs, force=False)
         except Exception:
             pass
 
@@ -280,17 +214,30 @@ class RayProcess:
             self._finish()
 
     def _follow(self) -> None:
-        ray, refs = self._ray, self._refs
+        ray, refs, actor = self._ray, self._refs, self._actor
         next_check = time.monotonic() + 2.0
         forced = False
         while True:
-            ready, _ = ray.wait([refs], timeout=0.2)
+            if actor is not None:
+                items, finished = ray.get(actor.poll.remote())
+                for item in items:
+                    self._take(item)
+                if finished:
+                    ray.kill(actor)
+                    return
+                ready: list[Any] = []
+                time.sleep(0.2)
+            else:
+                ready, _ = ray.wait([refs], timeout=0.2)
             now = time.monotonic()
             if not ready:
                 if self._stop_at is not None and not forced and now >= self._stop_at + self.settings.stop_grace \
                         + FORCE_AFTER:
                     forced = True
-                    ray.cancel(refs, force=True)
+                    if actor is not None:
+                        ray.kill(actor)
+                    else:
+                        ray.cancel(refs, force=True)
                 if self.stop_reason is None and now >= next_check:
                     next_check = now + 2.0
                     if self.run.get_status() == CANCELED:  # canceled from another process: stop the task too
@@ -320,6 +267,8 @@ class RayProcess:
             self.run.set_tags({"runlog.ray.node": str(item[1])})
         elif kind == "exit":
             self.exit_code = int(item[1])
+        elif kind == "error" and self.stop_reason is None:  # from the actor: the script could not run
+            self.lost = FAILED, f"the Ray task failed on the cluster: {item[1]}"
 
     def _lost(self, err: BaseException) -> None:
         from ray.exceptions import RayTaskError, TaskCancelledError
