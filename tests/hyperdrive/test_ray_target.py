@@ -326,30 +326,6 @@ def test_an_unknown_compute_target_is_refused(tmp_path: Path, target: object) ->
     assert ScriptRunConfig(source, "train.py").compute_target == "local"
 
 
-LOST = """
-    import os, time
-    print(f"pid={os.getpid()} worker={os.getppid()}", flush=True)
-    while True:
-        time.sleep(0.05)
-"""
-
-
-def test_a_worker_lost_mid_run_leaves_the_run_killed_with_the_reason(ray_address: str, team: str,
-                                                                     tmp_path: Path) -> None:
-    source = write_script(tmp_path / "src", LOST)
-    run = Experiment("ray-lost").submit(ScriptRunConfig(source, "train.py", compute_target="ray"))
-    assert wait_until(lambda: "worker=" in run._launch.pump.tail(), timeout=120)
-    tail = run._launch.pump.tail()
-    pid, worker = (int(tail.split(f"{key}=")[1].split()[0]) for key in ("pid", "worker"))
-    os.kill(worker, signal.SIGKILL)  # the Ray worker process running the task dies, as with its node
-    with pytest.raises(Exception, match="Killed"):
-        run.wait_for_completion()
-    details = run.get_details()
-    assert details["status"] == "Killed"
-    assert "the Ray worker running the script was lost" in details["error"]
-    assert wait_until(lambda: not pid_alive(pid), timeout=30)  # the script died with its worker
-
-
 CLUSTER = """
     set -u
     ip link set lo up
