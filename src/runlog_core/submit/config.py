@@ -24,10 +24,13 @@ class ScriptRunConfig:
             They reach the script unchanged: no shell ever sees them.
         python: the interpreter; the submitter's own by default.
         environment_variables: added to (or replacing) the submitter's environment for the script.
+        compute_target: where the script runs: ``"local"`` (this machine, the default), ``"ray"``
+            (a task on the Ray cluster at ``RUNLOG_RAY_ADDRESS``, else the one Ray discovers) or
+            ``"ray://host:port"`` (docs/hyperdrive.md, "Running on a Ray cluster").
 
     Raises:
         InvalidArgumentError: a folder or script that does not exist, or arguments that are not
-            a list of str/int/float.
+            a list of str/int/float, or an unknown compute_target.
 
     Example::
 
@@ -38,7 +41,7 @@ class ScriptRunConfig:
 
     def __init__(self, source_directory: str | os.PathLike[str] = ".", script: str | os.PathLike[str] | None = None,
                  arguments: Sequence[Any] | None = None, python: str | os.PathLike[str] | None = None,
-                 environment_variables: Mapping[str, str] | None = None) -> None:
+                 environment_variables: Mapping[str, str] | None = None, compute_target: str = "local") -> None:
         if not isinstance(source_directory, (str, os.PathLike)) or not Path(source_directory).is_dir():
             raise InvalidArgumentError("source_directory", source_directory, "an existing folder")
         if script is None or not isinstance(script, (str, os.PathLike)):
@@ -70,6 +73,7 @@ class ScriptRunConfig:
                 if not isinstance(key, str) or not key or "=" in key or not isinstance(value, str):
                     raise InvalidArgumentError(f"environment_variables[{key!r}]", value, "a str value under a str name")
                 env[key] = value
+        self.compute_target = _check_compute_target(compute_target)
         self.source_directory = str(root)
         self.script = relative.as_posix()
         self.arguments = args
@@ -82,7 +86,21 @@ class ScriptRunConfig:
 
     def __repr__(self) -> str:
         return (f"ScriptRunConfig(source_directory={self.source_directory!r}, script={self.script!r}, "
-                f"arguments={self.arguments!r})")
+                f"arguments={self.arguments!r}"
+                + (f", compute_target={self.compute_target!r})" if self.compute_target != "local" else ")"))
+
+
+def _check_compute_target(value: object) -> str:
+    """``"local"``, ``"ray"`` or ``"ray://host:port"``, else an :class:`InvalidArgumentError`."""
+    accepted = ('"local" (this machine), "ray" (the Ray cluster at RUNLOG_RAY_ADDRESS, else the one Ray '
+                'discovers) or "ray://host:port"')
+    if value in ("local", "ray"):
+        return str(value)
+    if isinstance(value, str) and value.startswith("ray://"):
+        host, _, port = value[len("ray://"):].rpartition(":")
+        if host and port.isdigit() and 0 < int(port) < 65536 and "/" not in host:
+            return value
+    raise InvalidArgumentError("compute_target", value, accepted)
 
 
 ScriptRunConfig.__module__ = "runlog_core"  # pickled under its public path, wherever this module moves

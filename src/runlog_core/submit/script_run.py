@@ -41,6 +41,7 @@ from runlog_core.submit.process import (
     start_process,
     wait_interruptibly,
 )
+from runlog_core.submit.ray_target import RayProcess, artifact_uri, check_ray_target
 
 if TYPE_CHECKING:
     from runlog_core.run.experiment import Experiment
@@ -183,7 +184,7 @@ class ScriptProcess:
 class ScriptRun(Run):
     """A run whose script runs in a subprocess of this process (from :meth:`Experiment.submit`)."""
 
-    _launch: ScriptProcess | None = None
+    _launch: ScriptProcess | RayProcess | None = None
     # set by a sweep: stops launching the sweep's other children when this one is orphaned
     _stop_siblings: Callable[[], None] | None = None
 
@@ -289,7 +290,10 @@ def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfi
         if record_full:
             upload_snapshot(run, config.source_directory, files=files)
         record_environment(run, config, command, env, workdir, record_full, git)
-        run._launch = ScriptProcess(run, command, env, workdir, settings, monitor, on_done)
+        if config.compute_target == "local":
+            run._launch = ScriptProcess(run, command, env, workdir, settings, monitor, on_done)
+        else:  # a task on a Ray cluster (ray_target): the same interface, the script elsewhere
+            run._launch = RayProcess(run, config, command, env, workdir, settings, artifact_uri(experiment), on_done)
     except BaseException as err:
         Run._end(run, FAILED, f"could not start the script: {err!r}")
         raise
@@ -304,6 +308,7 @@ def submit(experiment: Experiment, config: ScriptRunConfig | Any, tags: Mapping[
         InvalidArgumentError: ``config`` is not a :class:`ScriptRunConfig`.
         ConfigError: a ``RUNLOG_*`` setting holds a value runlog cannot use (nothing is started).
         SnapshotTooLargeError: the source folder is over the snapshot cap (nothing is started).
+        InvalidArgumentError: a Ray ``compute_target`` with a local store (nothing is started).
 
     Example::
 
@@ -316,6 +321,8 @@ def submit(experiment: Experiment, config: ScriptRunConfig | Any, tags: Mapping[
         return submit_to(experiment, tags=tags, name=name)
     if not isinstance(config, ScriptRunConfig):
         raise InvalidArgumentError("config", config, "a ScriptRunConfig or a HyperDriveConfig")
+    if config.compute_target != "local":
+        check_ray_target(experiment, config)
     settings = LaunchSettings.read()
     files = prepare_snapshot(config)
     run = start_script_run(experiment, name, tags)

@@ -27,6 +27,7 @@ from runlog_core.run.snapshot import upload_snapshot
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import child_environment, git_info, record_environment
 from runlog_core.submit.process import wait_interruptibly
+from runlog_core.submit.ray_target import check_ray_target
 from runlog_core.submit.script_run import (
     Files,
     LaunchSettings,
@@ -390,6 +391,8 @@ def start_sweep(experiment: Experiment, config: ScriptRunConfig, plan: SweepPlan
         ConfigError: a ``RUNLOG_*`` setting holds a value runlog cannot use (nothing is started).
         SnapshotTooLargeError: the source folder is over the snapshot cap (nothing is started).
     """
+    if config.compute_target != "local":
+        check_ray_target(experiment, config)  # the children run on a Ray cluster: a team store only
     settings = LaunchSettings.read()
     files = prepare_snapshot(config)
     parent = experiment._start(name=name, tags=tags, parent=None, run_id=None, run_class=run_class)
