@@ -5,6 +5,8 @@ from pathlib import Path
 
 # Keras 3 runs on the torch backend in these tests; no TensorFlow is installed.
 os.environ.setdefault("KERAS_BACKEND", "torch")
+# Ray binds every interface unless this is set before ray is first imported (by any test): loopback only here
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 import pytest
 

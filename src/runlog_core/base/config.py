@@ -59,6 +59,7 @@ VARIABLES: dict[str, str] = {
     "RUNLOG_UI_TOKEN": "the token runlog ui and the notebook widget ask of every request (16 characters or more; default: a random one)",
     "RUNLOG_UI_DB_CONNECTIONS": "the most connections runlog ui holds to a PostgreSQL store (idle ones are closed)",
     "RUNLOG_S3_STALE_UPLOAD_SECONDS": "multipart uploads under the S3 prefix older than this are aborted at first use",
+    "RUNLOG_RAY_ADDRESS": "the Ray cluster of compute_target='ray' (host:port of the head's GCS)",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -195,6 +196,11 @@ def store_timeout() -> float:
 def s3_stale_upload_seconds(default: float) -> float:
     """``RUNLOG_S3_STALE_UPLOAD_SECONDS``: age after which an open multipart upload under the S3 prefix is aborted."""
     return _number("RUNLOG_S3_STALE_UPLOAD_SECONDS", default, zero_ok=True)
+
+
+def ray_address() -> str | None:
+    """``RUNLOG_RAY_ADDRESS``: the Ray cluster ``compute_target="ray"`` runs on (else Ray's discovery)."""
+    return _raw("RUNLOG_RAY_ADDRESS")
 
 
 def keep_workdir() -> bool:

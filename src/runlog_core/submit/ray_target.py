@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError, MissingDependencyError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
 from runlog_core.submit.process import OutputPump, describe_exit
@@ -105,14 +106,21 @@ def connect(target: str) -> Any:
     global _connected
     import ray
 
-    address = (os.environ.get("RUNLOG_RAY_ADDRESS") or "auto") if target == "ray" else target
+    address = (_config.ray_address() or "auto") if target == "ray" else target
     with _connect_lock:
         if ray.is_initialized():
             if _connected is not None and _connected != address:
                 raise InvalidArgumentError("compute_target", target,
                                            f"the cluster this process is connected to already ({_connected})")
             return ray
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
+        try:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
+        except ConnectionAbortedError:
+            # Ray Client: the server's per-client process can die while it starts (a busy head); one more try
+            if not address.startswith("ray://"):
+                raise
+            ray.shutdown()
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
         _connected = address
     return ray
 
