@@ -4,7 +4,8 @@
                  Lightning's logger connector calls them at every logged step (the tensors already
                  turned into Python numbers); a new dict per call
     keras-batch  ``on_train_batch_begin(b)`` + ``on_train_batch_end(b, logs)``, logs = 4 Python floats
-                 (what Keras 3 hands callbacks), inside one epoch
+                 (what Keras 3 hands callbacks), inside one epoch; the optimizer's ``iterations`` advanced
+                 between calls, outside the clock, as training would
     keras-epoch  ``on_epoch_begin(e)`` + ``on_epoch_end(e, logs)``, logs = 4 train + 4 val floats
     xgb          ``after_iteration(booster, epoch, evals_log)``, evals_log = 2 data sets x 2 metrics
                  whose histories grow by one value per call, as XGBoost's do
@@ -79,14 +80,19 @@ def time_keras(callback: Any, hook: str, calls: int, repeats: int, budget: float
         callback.on_train_batch_begin(0, {})
         callback.on_train_batch_end(0, dict(KERAS_BATCH_LOGS))
 
+        iterations = model.optimizer.iterations
+
         def loop(first: int, n: int) -> float:
             logs = [dict(KERAS_BATCH_LOGS) for _ in range(n)]
             begin, end = callback.on_train_batch_begin, callback.on_train_batch_end
-            start = perf()
+            total = 0.0
             for batch, item in enumerate(logs, first):
+                iterations.assign(batch)  # the optimizer's step, as fit advances it (MLflow logs at it)
+                start = perf()
                 begin(batch)
                 end(batch, item)
-            return perf() - start
+                total += perf() - start
+            return total
     else:
         callback.on_epoch_begin(0, {})
         callback.on_epoch_end(0, dict(KERAS_EPOCH_LOGS))

@@ -210,7 +210,8 @@ def count(peer: str, folder: str, names: str | Collection[str] | None = None) ->
     if peer == "dvclive":
         n = 0
         for path in glob.glob(os.path.join(folder, "dvclive", "plots", "metrics", "**", "*.tsv"), recursive=True):
-            if name and Path(path).stem not in name:
+            series = Path(path).relative_to(os.path.join(folder, "dvclive", "plots", "metrics")).with_suffix("")
+            if name and series.as_posix() not in name and (series.name not in name or series.parent.name):
                 continue
             with open(path) as f:
                 n += max(0, sum(1 for _ in f) - 1)

@@ -31,8 +31,8 @@ PEERS: dict[str, list[str]] = {
     # wandb's Keras callbacks import tensorflow.keras (with Keras 3 installed, TF's keras is Keras 3 itself);
     # the benchmarks run Keras on the torch backend everywhere, TF only satisfies that import
     "wandb": ["wandb", "tensorflow-cpu"],
-    "aim": ["aim"],
-    "dvclive": ["dvclive"],
+    "aim": ["aim", "setuptools<81"],  # aim imports pkg_resources, which setuptools 81 dropped
+    "dvclive": ["dvclive", "tensorflow-cpu"],  # dvclive.keras imports tensorflow too
     "clearml": ["clearml"],
 }
 # the frameworks each peer venv gets, at the versions of the interpreter running this script

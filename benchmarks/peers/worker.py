@@ -92,7 +92,8 @@ def keras_callback(peer: str, folder: str, hook: str) -> tuple[Any, str]:
             raise LookupError("AimCallback logs per epoch only (on_epoch_end)")
         from aim.keras import AimCallback
 
-        return AimCallback(repo=folder, experiment="bench"), "loss"
+        # "loss" and "val_loss" are both stored as "loss" (contexts subset=train and subset=val)
+        return AimCallback(repo=folder, experiment="bench"), "loss*2"
     if peer == "dvclive":
         if hook == "batch":
             raise LookupError("DVCLiveCallback logs per epoch only (on_epoch_end)")
@@ -100,7 +101,7 @@ def keras_callback(peer: str, folder: str, hook: str) -> tuple[Any, str]:
         from dvclive.keras import DVCLiveCallback
 
         live = Live(dir=os.path.join(folder, "dvclive"), save_dvc_exp=False, dvcyaml=None)
-        return DVCLiveCallback(live=live), "loss"
+        return DVCLiveCallback(live=live), "train/loss"  # "val_loss" goes to eval/loss
     raise LookupError(f"{peer} has no Keras callback of its own")
 
 
@@ -121,7 +122,7 @@ def xgb_callback(peer: str, folder: str) -> tuple[Any, str]:
         from dvclive.xgb import DVCLiveCallback
 
         live = Live(dir=os.path.join(folder, "dvclive"), save_dvc_exp=False, dvcyaml=None)
-        return DVCLiveCallback(live=live), "rmse"
+        return DVCLiveCallback(live=live), "train/rmse"
     raise LookupError(f"{peer} has no XGBoost callback of its own")
 
 
@@ -161,7 +162,9 @@ def calls(job: dict[str, Any]) -> dict[str, Any]:
         except LookupError as err:
             return {"ok": False, "why": str(err)}
         finish(peer, thing)
+        name, _, times = name.partition("*")
         stored = pl.count(peer, folder, name)
+        expected *= int(times or 1)
     return {"us": us, "calls": per_loop, "stored": stored, "expected": expected, "series": name}
 
 
