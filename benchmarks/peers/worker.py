@@ -26,8 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-import peer_logging as pl  # noqa: E402
+import harness
+import peer_logging as pl
 
 perf = time.perf_counter
 
