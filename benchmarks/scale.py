@@ -281,6 +281,7 @@ def main() -> int:
 
     import platform
 
+    print(f"`python benchmarks/scale.py{''.join(' ' + a for a in sys.argv[1:])}`")
     print(f"runlog scale: Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.platform()}; "
           f"medians of {args.repeats} after one untimed call")
     if hasattr(os, "getloadavg"):

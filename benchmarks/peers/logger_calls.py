@@ -278,6 +278,8 @@ def main() -> int:
     versions = {peer: setup_venvs.status(peer)[1] for peer in PEER_KINDS if peer in args.peers}
     print("\npeer versions: " + "; ".join(f"{peer}: {v}" for peer, v in versions.items()))
     print("\n--- markdown ---\n")
+    print(f"Measured with `python benchmarks/peers/logger_calls.py{''.join(' ' + a for a in sys.argv[1:])}` on "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}.\n")
     print(markdown(head, rows))
     if hasattr(os, "getloadavg"):
         print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")

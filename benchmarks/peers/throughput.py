@@ -140,6 +140,8 @@ def main() -> int:
     parser.add_argument("--no-mlflow", action="store_true")
     parser.add_argument("--no-tensorboard", action="store_true")
     parser.add_argument("--no-runlog", action="store_true", help="only the peers (no list, raw, runlog rows)")
+    parser.add_argument("--mlflow-metric-points", type=int, default=None,
+                        help="points MLflow log_metric logs, one call each (default 2,000; quick 300)")
     args = parser.parse_args()
     quick = args.quick
     repeats = args.repeats or (3 if quick else 7)
@@ -147,11 +149,11 @@ def main() -> int:
     budget = args.budget or (3.0 if quick else 20.0)
     if quick:
         workloads = [lt.Workload("A", "A: 1 x 20,000", 1, 20_000), lt.Workload("B", "B: 20 x 1,000 (dict)", 20, 1_000)]
-        mlflow_metric_points = 300
+        mlflow_metric_points = args.mlflow_metric_points or 300
     else:
         workloads = [lt.Workload("A", "A: 1 x 100,000", 1, 100_000),
                      lt.Workload("B", "B: 20 x 5,000 (dict)", 20, 5_000)]
-        mlflow_metric_points = 2_000
+        mlflow_metric_points = args.mlflow_metric_points or 2_000
     print(f"runlog peers throughput{' (quick)' if quick else ''}: Python {platform.python_version()}, "
           f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, {platform.platform()}")
     print(f"repeats: {repeats} (runlog, list, raw sqlite3), {slow} (MLflow, TensorBoard, each peer); medians; "
@@ -207,7 +209,7 @@ def main() -> int:
     print(lt.plain(lt.HEAD, rows))
     print("\npeer versions: " + "; ".join(f"{peer}: {v}" for peer, v in versions.items()))
     print("\n--- markdown ---\n")
-    print(f"Measured with `python benchmarks/peers/throughput.py{' --quick' if quick else ''}` on "
+    print(f"Measured with `python benchmarks/peers/throughput.py{''.join(' ' + a for a in sys.argv[1:])}` on "
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; "
           f"medians of {repeats} runs ({slow} for MLflow, TensorBoard and the peers).\n")
     print(lt.markdown(lt.HEAD, rows))
