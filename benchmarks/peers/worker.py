@@ -168,6 +168,30 @@ def calls(job: dict[str, Any]) -> dict[str, Any]:
     return {"us": us, "calls": per_loop, "stored": stored, "expected": expected, "series": name}
 
 
+def fill_aim(job: dict[str, Any]) -> dict[str, Any]:
+    """ui_load.py's data in an Aim repo: a run "big" with a "loss" series of ``points`` points, then
+    ``runs`` runs of ``metrics`` metrics (one value each, step 0) and ``params`` params. No system-metrics
+    thread nor console capture: only the data counts here."""
+    from aim import Run
+
+    quiet = {"system_tracking_interval": None, "capture_terminal_logs": False, "log_system_params": False}
+    big = Run(repo=job["repo"], experiment="bench", **quiet)
+    big.name = "big"
+    track = big.track
+    for step in range(job["points"]):
+        track(1.0 / (step + 1) + (step % 1000) * 1e-6, name="loss", step=step)
+    big_hash = big.hash
+    big.close()
+    for index in range(job["runs"]):
+        run = Run(repo=job["repo"], experiment="bench", **quiet)
+        run.name = f"run-{index:05d}"
+        for k in range(job["params"]):
+            run[f"p{k}"] = index * k
+        run.track({f"m{k}": index * 0.5 + k for k in range(job["metrics"])}, step=0)
+        run.close()
+    return {"big": big_hash}
+
+
 def main() -> None:
     job = json.loads(sys.argv[1])
     warnings.filterwarnings("ignore")
@@ -177,7 +201,7 @@ def main() -> None:
     sink = io.StringIO()
     try:
         with contextlib.redirect_stdout(sink):
-            result = {"throughput": throughput, "calls": calls}[job["task"]](job)
+            result = {"throughput": throughput, "calls": calls, "fill-aim": fill_aim}[job["task"]](job)
         result.setdefault("ok", True)
     except Exception as err:
         result = {"ok": False, "why": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:300],
