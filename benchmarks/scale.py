@@ -4,6 +4,10 @@
     python benchmarks/scale.py --folder /var/tmp/runlog-scale               # measure (fills what is missing first)
     python benchmarks/scale.py --quick                                      # 1,000/10,000 runs, 100k/1M points
 
+On a busy machine, fill with ``RUNLOG_STORE_TIMEOUT=300``: a run of a million points ends with
+``flush()``, which raises ``StoreError`` when the writer has not committed them within the timeout
+(10 s by default; seen at 40 million points under ``nice -n 19`` with a load of 10 on 2 cores).
+
 Stores (kept in ``--folder`` when given, so the UI benchmark can use them too:
 ``python benchmarks/ui_load.py --skip-mlflow --folder FOLDER/runs-100000 --runs 100000 --points 10000000``):
 
