@@ -20,6 +20,16 @@ its API, MLflow through ``MlflowClient.log_batch`` on a ``sqlite:///`` backend; 
               auto-refresh re-reads whole histories on a timer, and its tables do not refresh)
 
 Targets (issue 10): table < 1 s, 1M-point chart < 1 s and < 300 KB, live point < 2 s.
+
+With ``--aim`` (issue 21), ``aim up`` too, over the same data in an Aim repo (filled in Aim's own venv,
+``benchmarks/peers/setup_venvs.py``, by ``benchmarks/peers/worker.py``: runs named as here, the params
+as run attributes, the metrics tracked at step 0, the big run's "loss" tracked point by point):
+
+    table     until the newest run's name is in Aim's runs explorer (``/runs``)
+    chart     until the big run's metrics tab (``/runs/<hash>/metrics``) has drawn its "loss" line (an
+              SVG path of class Line with its points)
+
+``--fill-only`` fills the stores of ``--folder`` and stops (filling MLflow and Aim takes minutes).
 """
 
 from __future__ import annotations
@@ -218,6 +228,42 @@ def live_delays(browser: Any, base: str, store: str, count: int) -> list[float]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+AIM_TABLE_READY = "document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
+AIM_CHART_READY = "(() => { const p = document.querySelector('svg path.Line'); return p && (p.getAttribute('d') || '').length > 100; })()"
+
+
+def aim_python() -> Path:
+    """The Python of Aim's own venv, made when missing (Aim is no dependency of runlog)."""
+    sys.path.insert(0, str(HERE / "peers"))
+    import setup_venvs
+
+    ready, why = setup_venvs.ensure("aim")
+    if not ready:
+        raise RuntimeError(f"Aim cannot run here: {why}")
+    return setup_venvs.python_of("aim")
+
+
+def fill_aim(folder: Path, runs: int, metrics: int, params: int, points: int) -> str:
+    job = {"task": "fill-aim", "repo": str(folder / "aim"), "runs": runs, "metrics": metrics, "params": params,
+           "points": points}
+    proc = subprocess.run([str(aim_python()), str(HERE / "peers" / "worker.py"), json.dumps(job)],
+                          capture_output=True, text=True)
+    answer = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    if not answer.get("ok"):
+        raise RuntimeError(f"filling Aim failed: {answer.get('why')}")
+    return str(answer["big"])
+
+
+def start_aim(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    aim = aim_python().parent / "aim"
+    proc = subprocess.Popen([str(aim), "up", "--repo", str(folder / "aim"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(url + "/api/projects", proc)
+    return proc, url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=10_000)
@@ -228,6 +274,8 @@ def main() -> None:
     parser.add_argument("--live-points", type=int, default=5)
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--folder", type=Path, default=None, help="keep the stores here (default: a temporary folder)")
+    parser.add_argument("--aim", action="store_true", help="also `aim up` over the same data (Aim in its own venv)")
+    parser.add_argument("--fill-only", action="store_true", help="fill the stores of --folder, measure nothing")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -261,6 +309,16 @@ def main() -> None:
         filled.write_text(json.dumps({"sizes": sizes, "big": big, **(
             {} if args.skip_mlflow else {"ml_experiment": ml_experiment, "ml_big": ml_big})}))
 
+    known = json.loads(filled.read_text())
+    aim_big = known.get("aim_big", "")
+    if args.aim and not aim_big:
+        start = perf()
+        aim_big = fill_aim(folder, args.runs, args.metrics, args.params, args.points)
+        note(f"Aim filled (Run.track) in {perf() - start:.1f} s")
+        filled.write_text(json.dumps({**known, "aim_big": aim_big}))
+    if args.fill_only:
+        return
+
     rows: list[tuple[str, str, float, int, int]] = []
     table_ready = f"document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
     runlog_chart = "document.querySelector('.metric-card[data-metric=\"loss\"][data-points] canvas')"
@@ -291,6 +349,17 @@ def main() -> None:
                     browser, f"{ml_base}/#/experiments/{ml_experiment}/runs/{ml_big}/model-metrics", mlflow_chart))))
             finally:
                 stop(ml)
+        if args.aim:
+            aim, aim_base = start_aim(folder)
+            try:
+                aim_table = AIM_TABLE_READY.format(newest=newest)
+                measure(browser, f"{aim_base}/runs", aim_table)
+                rows.append(("Aim", "table", *median_of(args.repeats, lambda: measure(
+                    browser, f"{aim_base}/runs", aim_table))))
+                rows.append(("Aim", "chart", *median_of(args.repeats, lambda: measure(
+                    browser, f"{aim_base}/runs/{aim_big}/metrics", AIM_CHART_READY))))
+            finally:
+                stop(aim)
         browser.close()
 
     print(f"\n{args.runs:,} runs x {args.metrics} metrics x {args.params} params; one run of {args.points:,} points; "
@@ -304,6 +373,11 @@ def main() -> None:
         for what in ("table", "chart"):
             ours, theirs = figures[("runlog", what)], figures[("MLflow", what)]
             print(f"{what}: MLflow/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
+    if args.aim:
+        print()
+        for what in ("table", "chart"):
+            ours, theirs = figures[("runlog", what)], figures[("Aim", what)]
+            print(f"{what}: Aim/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
     print(f"\nlive (runlog): flush to screen {statistics.median(delays):.2f} s median, {max(delays):.2f} s max "
           f"over {len(delays)} points; MLflow: not measured (its tables do not refresh; its charts re-read on a timer)")
     table, chart = figures[("runlog", "table")], figures[("runlog", "chart")]
