@@ -14,13 +14,15 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from runlog_core.run.capture import STD_LOG
 from runlog_core.run.follow import TAIL_CHARS, copy_log, read_log_tail
@@ -192,3 +194,34 @@ def wait_interruptibly(done: threading.Event, interval: float, tick: Callable[[]
             if tick is not None:
                 tick()
             time.sleep(interval)
+
+
+def end_script_run(proc: Any) -> None:
+    """Record how a script process ended (a ``ScriptProcess`` or a ``RayProcess``): its status with the
+    log's last lines when it failed, the duration and exit code tags; then its working copy removed,
+    ``done`` set and ``on_done`` called, whatever happened."""
+    from runlog_core.run.run import FAILED, KILLED, Run
+
+    run = proc.run
+    try:
+        status, error = proc._status()
+        if status in (FAILED, KILLED):
+            tail = proc.pump.tail().rstrip("\n")
+            if tail:
+                error = f"{error}\n--- last lines of logs/std_log.txt ---\n{tail}"
+        tags = {"runlog.duration_s": f"{time.monotonic() - proc.started:.3f}"}
+        if proc.exit_code is not None:
+            tags["runlog.exit_code"] = str(proc.exit_code)
+        try:
+            run.set_tags(tags)
+        except Exception:
+            pass
+        Run._end(run, status, error)
+    except Exception as err:
+        sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
+    finally:
+        if not proc.settings.keep_workdir:
+            shutil.rmtree(proc.workdir, ignore_errors=True)
+        proc.done.set()
+        if proc.on_done is not None:
+            proc.on_done()

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError, MissingDependencyError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
-from runlog_core.submit.process import OutputPump, describe_exit
+from runlog_core.submit.process import OutputPump, describe_exit, end_script_run
 from runlog_core.submit.ray_task import ScriptActor, run_script, zip_folder
 
 if TYPE_CHECKING:
@@ -306,27 +305,5 @@ class RayProcess:
         return FAILED, f"exit code {code}"
 
     def _finish(self) -> None:
-        run = self.run
         self.finalizing = True
-        try:
-            status, error = self._status()
-            if status in (FAILED, KILLED):
-                tail = self.pump.tail().rstrip("\n")
-                if tail:
-                    error = f"{error}\n--- last lines of logs/std_log.txt ---\n{tail}"
-            tags = {"runlog.duration_s": f"{time.monotonic() - self.started:.3f}"}
-            if self.exit_code is not None:
-                tags["runlog.exit_code"] = str(self.exit_code)
-            try:
-                run.set_tags(tags)
-            except Exception:
-                pass
-            Run._end(run, status, error)
-        except Exception as err:
-            sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
-        finally:
-            if not self.settings.keep_workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
-            self.done.set()
-            if self.on_done is not None:
-                self.on_done()
+        end_script_run(self)

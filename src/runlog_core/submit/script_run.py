@@ -12,7 +12,6 @@ to the whole process group and SIGKILL after ``RUNLOG_STOP_GRACE`` seconds (10 b
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from runlog_core.submit.environment import child_environment, record_environment
 from runlog_core.submit.process import (
     OutputPump,
     describe_exit,
+    end_script_run,
     reap_group,
     signal_group,
     start_process,
@@ -150,35 +150,13 @@ class ScriptProcess:
         return FAILED, f"exit code {code}"
 
     def _finish(self) -> None:
-        run = self.run
         self.finalizing = True
-        try:
-            if self.monitor is not None:
-                try:
-                    self.monitor.stop()
-                except Exception:
-                    pass
-            status, error = self._status()
-            if status in (FAILED, KILLED):
-                tail = self.pump.tail().rstrip("\n")
-                if tail:
-                    error = f"{error}\n--- last lines of logs/std_log.txt ---\n{tail}"
-            tags = {"runlog.duration_s": f"{time.monotonic() - self.started:.3f}"}
-            if self.exit_code is not None:
-                tags["runlog.exit_code"] = str(self.exit_code)
+        if self.monitor is not None:
             try:
-                run.set_tags(tags)
+                self.monitor.stop()
             except Exception:
                 pass
-            Run._end(run, status, error)
-        except Exception as err:
-            sys.stderr.write(f"runlog: could not end run {run.id}: {err!r}\n")
-        finally:
-            if not self.settings.keep_workdir:
-                shutil.rmtree(self.workdir, ignore_errors=True)
-            self.done.set()
-            if self.on_done is not None:
-                self.on_done()
+        end_script_run(self)
 
 
 class ScriptRun(Run):
