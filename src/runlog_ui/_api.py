@@ -127,27 +127,22 @@ class Api:
         except RunlogError as err:
             raise ApiError(400, str(err)) from None
         parent = query.get("parent")
-        counts: dict[str, int] | None = None
+        # issue 21: the store finds the page, counts the runs and the page's children; nothing is read
+        # per run of the experiment
         if parent:
             self._run(parent)
-            if order_by:
-                infos = [i for i in self.store.search_runs(None, order_by, experiment_id) if i.parent_id == parent]
-            else:
-                infos = self.store.list_runs(parent_id=parent)
+            # a run's children in any experiment, newest first; sorted, those of this experiment (as before)
+            within = experiment_id if order_by else None
+            page = self.store.search_runs(None, order_by, within, parent_id=parent, offset=offset, limit=limit)
+            total = self.store.count_runs(None, within, parent_id=parent)
+            counts = self.store.count_children([i.id for i in page])
         else:
-            infos = self.store.search_runs(expression, order_by, experiment_id)
-            # children counted from the whole experiment when the filter may have left some out
-            everyone = infos if expression is None else self.store.list_runs(experiment_id=experiment_id)
-            found: dict[str, int] = {}
-            for info in everyone:
-                if info.parent_id is not None:
-                    found[info.parent_id] = found.get(info.parent_id, 0) + 1
-            counts = found
-            if query.get("children") != "1":
-                infos = [i for i in infos if i.parent_id is None]
-        page = infos[offset:offset + limit]
-        if counts is None:
-            counts = {i.id: len(self.store.list_runs(parent_id=i.id)) for i in page}
+            everyone = query.get("children") == "1"
+            page = self.store.search_runs(expression, order_by, experiment_id, include_children=everyone,
+                                          offset=offset, limit=limit)
+            total = self.store.count_runs(expression, experiment_id, include_children=everyone)
+            # children counted whether or not the filter matches them
+            counts = self.store.count_children([i.id for i in page], experiment_id)
         latest = {i.id: self._latest(i.id) for i in page}
         if wanted is None:
             chosen = choose_columns(named_fields(expression, order_by), (latest[i.id] for i in page), 4)
@@ -166,7 +161,7 @@ class Api:
                 if key in sources[namespace]:
                     row[namespace][key] = sources[namespace][key]
             rows.append(row)
-        return json_response({"total": len(infos), "offset": offset, "limit": limit, "runs": rows, "columns": wanted})
+        return json_response({"total": total, "offset": offset, "limit": limit, "runs": rows, "columns": wanted})
 
     def keys(self, request: Request) -> Response:
         experiment_id = self._experiment(request.path_params["experiment_id"])

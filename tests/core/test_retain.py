@@ -16,6 +16,7 @@ import pytest
 from runlog_core import Experiment, InvalidArgumentError, Run, RunNotFoundError, RunStateError, search_runs
 from runlog_core.cli.main import main
 from runlog_core.store.gc import collect_garbage
+from runlog_core.store.sqlite.schema import SCHEMA_VERSION
 
 OLD_STORE = Path(__file__).parent / "data" / "v0_1_0" / "store"
 
@@ -200,7 +201,7 @@ def test_an_old_store_is_upgraded_and_can_delete_restore_and_gc(tmp_path: Path) 
     exp = Experiment("pickled", store=folder)
     (run,) = exp.get_runs()
     version = sqlite3.connect(folder / "runlog.db").execute("PRAGMA user_version").fetchone()[0]
-    assert version == 6 and run.get_metrics()["loss"] == 0.5
+    assert version == SCHEMA_VERSION and run.get_metrics()["loss"] == 0.5
     exp._store.close()
     with Experiment("pickled", store=folder) as again:
         run = again.get_runs()[0]

@@ -88,10 +88,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         experiment_id = store.get_experiment_id(args.experiment)
         if experiment_id is None:
             raise RunlogError(f"no experiment {args.experiment!r} in {store.uri}; see `runlog runs` for the experiments")
-    infos = store.search_runs(expression, order_by, experiment_id)
-    if not args.all:  # the same rule with or without --filter (issue 12)
-        infos = [info for info in infos if info.parent_id is None]
-    infos = infos[: args.limit]
+    # children only with --all, with or without --filter (issue 12); the store finds the page (issue 21)
+    infos = store.search_runs(expression, order_by, experiment_id, include_children=args.all, limit=args.limit)
     latest = {info.id: _latest_metrics(store, info.id) for info in infos}
     if columns is None:
         columns = choose_columns(named_fields(expression, order_by), (latest[i.id] for i in infos), args.metrics)

@@ -295,7 +295,8 @@ class Store(Protocol):
         ...
 
     def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
-                    experiment_id: int | None = None) -> list[RunInfo]:
+                    experiment_id: int | None = None, *, parent_id: str | None = None,
+                    include_children: bool = True, offset: int = 0, limit: int | None = None) -> list[RunInfo]:
         """Return the runs matching a parsed filter, sorted by ``order_by``, then newest first.
 
         ``expression`` is a tree of :class:`And` and :class:`Or` (each with ``terms``: two or
@@ -307,8 +308,30 @@ class Store(Protocol):
         numeric params, strs with str params), ``tags`` (strs, or numbers with tags that read as
         numbers) and ``attributes`` (status, name, id, experiment, start_time, end_time,
         duration). ``None`` matches every run. ``order_by`` holds ``(Field, descending)``;
-        runs without the value sort last.
+        runs without the value sort last. Deleted runs are never found.
+
+        Args:
+            experiment_id: only runs of this experiment.
+            parent_id: only the direct children of this run.
+            include_children: with ``False`` (and no ``parent_id``), only top-level runs.
+            offset, limit: the page ``runs[offset:offset + limit]`` of the whole sorted answer
+                (``limit`` ``None``: to the end), found by the store (issue 21: the web UI and
+                ``runlog runs`` ask for one page of 100,000 runs). :meth:`count_runs` counts them all.
+
+        Raises:
+            InvalidArgumentError: ``offset`` or ``limit`` is not an int of 0 or more.
         """
+        ...
+
+    def count_runs(self, expression: Expression | None, experiment_id: int | None = None, *,
+                   parent_id: str | None = None, include_children: bool = True) -> int:
+        """Return how many runs :meth:`search_runs` finds with the same arguments, without reading them."""
+        ...
+
+    def count_children(self, run_ids: Sequence[str], experiment_id: int | None = None) -> dict[str, int]:
+        """Return ``{run id: number of its direct children}`` for those of ``run_ids`` that have any (deleted
+        children not counted; only children in experiment ``experiment_id`` when given), in one query
+        or a few: the web UI counts the children of a page's runs."""
         ...
 
     # -- the writer's batch -------------------------------------------------------------------

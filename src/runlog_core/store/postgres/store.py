@@ -37,7 +37,14 @@ from runlog_core.store.postgres.pages import key_page, points_page
 from runlog_core.store.postgres.retain import PostgresRetention
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 from runlog_core.store.postgres.write import write_batch
-from runlog_core.store.sql_runs import run_conditions, search_statement
+from runlog_core.store.sql_runs import (
+    children_statement,
+    count_statement,
+    page_size,
+    page_start,
+    run_conditions,
+    search_statement,
+)
 from runlog_core.store.sqlite.codec import decode_chunk, decode_param, refusal
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 
@@ -189,12 +196,29 @@ class PostgresStore(PostgresRetention):
         return [RunInfo(*row) for row in rows]
 
     def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
-                    experiment_id: int | None = None) -> list[RunInfo]:
+                    experiment_id: int | None = None, *, parent_id: str | None = None,
+                    include_children: bool = True, offset: int = 0, limit: int | None = None) -> list[RunInfo]:
         sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, expression, order_by,
                                        experiment_id, Joins(), compile_filter, compile_order,
-                                       "r.start_time DESC, r.seq DESC")
+                                       "r.start_time DESC, r.seq DESC", parent_id, include_children,
+                                       page_start(offset), page_size(limit))
         rows = self._run(lambda conn: conn.execute(sql, params).fetchall(), "cannot search")
         return [RunInfo(*row) for row in rows]
+
+    def count_runs(self, expression: Expression | None, experiment_id: int | None = None, *,
+                   parent_id: str | None = None, include_children: bool = True) -> int:
+        sql, params = count_statement(placeholder, expression, experiment_id, Joins(), compile_filter, parent_id,
+                                      include_children)
+        row = self._run(lambda conn: conn.execute(sql, params).fetchone(), "cannot search")
+        return 0 if row is None else int(row[0])
+
+    def count_children(self, run_ids: Sequence[str], experiment_id: int | None = None) -> dict[str, int]:
+        ids = list(dict.fromkeys(run_ids))
+        if not ids:
+            return {}
+        sql, params = children_statement(placeholder, ids, experiment_id)
+        rows = self._run(lambda conn: conn.execute(sql, params).fetchall())
+        return {parent: int(count) for parent, count in rows}
 
     # -- the writer's batch ------------------------------------------------------------------
 

