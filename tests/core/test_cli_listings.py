@@ -265,3 +265,32 @@ def test_scores_come_before_timings_among_metrics_every_run_shares(tmp_path: Pat
             run.log("rank_test_score", k + 1)
     headers = _headers(runlog("runs", cwd=tmp_path).stdout)
     assert headers == ["metrics.mean_test_score", "metrics.rank_test_score", "metrics.epoch", "metrics.mean_fit_time"]  # --metrics 4
+
+
+def test_limit_with_a_filter_and_a_sort_lists_the_first_runs_of_the_whole_answer(tmp_path: Path) -> None:
+    """Issue 21: the store finds the page; `--limit 3` lists the runs it listed when it read every run."""
+    exp = Experiment("paged")
+    scores = {}
+    for k in range(12):
+        with exp.start_logging(name=f"trial-{k}", outputs=None) as run:
+            run.log_params({"group": k % 3})
+            run.log("score", (k * 5) % 12)
+            scores[run.name] = ((k * 5) % 12, k % 3)
+            if k in (4, 9):
+                with run.child_run(name=f"child-of-{k}") as child:
+                    child.log("score", 100 + k)
+                    child.log_params({"group": 2})
+                    scores[child.name] = (100 + k, 2)
+
+    def listed(*extra: str) -> list[str]:
+        out = runlog("runs", "-e", "paged", "--json", "--columns", "name,metrics.score", *extra, cwd=tmp_path).stdout
+        return [row["name"] for row in json.loads(out)]
+
+    top = sorted((n for n, (_s, g) in scores.items() if g >= 1 and not n.startswith("child")),
+                 key=lambda n: -scores[n][0])
+    assert listed("--filter", "params.group >= 1", "--sort", "metrics.score DESC", "--limit", "3") == top[:3]
+    assert listed("--filter", "params.group >= 1", "--sort", "metrics.score DESC") == top  # 8 of the default 50
+    everyone = sorted((n for n, (_s, g) in scores.items() if g >= 1), key=lambda n: -scores[n][0])
+    assert listed("--all", "--filter", "params.group >= 1", "--sort", "metrics.score DESC", "--limit", "3") == \
+        everyone[:3] == ["child-of-9", "child-of-4", top[0]]
+    assert listed("--limit", "2") == ["trial-11", "trial-10"]  # newest first, children left out

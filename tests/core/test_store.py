@@ -19,7 +19,10 @@ import pytest
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
 from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
-from runlog_core.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION, quote_identifier
+from runlog_core.base.filter import parse_filter
+from runlog_core.store.sql_runs import search_statement
+from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.sqlite.schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, quote_identifier
 from runlog_core.store.sqlite.store import SQLiteStore
 
 
@@ -51,6 +54,42 @@ def test_an_older_store_is_upgraded_in_place_keeping_its_runs(store_dir: Path) -
     with exp.start_logging() as run:
         run.log("loss", 0.1)
     assert len(exp.get_runs()) == 2
+
+
+def test_a_v6_store_gets_the_search_indexes_and_filters_read_the_matching_range(store_dir: Path) -> None:
+    """Issue 21: schema v7 indexes series(name, last_value) and params(key, num); a store of v6 is upgraded in
+    place, and a filter on a metric or a numeric param then reads the range of the index that matches
+    instead of every run (what made search_runs grow 25x for 10x the runs)."""
+    store_dir.mkdir()
+    db = store_dir / "runlog.db"
+    with sqlite3.connect(db) as conn:
+        for version in range(1, 7):
+            conn.executescript(MIGRATIONS[version])
+        conn.execute("PRAGMA user_version = 6")
+        conn.execute("INSERT INTO experiments(name, created) VALUES ('old', 0)")
+        for k in range(200):
+            run_id = f"run{k:04d}"
+            conn.execute("INSERT INTO runs(id, experiment_id, name, status, start_time, end_time) "
+                         "VALUES (?, 1, ?, 'Completed', ?, ?)", (run_id, f"r{k}", 1000.0 + k, 2000.0 + k))
+            conn.execute("INSERT INTO series(run_id, name, kind, last_step, last_value, last_time) "
+                         "VALUES (?, 'loss', 'number', 0, ?, 1)", (run_id, k / 10))
+            conn.execute("INSERT INTO points VALUES (last_insert_rowid(), ?, 0, ?, 1)", (k, k / 10))
+            conn.execute("INSERT INTO params(run_id, key, value, num) VALUES (?, 'width', ?, ?)", (run_id, str(k), k))
+    from runlog_core import search_runs
+
+    exp = Experiment("old", store=store_dir)
+    found = search_runs("metrics.loss >= 18.5 and params.width < 190", order_by=["metrics.loss DESC"], experiment=exp)
+    assert [run.name for run in found] == [f"r{k}" for k in range(189, 184, -1)]
+    assert Run(exp, "run0187").get_metrics() == {"loss": 18.7}
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 7
+        for text in ("metrics.loss >= 18.5", "params.width < 10"):
+            sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, parse_filter(text), [],
+                                           1, Joins(), compile_filter, lambda f, p: [compile_order(f, p)],
+                                           "r.start_time DESC, r.rowid DESC", limit=100)
+            plan = " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            index = "series_by_value (name=? AND last_value>?)" if "loss" in text else "params_by_number (key=? AND num<?)"
+            assert index in plan, plan
 
 
 def test_a_newer_store_is_refused_with_a_clear_error(store_dir: Path) -> None:

@@ -389,6 +389,75 @@ def test_the_first_page_of_10000_runs_reads_only_that_page(tmp_path: Path) -> No
           f"sorted by a metric (offset 200) {sorted_time * 1000:.0f} ms")
 
 
+def test_page_two_of_a_filtered_sorted_table_holds_the_right_runs_total_and_children(tmp_path: Path) -> None:
+    """Issue 21: the store finds the page; what the table shows is what slicing every run showed."""
+    from runlog_core.integration import open_store
+    from runlog_core.store import Batch, RunInfo, SeriesRef
+    from runlog_ui import start_server
+
+    store = open_store(str(tmp_path / "store"))
+    experiment_id = store.get_or_create_experiment("paged")
+    runs: dict[str, dict[str, Any]] = {}
+    batch = Batch()
+
+    def add(name: str, n: int, parent: str | None, score: float) -> str:
+        run_id = f"{name}-{n:04d}"
+        store.create_run(RunInfo(id=run_id, experiment_id=experiment_id, experiment_name="paged", name=name,
+                                 status="Completed", start_time=1000.0 + n, parent_id=parent, end_time=2000.0 + n))
+        ref = SeriesRef(run_id, "score", "number")
+        batch.series.append(ref)
+        batch.columns.append((ref, batch.count, [0], [score], [1000.0 + n]))
+        batch.count += 1
+        batch.params.append((run_id, "group", n % 4))
+        runs[run_id] = {"name": name, "parent": parent, "score": score, "group": n % 4, "start": 1000.0 + n}
+        return run_id
+
+    for n in range(250):
+        top = add(f"trial-{n}", n, None, float((n * 37) % 250))
+        for c in range(n % 3 if n % 10 == 0 else 0):  # children match the filter or not: counted alike
+            add(f"child-{n}-{c}", 1000 + n * 3 + c, top, 500.0 + c)
+    store.write(batch)
+    deleted = next(i for i, r in runs.items() if r["parent"] == "trial-10-0010")
+    store.delete_runs([deleted], 5000.0)  # a deleted child is not counted
+    del runs[deleted]
+    base = served(start_server(store))
+    url = f"{base}/api/experiments/{experiment_id}/runs"
+    children = {i: sum(1 for r in runs.values() if r["parent"] == i) for i in runs}
+
+    def expected(keep: Any, key: Any) -> list[str]:
+        return sorted((i for i, r in runs.items() if keep(r)), key=key)
+
+    query = f"filter={quote('params.group >= 2')}&sort={quote('metrics.score desc')}&limit=20"
+    page = get_json(f"{url}?{query}&offset=20")
+    wanted = expected(lambda r: r["parent"] is None and r["group"] >= 2, lambda i: -runs[i]["score"])
+    assert page["total"] == len(wanted) == 124 and (page["offset"], page["limit"]) == (20, 20)
+    assert [r["id"] for r in page["runs"]] == wanted[20:40]
+    assert [r["metrics"]["score"] for r in page["runs"]] == [runs[i]["score"] for i in wanted[20:40]]
+    shown = [row for offset in range(0, 140, 20) for row in get_json(f"{url}?{query}&offset={offset}")["runs"]]
+    assert [r["id"] for r in shown] == wanted
+    assert {r["id"]: r["children"] for r in shown} == {i: children[i] for i in wanted}
+    assert sum(r["children"] for r in shown) > 0  # parents among them
+
+    newest = get_json(f"{url}?offset=100&limit=100")  # no filter, no sort: newest first
+    wanted = expected(lambda r: r["parent"] is None, lambda i: -runs[i]["start"])
+    assert newest["total"] == 250 and [r["id"] for r in newest["runs"]] == wanted[100:200]
+    assert {r["id"]: r["children"] for r in newest["runs"]} == {i: children[i] for i in wanted[100:200]}
+    assert sum(r["children"] for r in newest["runs"]) > 0
+
+    everyone = get_json(f"{url}?children=1&filter={quote('metrics.score >= 240')}&offset=5&limit=10")
+    wanted = expected(lambda r: r["score"] >= 240, lambda i: -runs[i]["start"])
+    assert everyone["total"] == len(wanted) and [r["id"] for r in everyone["runs"]] == wanted[5:15]
+
+    last = get_json(f"{url}?offset=240&limit=100")
+    assert last["total"] == 250 and len(last["runs"]) == 10
+    assert get_json(f"{url}?offset=1000")["runs"] == []
+
+    parent = "trial-20-0020"
+    kids = get_json(f"{url}?parent={parent}&sort={quote('metrics.score desc')}&offset=1&limit=5")
+    assert kids["total"] == children[parent] == 2
+    assert [r["name"] for r in kids["runs"]] == ["child-20-0"] and kids["runs"][0]["children"] == 0
+
+
 def test_polling_a_series_reads_it_again_only_when_it_grew(tmp_path: Path) -> None:
     from runlog_core import Experiment
     from runlog_ui import start_server
