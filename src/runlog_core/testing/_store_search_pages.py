@@ -19,8 +19,9 @@ __all__ = [
 
 
 def _fill(store: Store) -> dict[str, str]:
-    """Experiment "pages": 12 top-level runs p00..p11 (mse 11 - k, alpha k % 3, newest last), p02 with children
-    c0 (deleted), c1, c2 and c3 (in experiment "elsewhere"), p05 with child c4; experiment "other": o0."""
+    """Experiment "pages": 12 top-level runs p00..p11 (mse 11 - k, alpha k % 3, newest last), three older ones
+    whose mse is a text (s0), a series without points (n0) and rows (w0); p02 with children c0 (deleted), c1, c2
+    and c3 (in experiment "elsewhere"), p05 with child c4; experiment "other": o0."""
     ids: dict[str, str] = {}
     batch = Batch()
     for k in range(12):
@@ -33,6 +34,12 @@ def _fill(store: Store) -> dict[str, str]:
         batch.count += 1
         batch.params.append((info.id, "alpha", k % 3))
     store.write(batch)
+    # sorted by mse: a text sorts after every number, a series without points or of rows has no value
+    for name, kind, values in (("s0", "str", ["high"]), ("n0", "number", []), ("w0", "row", [{"a": 1}])):
+        info = new_run(store, "pages", name, start_time=900.0 + len(ids))
+        ids[name] = info.id
+        ref = SeriesRef(info.id, "mse", kind)
+        store.write(batch_of([(ref, 0, value) for value in values], new=[ref]))
     for n, (parent, experiment) in enumerate((("p02", "pages"), ("p02", "pages"), ("p02", "pages"),
                                               ("p02", "elsewhere"), ("p05", "pages"))):
         info = new_run(store, experiment, f"c{n}", parent_id=ids[parent], start_time=2000.0 + n)
@@ -56,17 +63,25 @@ def test_a_page_of_a_search_is_that_slice_of_the_whole_answer(store: Store) -> N
         ("params.alpha >= 1", ["params.alpha DESC"], {"experiment_id": pages, "include_children": False}),
         ("metrics.mse < 8 or name = 'c1'", ["metrics.mse DESC"], {}),
         (None, ["name DESC"], {}),
+        (None, ["metrics.mse DESC"], {"experiment_id": pages, "include_children": False}),
+        (None, ["metrics.mse"], {}),
+        ("params.alpha = 2 or name = 'n0' or name = 's0'", ["metrics.mse"], {"experiment_id": pages}),
     ]
     for text, order, kwargs in cases:
         whole = _names(store, text, order, **kwargs)
         assert len(whole) >= 4, (text, order, whole)
-        for offset, limit in ((0, 3), (3, 3), (2, 100), (len(whole) - 1, 5), (len(whole), 5), (50, 1), (1, 0)):
+        for offset, limit in ((0, 3), (3, 3), (2, 100), (len(whole) - 1, 5), (len(whole), 5), (50, 1), (1, 0),
+                              (0, len(whole)), (len(whole) - 4, 2), (len(whole) - 3, 2)):
             assert _names(store, text, order, offset=offset, limit=limit, **kwargs) == whole[offset:offset + limit], (
                 text, order, offset, limit)
         assert _names(store, text, order, offset=2, **kwargs) == whole[2:]  # no limit: to the end
     assert _names(store, None, [], experiment_id=pages, include_children=False, limit=4) == ["p11", "p10", "p09", "p08"]
     assert _names(store, None, ["metrics.mse"], experiment_id=pages, include_children=False, offset=1, limit=2) == [
         "p10", "p09"]
+    by_mse = ["s0", *(f"p{k:02d}" for k in range(12)), "w0", "n0"]  # text first, then numbers; no value: newest first
+    assert _names(store, None, ["metrics.mse DESC"], experiment_id=pages, include_children=False) == by_mse
+    assert _names(store, None, ["metrics.mse DESC"], experiment_id=pages, include_children=False, offset=12,
+                  limit=2) == ["p11", "w0"]
     # children: only those of the run, newest first, the deleted one never
     p02 = store.find_run_ids("p02")[0]
     assert _names(store, None, [], parent_id=p02) == ["c3", "c2", "c1"]
@@ -85,7 +100,7 @@ def test_count_runs_counts_what_search_runs_finds(store: Store) -> None:
                        {"experiment_id": pages, "include_children": False}, {"parent_id": ids["p02"]}):
             found = store.search_runs(expression, [], **kwargs)  # type: ignore[arg-type]
             assert store.count_runs(expression, **kwargs) == len(found), (text, kwargs)  # type: ignore[arg-type]
-    assert store.count_runs(None, pages) == 15 and store.count_runs(None, pages, include_children=False) == 12
+    assert store.count_runs(None, pages) == 18 and store.count_runs(None, pages, include_children=False) == 15
     assert store.count_runs(parse_filter("metrics.mse < 8"), pages) == 8
     assert store.count_runs(None, store.get_experiment_id("other")) == 1
 

@@ -99,6 +99,10 @@ def compile_filter(expression: Expression, params: dict[str, Any], joins: Joins 
         kinds = f" AND {row}.kind IN {_SCALAR_KINDS}" if field.namespace == "metrics" else ""
         compared = (f"(SELECT {compared} FROM {table} {row} WHERE {row}.run_id = r.id"
                     f" AND {row}.{column} = {_bind(params, field.key)}::text{kinds})")
+    if numeric and alias is not None and field.namespace == "metrics":
+        # issue 21: the same test as the CASE, written so that an index on (name, last_num) serves it
+        return (f"({row}.last_vtype IN {_NUMERIC_VTYPES} AND {row}.last_num {sql_op}"
+                f" {_bind(params, _number(value))}::float8)")
     if numeric:
         return f"({compared} {sql_op} {_bind(params, _number(value))}::float8)"
     return f"({compared} COLLATE \"C\" {sql_op} {_bind(params, value)}::text)"

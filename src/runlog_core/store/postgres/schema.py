@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "schema_version"]
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
     1: (
@@ -159,6 +159,12 @@ MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
             UNIQUE (name, version)
         )""",
         "CREATE INDEX models_by_run ON models(run_id)",
+    ),
+    # v5 (issue 21): a filter on a metric's latest number or a numeric param reads the runs that match
+    # through these (a range of the index), not every run of the store
+    5: (
+        "CREATE INDEX series_by_value ON series(name, last_num)",
+        "CREATE INDEX params_by_number ON params(key, num)",
     ),
 }
 

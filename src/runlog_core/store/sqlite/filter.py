@@ -20,9 +20,11 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from runlog_core.base.filter import Expression
 
-__all__ = ["Joins", "compile_filter", "compile_order", "placeholder"]
+__all__ = ["SCALAR_KINDS", "Joins", "compile_filter", "compile_order", "placeholder"]
 
-_SCALAR_KINDS = f"('{NUMBER}', '{BOOL}', '{STR}')"
+SCALAR_KINDS = f"('{NUMBER}', '{BOOL}', '{STR}')"
+"""The series kinds whose latest value a filter compares and a sort orders by, as an SQL list."""
+_SCALAR_KINDS = SCALAR_KINDS
 _ATTRIBUTES = {
     "status": STATUS_SQL,
     "name": "r.name",
