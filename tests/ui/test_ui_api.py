@@ -452,6 +452,10 @@ def test_page_two_of_a_filtered_sorted_table_holds_the_right_runs_total_and_chil
     assert last["total"] == 250 and len(last["runs"]) == 10
     assert get_json(f"{url}?offset=1000")["runs"] == []
 
+    (listed,) = [e for e in get_json(f"{base}/api/experiments")["experiments"] if e["id"] == experiment_id]
+    assert (listed["runs"], listed["children"], listed["running"]) == (len(runs), len(runs) - 250, 0)
+    assert listed["last_start"] == max(r["start"] for r in runs.values())
+
     parent = "trial-20-0020"
     kids = get_json(f"{url}?parent={parent}&sort={quote('metrics.score desc')}&offset=1&limit=5")
     assert kids["total"] == children[parent] == 2

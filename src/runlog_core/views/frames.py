@@ -77,7 +77,10 @@ def runs_frame(store: Store, infos: Sequence[RunInfo], output: str) -> Any:
                                   ("tags", store.get_tags(info.id))):
             columns = groups[namespace]
             for key, value in values.items():
-                columns.setdefault(key, [None] * row).append(value)
+                cells = columns.get(key)
+                if cells is None:  # issue 21: setdefault built a list of `row` Nones for every key of every run
+                    cells = columns[key] = [None] * row
+                cells.append(value)
             for cells in columns.values():
                 if len(cells) == row:
                     cells.append(None)
