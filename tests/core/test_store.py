@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from runlog_core import Experiment, Run
+from runlog_core.base.filter import parse_filter
 from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
 from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
-from runlog_core.base.filter import parse_filter
 from runlog_core.store.sql_runs import search_statement
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.sqlite.schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, quote_identifier

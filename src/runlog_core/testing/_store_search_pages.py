@@ -98,8 +98,8 @@ def test_count_runs_counts_what_search_runs_finds(store: Store) -> None:
         expression = parse_filter(text) if text else None
         for kwargs in ({}, {"experiment_id": pages}, {"include_children": False},
                        {"experiment_id": pages, "include_children": False}, {"parent_id": ids["p02"]}):
-            found = store.search_runs(expression, [], **kwargs)  # type: ignore[arg-type]
-            assert store.count_runs(expression, **kwargs) == len(found), (text, kwargs)  # type: ignore[arg-type]
+            found = store.search_runs(expression, [], **kwargs)
+            assert store.count_runs(expression, **kwargs) == len(found), (text, kwargs)
     assert store.count_runs(None, pages) == 18 and store.count_runs(None, pages, include_children=False) == 15
     assert store.count_runs(parse_filter("metrics.mse < 8"), pages) == 8
     assert store.count_runs(None, store.get_experiment_id("other")) == 1
@@ -122,6 +122,6 @@ def test_search_pages_refuse_a_negative_or_non_int_offset_or_limit(store: Store)
     for kwargs in ({"offset": -1}, {"limit": -5}, {"offset": 1.5}, {"limit": "10"}, {"offset": None}, {"limit": True}):
         name = next(iter(kwargs))
         with pytest.raises(InvalidArgumentError, match=name) as caught:
-            store.search_runs(None, [], **kwargs)  # type: ignore[arg-type]
+            store.search_runs(None, [], **kwargs)
         assert caught.value.argument == name
     assert [info.name for info in store.search_runs(None, [], offset=10**30, limit=10**30)] == []

@@ -53,12 +53,6 @@ from ._store_retain import (
     test_purge_removes_a_deleted_run_slice_by_slice_and_nothing_else,
     test_restore_brings_back_what_was_deleted_with_the_run,
 )
-from ._store_search_pages import (
-    test_a_page_of_a_search_is_that_slice_of_the_whole_answer,
-    test_children_are_counted_for_the_runs_asked_about,
-    test_count_runs_counts_what_search_runs_finds,
-    test_search_pages_refuse_a_negative_or_non_int_offset_or_limit,
-)
 from ._store_runs import (
     test_a_run_is_found_by_id_prefix_or_name,
     test_a_run_reads_back_as_created,
@@ -71,6 +65,12 @@ from ._store_runs import (
     test_run_ends_set_status_end_time_and_error,
     test_search_runs_over_metrics_params_tags_and_attributes,
     test_unknown_ids_read_as_nothing,
+)
+from ._store_search_pages import (
+    test_a_page_of_a_search_is_that_slice_of_the_whole_answer,
+    test_children_are_counted_for_the_runs_asked_about,
+    test_count_runs_counts_what_search_runs_finds,
+    test_search_pages_refuse_a_negative_or_non_int_offset_or_limit,
 )
 
 __all__ = [
