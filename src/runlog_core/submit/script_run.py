@@ -13,7 +13,6 @@ to the whole process group and SIGKILL after ``RUNLOG_STOP_GRACE`` seconds (10 b
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from runlog_core.run.system import SystemMonitor, start_monitor
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import child_environment, record_environment
 from runlog_core.submit.process import (
+    ExitWatch,
     OutputPump,
     describe_exit,
     end_script_run,
@@ -116,13 +116,12 @@ class ScriptProcess:
         proc = self.proc
         kill_at: float | None = None
         next_check = time.monotonic() + 2.0
+        watch: ExitWatch | None = None
         try:
+            watch = ExitWatch(proc)
             while True:
-                try:
-                    proc.wait(timeout=0.2)
+                if watch.wait(0.2):  # returns the moment the script ends: a sweep's next child starts then
                     break
-                except subprocess.TimeoutExpired:
-                    pass
                 now = time.monotonic()
                 if self.stop_reason is not None and kill_at is None:
                     kill_at = now + self.settings.stop_grace
@@ -137,6 +136,8 @@ class ScriptProcess:
             reap_group(proc.pid, self.settings.stop_grace)
             self.pump.join(timeout=10.0)
         finally:
+            if watch is not None:
+                watch.close()
             self._finish()
 
     def _status(self) -> tuple[str, str | None]:
