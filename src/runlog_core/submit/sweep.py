@@ -162,7 +162,10 @@ class SweepRun(Run):
         self._bytecode: SweepBytecode | None = None
         if config.compute_target == "local" and \
                 children_compile_runlog(config.python, {**os.environ, **config.environment_variables}):
-            self._bytecode = SweepBytecode(self.id)  # built in the background; children use it once ready
+            try:
+                self._bytecode = SweepBytecode(self.id)  # built in the background; children use it once ready
+            except OSError:  # no temporary folder: the children compile runlog themselves, as before
+                self._bytecode = None
         self._scheduler = threading.Thread(target=self._schedule, args=(experiment,),
                                            name=f"runlog-sweep-{self.id}", daemon=True)
         self._scheduler.start()
