@@ -41,6 +41,7 @@ _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
 _entry_points_loaded = False
 _found_entry_points: list[EntryPoint] | None = None
+_only_own: bool | None = None  # whether every `runlog` entry point installed is runlog's own
 _stores: dict[str, Any] = {}
 
 
@@ -84,9 +85,12 @@ def _entry_points() -> list[EntryPoint]:
 def _builtins_only(hook_name: str) -> bool:
     """Whether no plugin manager is needed for ``hook_name``: none built yet, the hook not one of
     runlog's own entry points', and no ``runlog`` entry point installed but those."""
+    global _only_own
     if _pm is not None or hook_name in _OWN_HOOKS:
         return False
-    return all(point.value.partition(":")[0].strip() in OWN_ENTRY_POINTS for point in _entry_points())
+    if _only_own is None:  # the entry points installed do not change while the process runs
+        _only_own = all(point.value.partition(":")[0].strip() in OWN_ENTRY_POINTS for point in _entry_points())
+    return _only_own
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
