@@ -92,11 +92,12 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "compileall", "-q", tree], check=True)
     sys.path.insert(0, trees[0])
     from runlog_core import Experiment
-    from runlog_core.submit.bytecode import SweepBytecode
 
     built = None
     rows = list(trees)
-    if args.sweep_bytecode:
+    if args.sweep_bytecode:  # this tree's, so the first tree must have it
+        from runlog_core.submit.bytecode import SweepBytecode
+
         built = SweepBytecode("child-startup")
         while built.ready() is None:
             if built._proc is None or built._proc.poll() not in (None, 0):
