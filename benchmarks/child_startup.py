@@ -2,6 +2,7 @@
 
     python benchmarks/child_startup.py                         # this checkout, 20 rounds
     python benchmarks/child_startup.py --src /old/src --src src --repeats 20   # two trees, interleaved
+    python benchmarks/child_startup.py --sweep-bytecode    # also: as a sweep's children run it (below)
 
 Each round runs, one after the other (interleaved, so load on a shared machine hits all alike):
 
@@ -14,7 +15,9 @@ Each round runs, one after the other (interleaved, so load on a shared machine h
 and reports medians: the child's wall time (launch to reaped), and inside it ``import runlog_core``,
 ``Run.get_context()`` and the exit (from the script's last line to runlog's atexit work done), wall and
 CPU. ``--compile`` byte-compiles the trees first (``PYTHONDONTWRITEBYTECODE=1`` otherwise makes every
-child compile runlog from source).
+child compile runlog from source). ``--sweep-bytecode`` adds a row for the first tree as a sweep's
+children run it when they would compile it: from the folder the sweep compiles once
+(``runlog_core.submit.bytecode``), first on their ``PYTHONPATH``.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def main() -> None:
     parser.add_argument("--src", action="append", help="a tree holding runlog_core (repeatable); default: ./src")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="byte-compile the trees first")
+    parser.add_argument("--sweep-bytecode", action="store_true",
+                        help="add the first tree as a sweep's children run it, compiled once by the sweep")
     args = parser.parse_args()
     trees = [str(Path(p).resolve()) for p in (args.src or [str(HERE.parent / "src")])]
     if args.compile:
@@ -87,6 +92,18 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "compileall", "-q", tree], check=True)
     sys.path.insert(0, trees[0])
     from runlog_core import Experiment
+
+    built = None
+    rows = list(trees)
+    if args.sweep_bytecode:  # this tree's, so the first tree must have it
+        from runlog_core.submit.bytecode import SweepBytecode
+
+        built = SweepBytecode("child-startup")
+        while built.ready() is None:
+            if built._proc is None or built._proc.poll() not in (None, 0):
+                raise SystemExit("could not compile runlog for the children")
+            time.sleep(0.05)
+        rows.append(f"{trees[0]} (compiled by the sweep)")
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -101,11 +118,14 @@ def main() -> None:
         envs = {tree: {**base, "PYTHONPATH": os.pathsep.join([tree, extra] if extra else [tree]), "RUNLOG_RUN_ID": run.id, "RUNLOG_STORE": str(store),
                        "RUNLOG_EXPERIMENT": "startup", "RUNLOG_SOURCE_DIRECTORY": str(folder)}
                 for tree in trees}
-        walls: dict[str, list[float]] = {"bare": [], **{tree: [] for tree in trees}}
-        phases: dict[str, dict[str, list[list[float]]]] = {tree: {} for tree in trees}
+        if built is not None:
+            first = envs[trees[0]]
+            envs[rows[-1]] = {**first, "PYTHONPATH": os.pathsep.join([str(built.ready()), first["PYTHONPATH"]])}
+        walls: dict[str, list[float]] = {"bare": [], **{tree: [] for tree in rows}}
+        phases: dict[str, dict[str, list[list[float]]]] = {tree: {} for tree in rows}
         for _ in range(args.repeats):
             walls["bare"].append(launch(folder / "bare.py", base)[0])
-            for tree in trees:
+            for tree in rows:
                 wall, found = launch(folder / "train.py", envs[tree])
                 walls[tree].append(wall)
                 for name, value in found.items():
@@ -113,6 +133,8 @@ def main() -> None:
         points = len(run.get_metric_history("score")) if hasattr(run, "get_metric_history") else None
         run.complete()
         experiment.close()
+        if built is not None:
+            built.remove()
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(f"\nmedians of {args.repeats} interleaved rounds (load average {load}, Python {sys.version.split()[0]}, "
           f"PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '')!r}, compiled: {args.compile}); "
@@ -121,7 +143,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     bare = statistics.median(walls["bare"])
     print(f"| bare script | {bare * 1000:.0f} | 1.00x | | | |")
-    for tree in trees:
+    for tree in rows:
         wall = statistics.median(walls[tree])
         cells = []
         for name in ("import", "get_context", "exit"):

@@ -236,6 +236,14 @@ def main() -> None:
     if args.quick:
         args.children, args.seconds, args.reactions = 10, 0.2, 2
     n, sleep = args.children, args.seconds
+    import os
+
+    from runlog_core.submit.bytecode import children_compile_runlog
+
+    bytecode = ("compiled once by the sweep (PYTHONDONTWRITEBYTECODE is set and runlog's sources have no "
+                "__pycache__; the Optuna rows' children compile them each)"
+                if children_compile_runlog(sys.executable, os.environ) else "byte-compiled beside their sources, "
+                "or each child writes its own")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "src").mkdir()
@@ -249,7 +257,8 @@ def main() -> None:
         t_runlog, cpu, plan, count = runlog_hyperdrive(script, n, sleep, folder / "store")
         react = reactions(folder, args.reactions)
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    print(f"\n{n} children of a {sleep:g} s script, 2 at a time (load average {load}, Python {sys.version.split()[0]})\n")
+    print(f"\n{n} children of a {sleep:g} s script, 2 at a time (load average {load}, Python {sys.version.split()[0]})")
+    print(f"runlog's modules for the children: {bytecode}\n")
     print("| system | wall s | per child ms | x ideal | x plain subprocesses | x Optuna alone |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for label, wall in (("ideal (sleep only)", ideal), ("plain subprocesses", t_plain), ("Optuna alone", t_optuna),

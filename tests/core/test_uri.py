@@ -227,3 +227,9 @@ def test_store_uri_is_a_small_frozen_value() -> None:
     with pytest.raises(AttributeError):
         address.text = "x"  # type: ignore[misc]
     assert hash(address) == hash(parse_store_uri("postgresql://u:pw@h/db"))
+
+
+def test_the_redaction_mark_is_the_one_redact_uses() -> None:
+    from runlog_core.base import redact, uri
+
+    assert uri.REDACTED == redact.REDACTED == "***"

@@ -229,6 +229,25 @@ def test_a_sweeps_children_run_on_the_cluster(ray_address: str, team: str, tmp_p
     assert best is not None and best.get_metrics()["score"] == 30.0
 
 
+@pytest.mark.parametrize("target", ["ray", "client"])
+def test_runlog_submit_compute_target_runs_a_sweep_on_the_cluster(ray_address: str, team: str, tmp_path: Path,
+                                                                  target: str) -> None:
+    """The command line's --compute-target: the same sweep, from `runlog submit` in a process of its own."""
+    source = write_script(tmp_path / "src", SWEEP)
+    value = target if target == "ray" else f"ray://127.0.0.1:{_client_port[0]}"
+    env = {**os.environ, "PYTHONPATH": SRC + (os.pathsep + os.environ["PYTHONPATH"] if os.environ.get("PYTHONPATH") else "")}
+    done = subprocess.run([sys.executable, "-m", "runlog_core.cli.main", "submit", "train.py", "-e", f"cli-{target}",
+                           "--compute-target", value, "--sweep", "x=1,2", "--max-parallel", "2", "--metric", "score",
+                           "--goal", "max", "--no-stream"],
+                          cwd=source, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=240)
+    assert done.returncode == 0, done.stderr
+    (parent,) = Experiment(f"cli-{target}").get_runs()
+    assert parent.get_status() == "Completed"
+    children = list(parent.get_children())
+    assert sorted(c.get_metrics()["score"] for c in children) == [10.0, 20.0]
+    assert all(c.get_status() == "Completed" and c.get_tags()["runlog.compute_target"] == value for c in children)
+
+
 STOPPABLE = """
     import os, signal, sys, time
     from pathlib import Path

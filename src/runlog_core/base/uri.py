@@ -19,13 +19,15 @@ the variable the value came from. :attr:`StoreURI.redacted` is the form to show:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 from runlog_core.base import config as _config
-from runlog_core.base.redact import REDACTED
 from runlog_core.exceptions import ConfigError, InvalidArgumentError, RunlogError
+
+TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["POSTGRES_SCHEMES", "SQLITE_SUFFIXES", "StoreURI", "hide_password", "parse_store_uri", "with_password"]
 
@@ -43,8 +45,13 @@ _PORT = "a URI whose port is a number from 1 to 65535 (postgresql://user:passwor
 # the URIs, password included, of the stores this process connected to, by the URI shown to users
 _known: dict[str, str] = {}
 
+# base.redact.REDACTED, the mark a hidden password reads as; not imported from there: a submitted
+# script opens its store through this module, and redact's patterns are for what a submission records
+REDACTED = "***"
 
-@dataclass(frozen=True, repr=False)
+_FIELDS = ("text", "scheme", "path", "user", "password", "host", "port", "database")
+
+
 class StoreURI:
     """A parsed store URI. ``repr`` and :attr:`redacted` never show the password.
 
@@ -58,17 +65,55 @@ class StoreURI:
             several hosts separated by commas; ``port`` is set for one host with a port given.
     """
 
+    # a frozen value, written out rather than a @dataclass: `dataclasses` (and `inspect`, which it
+    # imports) cost every submitted script's start-up more than the rest of this module (issue 18)
+    __slots__ = _FIELDS
+
     text: str
     scheme: str
-    path: str = ""
-    user: str = ""
-    password: str | None = None
-    host: str = ""
-    port: int | None = None
-    database: str = ""
+    path: str
+    user: str
+    password: str | None
+    host: str
+    port: int | None
+    database: str
+
+    def __init__(self, text: str, scheme: str, path: str = "", user: str = "", password: str | None = None,
+                 host: str = "", port: int | None = None, database: str = "") -> None:
+        for name, value in zip(_FIELDS, (text, scheme, path, user, password, host, port, database)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}: a StoreURI does not change")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}: a StoreURI does not change")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoreURI) or other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return StoreURI, self._values()
 
     def __repr__(self) -> str:
         return f"StoreURI({self.redacted!r})"
+
+    def replace(self, **changes: Any) -> StoreURI:
+        """A copy with ``changes`` (field names to new values)."""
+        values = dict(zip(_FIELDS, self._values()))
+        unknown = set(changes) - set(values)
+        if unknown:
+            raise TypeError(f"StoreURI has no field {sorted(unknown)[0]!r}")
+        values.update(changes)
+        return StoreURI(**values)
 
     @property
     def is_local(self) -> bool:
@@ -101,7 +146,7 @@ class StoreURI:
         if not path.is_absolute():
             path = path.absolute()
         text = {"": str(path), "sqlite": f"sqlite:///{path}", "file": f"file://{path}"}[self.scheme]
-        return replace(self, text=text, path=str(path))
+        return self.replace(text=text, path=str(path))
 
     def hide_password(self, text: str) -> str:
         """``text`` (a driver's message, say) with this URI's password replaced by ``***``."""

@@ -28,6 +28,8 @@ examples:
   runlog submit train.py -e diabetes --sweep alpha=0.1,0.5,1.0 --sweep l1=0,1 --max-parallel 2
   runlog submit train.py --sweep alpha=uniform(0,1) --sampling random --max-runs 20 --max-parallel 4 \
       --metric mse --goal min --policy bandit:0.1:1
+  RUNLOG_STORE=postgresql://runlog@db/runs RUNLOG_ARTIFACTS=s3://ml/runlog \
+      runlog submit train.py --compute-target ray://head:10001 --sweep alpha=0.1,0.5 --max-parallel 2
 
 The script runs in a fresh copy of the source folder, with RUNLOG_RUN_ID set so that
 Run.get_context() inside it logs into the submitted run. The exit status is the script's
@@ -67,6 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a sweep: early termination, bandit:SLACK[:INTERVAL[:DELAY]], "
                              "median[:INTERVAL[:DELAY]], truncation:PERCENT[:INTERVAL[:DELAY]] or none")
     parser.add_argument("--python", help="the interpreter to run the script with (default: this one)")
+    parser.add_argument("--compute-target", default="local", metavar="TARGET",
+                        help="where the script (or each run of a sweep) runs: local (this machine, the default), "
+                             "ray (the Ray cluster at RUNLOG_RAY_ADDRESS, else the one Ray finds) or "
+                             "ray://HOST:PORT; a Ray cluster needs a team store (docs/hyperdrive.md)")
     parser.add_argument("--no-stream", action="store_true",
                         help="do not print the script's output (or the sweep's progress bar)")
     parser.set_defaults(func=run_submit)
@@ -94,7 +100,8 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
-_FLAGS = {"script": "SCRIPT", "source_directory": "--source-directory", "python": "--python"}
+_FLAGS = {"script": "SCRIPT", "source_directory": "--source-directory", "python": "--python",
+          "compute_target": "--compute-target"}
 
 
 def _as_typed(err: BaseException) -> str:
@@ -136,7 +143,7 @@ def run_submit(args: argparse.Namespace) -> int:
         return 2
     try:
         config = ScriptRunConfig(source_directory=source, script=str(script), arguments=script_args,
-                                 python=args.python)
+                                 python=args.python, compute_target=args.compute_target)
         hd_config = _hyperdrive_config(args, config) if args.sweep else None
         name = args.experiment or _config.experiment() or Path(config.script).stem
         experiment = Experiment(name, store=getattr(args, "store", None))

@@ -3,7 +3,8 @@
 :func:`runlog_core.plugins.manager.get_plugin_manager` registers both, as ``runlog.sqlite`` and
 ``runlog.postgres``. ``runlog_open_store`` stops at the first store returned: the SQLite plugin is
 ``trylast``, so any other plugin may take a URI from it. The PostgreSQL store, and with it psycopg, is
-imported only when a ``postgresql://`` or ``postgres://`` URI is opened.
+imported only when a ``postgresql://`` or ``postgres://`` URI is opened. What each does is in
+:mod:`.stores`, which opens them without pluggy while no other plugin could take a URI.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from runlog_core.base.uri import parse_store_uri
 from runlog_core.hookspecs import hookimpl
+from runlog_core.plugins.stores import open_postgres, open_sqlite
 
 if TYPE_CHECKING:
     from runlog_core.store.postgres.store import PostgresStore
@@ -25,13 +27,7 @@ class SQLitePlugin:
 
     @hookimpl(trylast=True)
     def runlog_open_store(self, uri: str) -> SQLiteStore | None:
-        address = parse_store_uri(uri)
-        if not address.is_local:
-            return None
-        from runlog_core.store.sqlite.store import SQLiteStore, database_of  # not for a PostgreSQL-only process
-
-        db_path, known_as = database_of(address)
-        return SQLiteStore(db_path, uri=known_as)
+        return open_sqlite(uri)
 
 
 class PostgresPlugin:
@@ -39,11 +35,7 @@ class PostgresPlugin:
 
     @hookimpl
     def runlog_open_store(self, uri: str) -> PostgresStore | None:
-        if not parse_store_uri(uri).is_postgres:
-            return None
-        from runlog_core.store.postgres.store import PostgresStore
-
-        return PostgresStore(uri)
+        return open_postgres(uri)
 
 
 def store_exists(uri: str) -> bool | None:

@@ -16,30 +16,17 @@ plugin's error must stop the command rather than leave one of its commands missi
 from __future__ import annotations
 
 import functools
-import threading
-import warnings
 from collections.abc import Callable, Generator
 from typing import Any
 
 import pluggy
 
 from runlog_core.exceptions import RunlogError
+from runlog_core.plugins.stores import report_plugin_error as _report
 
 __all__ = ["UNGUARDED_HOOKS", "GuardedPluginManager"]
 
 UNGUARDED_HOOKS = frozenset({"runlog_cli_commands"})
-
-_warned: set[tuple[str, str]] = set()
-_warned_lock = threading.Lock()
-
-
-def _report(hook: str, plugin: str, err: BaseException) -> None:
-    with _warned_lock:
-        if (hook, plugin) in _warned:
-            return
-        _warned.add((hook, plugin))
-    warnings.warn(f"runlog: plugin {plugin!r} raised in {hook}: {err!r}; its later errors in this hook "
-                  "are not shown", RuntimeWarning, stacklevel=3)
 
 
 def _guard_plain(function: Callable[..., Any], hook: str, plugin: str) -> Callable[..., Any]:

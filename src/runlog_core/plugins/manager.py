@@ -1,4 +1,13 @@
-"""The plugin manager: built-in plugins, entry points (loaded once, on first use), stores by URI."""
+"""The plugin manager: built-in plugins, entry points (loaded once, on first use), stores by URI.
+
+pluggy's manager is built on first need. Until then, while the ``runlog`` entry points installed are
+runlog's own (:data:`OWN_ENTRY_POINTS`: the integrations' ``runlog_autolog`` and the UI's
+``runlog_cli_commands``), no plugin can open a store or hear a run's events: :func:`open_store` opens
+the built-in stores directly (:mod:`.stores`) and the event hooks have no implementation. A script that
+only logs (a submitted script, a sweep's child) thus never imports pluggy (issue 18). A third-party
+entry point, :func:`register_plugin`, :func:`get_plugin_manager` or a call of one of the own hooks
+builds the manager, and from then on every hook goes through it.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +24,24 @@ if TYPE_CHECKING:
 
     import pluggy
 
-__all__ = ["get_plugin_manager", "open_store", "register_plugin", "resolve_store_uri", "unregister_plugin"]
+    from runlog_core.plugins.entry_points import EntryPoint
+
+__all__ = ["OWN_ENTRY_POINTS", "get_plugin_manager", "open_store", "register_plugin", "resolve_store_uri",
+           "unregister_plugin"]
+
+# runlog's own `runlog` entry points (pyproject.toml), by module, and the only hooks their plugins
+# implement (tests/core/test_plugin_manager_lazy.py checks this against the plugins themselves)
+OWN_ENTRY_POINTS: dict[str, frozenset[str]] = {
+    "runlog_integrations._entry_points": frozenset({"runlog_autolog"}),
+    "runlog_ui._cli": frozenset({"runlog_cli_commands"}),
+}
+_OWN_HOOKS = frozenset().union(*OWN_ENTRY_POINTS.values())
 
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
 _entry_points_loaded = False
+_found_entry_points: list[EntryPoint] | None = None
+_only_own: bool | None = None  # whether every `runlog` entry point installed is runlog's own
 _stores: dict[str, Any] = {}
 
 
@@ -46,10 +68,33 @@ def get_plugin_manager() -> pluggy.PluginManager:
         return _pm
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    from runlog_core.plugins.entry_points import entry_points  # not importlib.metadata: see there
+def _entry_points() -> list[EntryPoint]:
+    """The ``runlog`` entry points installed, looked up once per process."""
+    global _found_entry_points
+    found = _found_entry_points
+    if found is None:
+        from runlog_core.plugins.entry_points import entry_points  # not importlib.metadata: see there
 
-    for entry_point in entry_points(group="runlog"):
+        with _lock:
+            if _found_entry_points is None:
+                _found_entry_points = entry_points(group="runlog")
+            found = _found_entry_points
+    return found
+
+
+def _builtins_only(hook_name: str) -> bool:
+    """Whether no plugin manager is needed for ``hook_name``: none built yet, the hook not one of
+    runlog's own entry points', and no ``runlog`` entry point installed but those."""
+    global _only_own
+    if _pm is not None or hook_name in _OWN_HOOKS:
+        return False
+    if _only_own is None:  # the entry points installed do not change while the process runs
+        _only_own = all(point.value.partition(":")[0].strip() in OWN_ENTRY_POINTS for point in _entry_points())
+    return _only_own
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    for entry_point in _entry_points():
         if pm.get_plugin(entry_point.name) is not None or pm.is_blocked(entry_point.name):
             continue
         try:
@@ -78,11 +123,23 @@ def unregister_plugin(plugin: object | None = None, name: str | None = None) -> 
 
 
 def call_hook(hook_name: str, /, **kwargs: Any) -> Any:
-    """Call a hook through pluggy (its order, ``firstresult`` and wrappers); returns pluggy's result."""
+    """Call a hook through pluggy (its order, ``firstresult`` and wrappers); returns pluggy's result.
+
+    With no plugin but the built-in ones able to answer (see the module), the same result without
+    pluggy: ``runlog_open_store`` from the built-in stores, no results for the other hooks.
+    """
+    if _builtins_only(hook_name):
+        if hook_name == "runlog_open_store":
+            from runlog_core.plugins.stores import open_builtin
+
+            return open_builtin(kwargs["uri"])
+        return []
     return getattr(get_plugin_manager().hook, hook_name)(**kwargs)
 
 
 def has_hook_impls(name: str) -> bool:
+    if _builtins_only(name):
+        return False
     return bool(getattr(get_plugin_manager().hook, name).get_hookimpls())
 
 
@@ -119,7 +176,7 @@ def open_store(store: str | os.PathLike[str] | Any | None = None) -> Any:
     with _lock:
         found = _stores.get(key)
         if found is None:
-            found = get_plugin_manager().hook.runlog_open_store(uri=uri)
+            found = call_hook("runlog_open_store", uri=uri)
             if found is None:
                 raise StoreError(f"no plugin can open the store {uri!r}; install the plugin for its scheme "
                                  "(for PostgreSQL: pip install 'runlog[postgres]')")

@@ -13,7 +13,6 @@ to the whole process group and SIGKILL after ``RUNLOG_STOP_GRACE`` seconds (10 b
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,9 +29,11 @@ from runlog_core.run.follow import details_or_raise, wait_for_completion
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
 from runlog_core.run.snapshot import check_snapshot_size, copy_snapshot, snapshot_files, upload_snapshot
 from runlog_core.run.system import SystemMonitor, start_monitor
+from runlog_core.submit.bytecode import with_bytecode
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import child_environment, record_environment
 from runlog_core.submit.process import (
+    ExitWatch,
     OutputPump,
     describe_exit,
     end_script_run,
@@ -116,13 +117,12 @@ class ScriptProcess:
         proc = self.proc
         kill_at: float | None = None
         next_check = time.monotonic() + 2.0
+        watch: ExitWatch | None = None
         try:
+            watch = ExitWatch(proc)
             while True:
-                try:
-                    proc.wait(timeout=0.2)
+                if watch.wait(0.2):  # returns the moment the script ends: a sweep's next child starts then
                     break
-                except subprocess.TimeoutExpired:
-                    pass
                 now = time.monotonic()
                 if self.stop_reason is not None and kill_at is None:
                     kill_at = now + self.settings.stop_grace
@@ -137,6 +137,8 @@ class ScriptProcess:
             reap_group(proc.pid, self.settings.stop_grace)
             self.pump.join(timeout=10.0)
         finally:
+            if watch is not None:
+                watch.close()
             self._finish()
 
     def _status(self) -> tuple[str, str | None]:
@@ -252,11 +254,12 @@ def start_script_run(experiment: Experiment, name: str | None, tags: Mapping[str
 def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfig, files: Files,
                   settings: LaunchSettings, extra_args: Sequence[str] = (), record_full: bool = True,
                   monitor: bool = True, git: dict[str, str] | None = None,
-                  on_done: Callable[[], None] | None = None) -> ScriptRun:
+                  on_done: Callable[[], None] | None = None, python_path: str | None = None) -> ScriptRun:
     """Start ``config``'s script for ``run``; ends the run Failed if the script cannot start.
 
     ``git``: the source folder's git state, when known already (a sweep's); ``on_done`` is called
-    once the run has ended (a sweep's scheduler wakes up).
+    once the run has ended (a sweep's scheduler wakes up); ``python_path`` goes first on the script's
+    ``PYTHONPATH`` (a sweep's compiled runlog, :mod:`.bytecode`).
     """
     try:
         workdir = Path(tempfile.mkdtemp(prefix=f"runlog-{run.id}-"))
@@ -265,6 +268,8 @@ def launch_script(experiment: Experiment, run: ScriptRun, config: ScriptRunConfi
         run._outputs = workdir / "outputs"
         command = config.command(extra_args)
         env = child_environment(experiment, run, config)
+        if python_path:
+            with_bytecode(env, python_path)
         if record_full:
             upload_snapshot(run, config.source_directory, files=files)
         record_environment(run, config, command, env, workdir, record_full, git)

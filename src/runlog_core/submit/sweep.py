@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import sys
 import threading
 import time
@@ -24,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from runlog_core.exceptions import InvalidArgumentError, ScriptRunError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, Run
 from runlog_core.run.snapshot import upload_snapshot
+from runlog_core.submit.bytecode import SweepBytecode, children_compile_runlog
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import child_environment, git_info, record_environment
 from runlog_core.submit.process import wait_interruptibly
@@ -157,6 +159,13 @@ class SweepRun(Run):
         self._broken: str | None = None
         self._done = threading.Event()
         self._git: dict[str, str] | None = None
+        self._bytecode: SweepBytecode | None = None
+        if config.compute_target == "local" and \
+                children_compile_runlog(config.python, {**os.environ, **config.environment_variables}):
+            try:
+                self._bytecode = SweepBytecode(self.id)  # built in the background; children use it once ready
+            except OSError:  # no temporary folder: the children compile runlog themselves, as before
+                self._bytecode = None
         self._scheduler = threading.Thread(target=self._schedule, args=(experiment,),
                                            name=f"runlog-sweep-{self.id}", daemon=True)
         self._scheduler.start()
@@ -238,7 +247,8 @@ class SweepRun(Run):
         child._stop_siblings = self._stop_launching
         try:
             launch_script(experiment, child, self._config, self._files, self._settings, spec.arguments,
-                          record_full=False, monitor=True, git=self._git, on_done=self._wake.set)
+                          record_full=False, monitor=True, git=self._git, on_done=self._wake.set,
+                          python_path=self._bytecode.ready() if self._bytecode is not None else None)
         except Exception as err:
             sys.stderr.write(f"runlog: could not start {spec.label}: {err!r}\n")
             try:
@@ -260,6 +270,8 @@ class SweepRun(Run):
             status, error = CANCELED, self._stopping
         else:
             status, error = self._plan.outcome(self._finished)
+        if self._bytecode is not None:  # every child has ended
+            self._bytecode.remove()
         try:
             Run._end(self, status, error)
         finally:
