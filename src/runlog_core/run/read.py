@@ -40,7 +40,10 @@ def metric_points(store: Store, series_id: int) -> list[MetricPoint]:
         reader = getattr(store, "get_point_columns", None)
         if reader is None:
             return list(map(_as_metric_point, store.get_points(series_id)))
-        steps, values, times = reader(series_id)
+        try:
+            steps, values, times = reader(series_id, numpy=False)  # arrays: no numpy import for a command
+        except TypeError:  # a store whose get_point_columns takes no ``numpy``
+            steps, values, times = reader(series_id)
         return list(map(tuple.__new__, repeat(MetricPoint), zip(_listed(steps), _listed(values), _listed(times))))
     finally:
         if collecting:

@@ -323,18 +323,19 @@ class SQLiteStore(SQLiteRetention):
 
     @store_errors
     @_readable
-    def get_point_columns(self, series_id: int) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
+    def get_point_columns(self, series_id: int, numpy: bool = True
+                          ) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
         """Every point of a series as three columns ``(steps, values, times)``, in the order written.
 
         Optional in the store contract (see :mod:`runlog_core.store`). Read straight from the packed
-        chunks: numpy arrays when numpy can be imported, else ``array``s; a series with points stored
-        a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
+        chunks: numpy arrays when numpy can be imported (and ``numpy``), else ``array``s; a series with
+        points stored a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
         """
         conn = self._conn()
         chunks = conn.execute("SELECT vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
                               (series_id,)).fetchall()
         if chunks and conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1", (series_id,)).fetchone() is None:
-            joined = join_chunks(chunks)
+            joined = join_chunks(chunks, numpy)
             if joined is not None:
                 return joined
         return split_points(self.get_points(series_id))
