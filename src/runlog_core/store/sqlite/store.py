@@ -29,12 +29,12 @@ from runlog_core.store.artifacts.roots import check_downloads, open_artifact_sto
 from runlog_core.store.sql_runs import run_conditions, search_statement
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
-    decode_chunk,
     decode_param,
     decode_points,
     decode_value,
     encode_columns,
     encode_param,
+    merge_points,
     refusal,
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
@@ -311,15 +311,7 @@ class SQLiteStore(SQLiteRetention):
                 "SELECT step, value, time FROM points WHERE series_id = ? ORDER BY seq", (series_id,)).fetchall())
         rows = conn.execute("SELECT seq, step, value, time FROM points WHERE series_id = ? ORDER BY seq",
                             (series_id,)).fetchall()
-        if not rows and len(chunks) == 1:
-            return decode_chunk(*chunks[0][1:])
-        parts = [(chunk[0], decode_chunk(*chunk[1:])) for chunk in chunks]
-        parts.extend((seq, decode_points(kind, [(step, value, ts)])) for seq, step, value, ts in rows)
-        parts.sort(key=lambda part: part[0])
-        points: list[tuple[int, Any, float]] = []
-        for _, part in parts:
-            points.extend(part)
-        return points
+        return merge_points(kind, chunks, rows)
 
     @store_errors
     @_readable
