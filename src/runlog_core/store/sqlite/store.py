@@ -16,7 +16,8 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -29,6 +30,7 @@ from runlog_core.store.artifacts.roots import check_downloads, open_artifact_sto
 from runlog_core.store.sql_runs import run_conditions, search_statement
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
+    chunk_points,
     decode_param,
     decode_points,
     decode_value,
@@ -312,6 +314,20 @@ class SQLiteStore(SQLiteRetention):
         rows = conn.execute("SELECT seq, step, value, time FROM points WHERE series_id = ? ORDER BY seq",
                             (series_id,)).fetchall()
         return merge_points(kind, chunks, rows)
+
+    @store_errors
+    @_readable
+    def iter_points(self, series_id: int) -> Iterator[tuple[int, Any, float]]:
+        """The points of :meth:`get_points`, one at a time, decoded chunk after chunk (optional in the store
+        contract: :mod:`runlog_core.store`). Read at once; decoded as iterated, so that a caller making its
+        own object of each point (``get_metric_history``) never holds a second copy of the series."""
+        conn = self._conn()
+        chunks = conn.execute("SELECT seq, vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
+                              (series_id,)).fetchall()
+        if not chunks or conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1",
+                                      (series_id,)).fetchone() is not None:
+            return iter(self.get_points(series_id))
+        return chain.from_iterable(chunk_points(*chunk[1:]) for chunk in chunks)
 
     @store_errors
     @_readable
