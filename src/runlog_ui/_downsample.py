@@ -20,12 +20,15 @@ import numpy as np
 __all__ = ["Columns", "ColumnCache", "downsample", "json_numbers"]
 
 MAX_CACHED = 16  # series kept in memory (1,000,000 points take 24 MB)
+MAX_CACHED_POINTS = 40_000_000  # and at most this many points in all (960 MB): four 10,000,000-point series
+MAX_ANSWERS = 8  # downsampled answers kept per series
+_ANSWERS_LOCK = threading.Lock()  # the server answers requests on several threads
 
 
 class Columns:
     """Every point of a series as numpy arrays: ``steps`` (int64), ``values`` (float64), ``times`` (float64)."""
 
-    __slots__ = ("count", "steps", "values", "times", "_sorted", "_passes")
+    __slots__ = ("count", "steps", "values", "times", "_sorted", "_passes", "answers")
 
     def __init__(self, steps: Any, values: Any, times: Any) -> None:
         self.steps = np.asarray(steps, dtype=np.int64)
@@ -34,6 +37,9 @@ class Columns:
         self.count = len(self.steps)
         self._sorted: dict[str, np.ndarray | None] = {}
         self._passes: tuple[np.ndarray, Columns, Columns | None] | None = None
+        # the last answers of :func:`downsample` by (axis, width, start, end): a page asking again for
+        # the same view of a 10,000,000-point series gets it without another pass over the points
+        self.answers: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 
     def passes(self) -> tuple[np.ndarray, Columns, Columns | None]:
         """``(rewinds, latest, earlier)``: where a later pass begins, and the points drawn and hidden.
@@ -107,7 +113,8 @@ class ColumnCache:
             self.reads += 1
             self._entries[series_id] = columns
             self._entries.move_to_end(series_id)
-            while len(self._entries) > self._size:
+            while len(self._entries) > self._size or (
+                    len(self._entries) > 1 and sum(c.count for c in self._entries.values()) > MAX_CACHED_POINTS):
                 self._entries.popitem(last=False)
         return columns
 
@@ -127,6 +134,13 @@ def downsample(columns: Columns, axis: str, width: int, start: float | None = No
     ``start``/``end``: only points with x in that range (inclusive); ``since``: only the points from
     that position (in the order written) on; either way at full resolution when at most ``2 * width``.
     """
+    key = (axis, width, start, end)
+    if since is None:
+        with _ANSWERS_LOCK:
+            found = columns.answers.get(key)
+            if found is not None:
+                columns.answers.move_to_end(key)
+                return dict(found)
     x_all, y_all = columns.x(axis), columns.values
     if since is not None:
         x, y = x_all[since:], y_all[since:]
@@ -143,29 +157,44 @@ def downsample(columns: Columns, axis: str, width: int, start: float | None = No
     downsampled = keep is not None
     if keep is not None:
         x, y = x[keep], y[keep]
-    return {"x": x.tolist(), "y": json_numbers(y), "downsampled": downsampled, "cursor": columns.count}
+    answer = {"x": x.tolist(), "y": json_numbers(y), "downsampled": downsampled, "cursor": columns.count}
+    if since is None:
+        with _ANSWERS_LOCK:
+            columns.answers[key] = answer
+            while len(columns.answers) > MAX_ANSWERS:
+                columns.answers.popitem(last=False)
+        return dict(answer)
+    return answer
 
 
 def _keep(y: np.ndarray, width: int) -> np.ndarray | None:
-    """Indices of the points to keep (first, last, min, max per bucket, in order); ``None``: keep all."""
+    """Indices of the points to keep (first, last, min, max per bucket, in order); ``None``: keep all.
+
+    Buckets are ``size`` consecutive points; the lowest and highest of each come from ``argmin`` and
+    ``argmax`` over a view of the values as a ``(buckets, size)`` matrix, the last (shorter) bucket on
+    its own: no copy of the series unless it holds NaN (then NaN counts as neither extreme).
+    """
     n = len(y)
     if n <= 2 * width:
         return None
     buckets = max(1, width // 2)
     size = -(-n // buckets)  # ceil
     buckets = -(-n // size)
-    padded = buckets * size
-    low = np.where(np.isnan(y), np.inf, y)
-    high = np.where(np.isnan(y), -np.inf, y)
-    if padded != n:  # pad the last bucket with copies of its last point
-        low = np.concatenate([low, np.full(padded - n, low[-1])])
-        high = np.concatenate([high, np.full(padded - n, high[-1])])
-    base = np.arange(buckets) * size
-    first = base
+    full = n // size  # buckets of exactly ``size`` points; at most one shorter bucket follows
+    if np.isnan(np.min(y)):  # min is NaN only when some value is (one pass, no temporary array)
+        nan = np.isnan(y)
+        low, high = np.where(nan, np.inf, y), np.where(nan, -np.inf, y)
+    else:
+        low = high = y
+    base = np.arange(buckets, dtype=np.int64) * size
+    lowest, highest = base.copy(), base.copy()
+    lowest[:full] += np.argmin(low[:full * size].reshape(full, size), axis=1)
+    highest[:full] += np.argmax(high[:full * size].reshape(full, size), axis=1)
+    if full < buckets:
+        lowest[full] += int(np.argmin(low[full * size:]))
+        highest[full] += int(np.argmax(high[full * size:]))
     last = np.minimum(base + size - 1, n - 1)
-    lowest = np.minimum(base + np.argmin(low.reshape(buckets, size), axis=1), n - 1)
-    highest = np.minimum(base + np.argmax(high.reshape(buckets, size), axis=1), n - 1)
-    return np.unique(np.concatenate([first, last, lowest, highest]))
+    return np.unique(np.concatenate([base, last, lowest, highest]))
 
 
 def json_numbers(values: np.ndarray) -> list[Any]:

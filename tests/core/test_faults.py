@@ -43,6 +43,54 @@ def test_a_big_backlog_is_committed_in_bounded_transactions(store_dir: Path) -> 
     exp.close()
 
 
+def test_flush_waits_for_a_backlog_the_writer_is_committing_past_the_timeout(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#21: a backlog taking longer than RUNLOG_STORE_TIMEOUT to commit, transaction after transaction,
+    is waited for: the store answers all along (before, flush() raised "the store did not answer")."""
+    monkeypatch.setattr(_writer, "MAX_ENTRIES_PER_COMMIT", 10_000)  # 200 transactions for the backlog
+    monkeypatch.setenv("RUNLOG_FLUSH_INTERVAL", "600")  # nothing committed before the flush asks
+    exp = Experiment("backlog", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    writer = run._writer
+    n = 2_000_000
+    log = run.log
+    for i in range(n):
+        log("x", i * 0.5, step=i)
+    before = writer.commits
+    writer.flush(timeout=0.5)  # each transaction well within 0.5 s; all of them together not
+    assert writer.commits - before >= 200
+    history = run.get_metric_history("x")
+    assert len(history) == n and history[-1].step == n - 1 and history[-1].value == (n - 1) * 0.5
+    run.complete()
+    exp.close()
+
+
+def test_a_flush_outlasted_by_one_transaction_says_the_writer_is_still_writing(
+        store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """#21: one transaction longer than the flush's timeout on a store that answers: the error says the
+    writer is still at work and how many points are left, not that the store did not answer."""
+    monkeypatch.setattr(_writer, "MAX_ENTRIES_PER_COMMIT", 10_000_000)  # the whole backlog in one transaction
+    monkeypatch.setenv("RUNLOG_FLUSH_INTERVAL", "600")
+    exp = Experiment("one-long", store=store_dir)
+    run = exp.start_logging(outputs=None)
+    run.log("x", 0.0)
+    run.flush()
+    n = 3_000_000
+    log = run.log
+    for i in range(1, n + 1):
+        log("x", float(i))
+    with pytest.raises(StoreError) as caught:
+        run._writer.flush(timeout=0.01)
+    message = str(caught.value)
+    assert not isinstance(caught.value, StoreBusyError)
+    assert f"{n:,} points logged before flush() still to be written" in message, message
+    assert "did not answer" not in message and "RUNLOG_STORE_TIMEOUT" in message, message
+    run.flush()  # nothing lost: the writer went on
+    assert [p.value for p in run.get_metric_history("x")] == [float(i) for i in range(n + 1)]
+    run.complete()
+    exp.close()
+
+
 def test_points_waiting_for_a_refusing_store_are_packed(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "0.5")
     exp = Experiment("packed", store=store_dir)

@@ -311,3 +311,22 @@ def test_azure_compatible_arguments(store_dir: Path, monkeypatch: pytest.MonkeyP
     assert run.get_metrics("mse", recursive=True) == {run.id: {"mse": 3000.0}, child.id: {"mse": 2900.0},
                                                       grandchild.id: {}}
     run.complete()
+
+
+def test_metric_history_from_packed_chunks_keeps_every_type_and_the_order(store_dir: Path) -> None:
+    """#21: the history is read as columns from the packed chunks: floats, ints and bools come back as
+    such, across many chunks (more than 65,536 points a batch) and many batches, as MetricPoints."""
+    run = Experiment("chunks", store=store_dir).start_logging()
+    n = 150_000
+    for i in range(n):
+        run.log_metrics({"f": i * 0.25, "i": i - 7, "b": i % 3 == 0}, step=i)
+        if i == 70_000:
+            run.flush()
+    run.complete()
+    again = Run(run.experiment, run.id)
+    floats, ints, bools = (again.get_metric_history(name) for name in ("f", "i", "b"))
+    assert all(type(p) is MetricPoint for p in (floats[0], ints[-1], bools[n // 2]))
+    assert [p.step for p in floats] == list(range(n)) and [p.value for p in floats] == [i * 0.25 for i in range(n)]
+    assert [p.value for p in ints] == [i - 7 for i in range(n)] and {type(p.value) for p in ints} == {int}
+    assert [p.value for p in bools] == [i % 3 == 0 for i in range(n)] and {type(p.value) for p in bools} == {bool}
+    assert {type(p.timestamp) for p in floats} == {float} and floats[0].timestamp <= floats[-1].timestamp

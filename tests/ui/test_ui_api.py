@@ -514,3 +514,46 @@ def test_keys_search_among_thousands(tmp_path: Path) -> None:
     assert found["truncated"] is False
     table = get_json(f"{base}/api/experiments/{experiment_id}/runs?columns=metrics.layer_2999/grad_norm,params.hp_1999")
     assert table["runs"][0]["metrics"] == {"layer_2999/grad_norm": 2999.0} and table["runs"][0]["params"] == {"hp_1999": 1999}
+
+
+def test_a_chart_keeps_each_buckets_first_last_lowest_and_highest_point(tmp_path: Path) -> None:
+    """#21: the downsampled chart, computed without copying the series, is exactly the first, last,
+    lowest and highest point of each bucket of consecutive points, NaN and infinities included, the
+    shorter last bucket too; asked again it is the same; once the series grew, it shows the new points."""
+    import random
+
+    from runlog_core import Experiment
+    from runlog_ui import start_server
+
+    rng = random.Random(21)
+    n, width = 10_007, 100  # 50 buckets of 201 points, the last one of 158
+    values = [rng.uniform(-1.0, 1.0) for _ in range(n)]
+    for at in (5, 777, 4_000, 9_990, n - 1):
+        values[at] = math.nan
+    values[1_234], values[9_900], values[9_950] = math.inf, -math.inf, -5.0
+    experiment = Experiment("buckets", store=str(tmp_path / "store"))
+    run = experiment.start_logging(name="buckets", outputs=None)
+    run.log_metrics({"loss": values[0]}, step=0)
+    for step, value in enumerate(values[1:], start=1):
+        run.log("loss", value, step=step)
+    run.flush()
+    base = served(start_server(experiment._store))
+    url = f"{base}/api/runs/{run.id}/metric?name=loss&width={width}"
+    answer = get_json(url)
+    size = -(-n // (width // 2))
+    expected: set[int] = set()
+    for first in range(0, n, size):
+        bucket = range(first, min(first + size, n))
+        numbers = [i for i in bucket if not math.isnan(values[i])]
+        expected.update({bucket[0], bucket[-1], min(numbers, key=lambda i: values[i]),
+                         max(numbers, key=lambda i: values[i])})
+    assert answer["downsampled"] is True and answer["x"] == sorted(expected)
+    named = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+    shown = [named.get(y, y) for y in answer["y"]]
+    assert all(y == values[x] or (math.isnan(y) and math.isnan(values[x])) for x, y in zip(answer["x"], shown))
+    assert get_json(url) == answer
+    run.log("loss", 100.0, step=n)
+    run.flush()
+    grown = get_json(url)
+    assert grown["count"] == n + 1 and grown["x"][-1] == n and grown["y"][-1] == 100.0
+    run.complete()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import gc
+from array import array
+from itertools import repeat
 
 from runlog_core.base.records import MetricPoint, RunInfo, SeriesInfo
 from runlog_core.base.values import LIST, ROW, TABLE
@@ -16,9 +18,57 @@ if TYPE_CHECKING:
 
     from runlog_core.store import Store
 
-__all__ = ["ReadingMixin", "run_details"]
+__all__ = ["ReadingMixin", "metric_points", "run_details"]
 
 _as_metric_point = functools.partial(tuple.__new__, MetricPoint)
+
+
+def metric_points(store: Store, series_id: int) -> list[MetricPoint]:
+    """Every point of a series as ``MetricPoint`` s, in the order written, in time linear in the points.
+
+    Read point after point when the store can (``iter_points``), else as three columns
+    (``get_point_columns``: the packed chunks as arrays), then one ``MetricPoint`` per point, built in C
+    (``tuple.__new__`` mapped over the points: 12 % quicker than through ``functools.partial``). The
+    garbage collector is off meanwhile: millions of new tuples would set off full collections that
+    walk every object of the process, again and again, and find nothing to free (issue 21: 1M points
+    took 30 times what 100k did).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        points = getattr(store, "iter_points", None)
+        if points is not None:  # decoded chunk after chunk: the quickest (memory stays in the cache)
+            return list(map(tuple.__new__, repeat(MetricPoint), points(series_id)))
+        reader = getattr(store, "get_point_columns", None)
+        if reader is None:
+            return list(map(_as_metric_point, store.get_points(series_id)))
+        try:
+            steps, values, times = reader(series_id, numpy=False)  # arrays: no numpy import for a command
+        except TypeError:  # a store whose get_point_columns takes no ``numpy``
+            steps, values, times = reader(series_id)
+        return list(map(tuple.__new__, repeat(MetricPoint), zip(_listed(steps), _listed(values), _listed(times))))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _listed(column: Any) -> Any:
+    """A column whose iteration makes each point's Python number in C, without a list of them first.
+
+    An ``array`` as it is; a numpy array of int64 or float64 copied (in C) into an ``array``, whose
+    iteration is quicker than numpy's and lighter than ``tolist()`` (no list of 10,000,000 pointers);
+    any other numpy array as a list (``tolist``); a list as it is.
+    """
+    if isinstance(column, (list, array)):
+        return column
+    dtype = getattr(column, "dtype", None)
+    if dtype is not None and dtype.itemsize == 8 and dtype.kind in "if" and dtype.isnative \
+            and column.flags.c_contiguous:
+        packed = array("q" if dtype.kind == "i" else "d")
+        packed.frombytes(memoryview(column).cast("B"))
+        return packed
+    tolist = getattr(column, "tolist", None)
+    return column if tolist is None else tolist()
 
 
 class ReadingMixin(RunState):
@@ -110,14 +160,7 @@ class ReadingMixin(RunState):
         """Every point of ``name`` in the order logged: ``[MetricPoint(step, value, timestamp), ...]``."""
         for info in self._series_infos():
             if info.name == name:
-                rows = self._store.get_points(info.id)
-                collecting = gc.isenabled()
-                gc.disable()  # 100,000 new tuples would set off collections that find nothing to free
-                try:
-                    return list(map(_as_metric_point, rows))
-                finally:
-                    if collecting:
-                        gc.enable()
+                return metric_points(self._store, info.id)
         raise KeyError(f"metric {name!r} was never logged in run {self.id}")
 
     def get_metrics_frame(self, names: str | Iterable[str] | None = None, output: str = "pandas") -> Any:

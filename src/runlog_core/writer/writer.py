@@ -117,6 +117,7 @@ class Writer:
         # the batch being written (for the spill when its thread is stuck on a silent network), since when
         self._in_flight: Batch | None = None
         self._in_flight_since = 0.0
+        self._progress_at = 0.0  # when a transaction last went through: flush() waits on while they do
         self._abandoned: threading.Thread | None = None
         # a flush gave up on the store and nothing was written since: the next one does not wait again
         self._gave_up = False
@@ -310,6 +311,7 @@ class Writer:
         try:
             self.store.write(batch)
             self.commits += 1
+            self._progress_at = time.monotonic()
             return None
         except Exception as err:
             for series in batch.series:
@@ -320,6 +322,7 @@ class Writer:
                 from runlog_core.writer.salvage import salvage
 
                 salvage(self.store, batch, err, self._warn_once)
+                self._progress_at = time.monotonic()
                 return None
             # kept for flush() to raise: without its traceback, whose frames would pin this
             # cycle's buffered points in memory for as long as the store refuses
@@ -375,13 +378,16 @@ class Writer:
         """Return once everything handed over before this call is committed.
 
         Waits while the store is busy, at most ``timeout`` seconds (default
-        ``RUNLOG_STORE_TIMEOUT``); the data stays buffered and is retried either way. Once a flush
+        ``RUNLOG_STORE_TIMEOUT``) without a transaction going through: a backlog committed
+        transaction after transaction is waited for however long it takes (#21). The data stays
+        buffered and is retried either way. Once a flush
         gave up, later ones (until a write succeeds) raise as soon as one more attempt fails: a
         program whose store is down waits once, not once per call.
 
         Raises:
             StoreError: the store refused the writes for that long (:class:`StoreBusyError`
-                when another process held its lock, naming it when that is knowable).
+                when another process held its lock, naming it when that is knowable), or one
+                transaction took that long (the message says how many points are still to write).
         """
         if self._pid != os.getpid():
             self._after_fork()
@@ -409,11 +415,11 @@ class Writer:
                 since = self._in_flight_since if self._in_flight is not None else started
                 retried = self._gave_up and (self._attempted >= target and error is not None
                                              or since < started and time.monotonic() - since > waited)
-            if retried or time.monotonic() >= deadline:
+            if retried or time.monotonic() >= max(deadline, self._progress_at + waited):
                 self._gave_up = True
                 from runlog_core.writer.stopping import raise_for
 
-                raise_for(self, error, waited)
+                raise_for(self, error, waited, goal)
             if inline and error is not None:
                 time.sleep(0.05)  # the store refuses: try again shortly, not in a tight loop
 

@@ -294,18 +294,19 @@ class PostgresStore(PostgresRetention):
         except (ValueError, TypeError, OverflowError) as err:
             raise StoreError(f"the PostgreSQL store {self.uri} holds points runlog cannot decode ({err!r})") from None
 
-    def get_point_columns(self, series_id: int) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
+    def get_point_columns(self, series_id: int, numpy: bool = True
+                          ) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
         """Every point of a series as three columns ``(steps, values, times)``, in the order written.
 
         Optional in the store contract (see :mod:`runlog_core.store`). Read straight from the packed
-        chunks (numpy arrays when numpy can be imported, else ``array``s); a series with points stored
-        a row each (strings, ints mixed with floats) is decoded point by point.
+        chunks (numpy arrays when numpy can be imported and ``numpy``, else ``array``s); a series with
+        points stored a row each (strings, ints mixed with floats) is decoded point by point.
         """
         kind, rows = self._point_rows(series_id)
         if kind is None:
             return [], [], []
         if rows and all(row[3] is not None for row in rows):
-            joined = join_chunks([(row[2], bytes(row[3]), bytes(row[4]), bytes(row[5])) for row in rows])
+            joined = join_chunks([(row[2], bytes(row[3]), bytes(row[4]), bytes(row[5])) for row in rows], numpy)
             if joined is not None:
                 return joined
         return split_points(self._decode(kind, rows))

@@ -12,10 +12,11 @@ and :func:`decode_value` undo all of that, so the store hands out plain Python v
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from typing import Any, Final
 
@@ -23,8 +24,8 @@ from runlog_core.base.records import Batch, SeriesRef
 from runlog_core.base.values import BOOL, IMAGE, INT64_MAX, INT64_MIN, LIST, NUMBER, ROW, STR, TABLE, dumps, loads
 from runlog_core.exceptions import InvalidArgumentError, InvalidMetricError, RunlogError
 
-__all__ = ["BOOL_VTYPE", "CHUNK_MAX", "decode_chunk", "decode_param", "decode_points", "decode_value", "encode_columns",
-           "encode_param", "param_number", "refusal"]
+__all__ = ["BOOL_VTYPE", "CHUNK_MAX", "chunk_points", "decode_chunk", "decode_param", "decode_points", "decode_value",
+           "encode_columns", "encode_param", "merge_points", "param_number", "refusal"]
 
 CHUNK_MAX: Final = 65536
 BOOL_VTYPE: Final = "?"
@@ -43,19 +44,50 @@ def _pack(typecode: str, values: Any) -> bytes:
     return packed.tobytes()
 
 
-def _unpack(typecode: str, data: bytes) -> list[Any]:
+def _unpack(typecode: str, data: bytes) -> array[Any]:
+    """The packed column as an ``array``: iterating it makes each Python number in C, no list first."""
     unpacked = array(typecode)
     unpacked.frombytes(data)
     if _BIG_ENDIAN:
         unpacked.byteswap()
-    return unpacked.tolist()
+    return unpacked
+
+
+def chunk_points(vtype: str, steps: bytes, values: bytes, times: bytes) -> Iterator[Point]:
+    """The points of one chunk row, one ``(step, value, time)`` at a time."""
+    decoded: Iterable[Any] = map(bool, _unpack("b", values)) if vtype == BOOL_VTYPE else _unpack(vtype, values)
+    return zip(_unpack("q", steps), decoded, _unpack("d", times))
 
 
 def decode_chunk(vtype: str, steps: bytes, values: bytes, times: bytes) -> list[Point]:
     """The points of one chunk row."""
-    if vtype == BOOL_VTYPE:
-        return list(zip(_unpack("q", steps), [value != 0 for value in _unpack("b", values)], _unpack("d", times)))
-    return list(zip(_unpack("q", steps), _unpack(vtype, values), _unpack("d", times)))
+    return list(chunk_points(vtype, steps, values, times))
+
+
+def merge_points(kind: str, chunks: list[tuple[Any, ...]], rows: list[tuple[Any, ...]]) -> list[Point]:
+    """The points of a series' chunk rows ``(seq, vtype, steps, vals, times)`` and point rows
+    ``(seq, step, value, time)``, both in ``seq`` order, merged in the order written.
+
+    The garbage collector is off meanwhile: millions of new tuples would set off collections that walk
+    every object of the process, again and again, and free nothing (#21).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        points: list[Point] = []
+        if not rows:
+            for chunk in chunks:
+                points.extend(chunk_points(*chunk[1:]))
+            return points
+        parts = [(chunk[0], decode_chunk(*chunk[1:])) for chunk in chunks]
+        parts.extend((seq, decode_points(kind, [(step, value, ts)])) for seq, step, value, ts in rows)
+        parts.sort(key=lambda part: part[0])
+        for _, part in parts:
+            points.extend(part)
+        return points
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _stored(kind: str, values: Sequence[Any]) -> list[Any]:

@@ -16,7 +16,8 @@ import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -37,12 +38,13 @@ from runlog_core.store.sql_runs import (
 )
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
-    decode_chunk,
+    chunk_points,
     decode_param,
     decode_points,
     decode_value,
     encode_columns,
     encode_param,
+    merge_points,
     refusal,
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
@@ -376,30 +378,37 @@ class SQLiteStore(SQLiteRetention):
                 "SELECT step, value, time FROM points WHERE series_id = ? ORDER BY seq", (series_id,)).fetchall())
         rows = conn.execute("SELECT seq, step, value, time FROM points WHERE series_id = ? ORDER BY seq",
                             (series_id,)).fetchall()
-        if not rows and len(chunks) == 1:
-            return decode_chunk(*chunks[0][1:])
-        parts = [(chunk[0], decode_chunk(*chunk[1:])) for chunk in chunks]
-        parts.extend((seq, decode_points(kind, [(step, value, ts)])) for seq, step, value, ts in rows)
-        parts.sort(key=lambda part: part[0])
-        points: list[tuple[int, Any, float]] = []
-        for _, part in parts:
-            points.extend(part)
-        return points
+        return merge_points(kind, chunks, rows)
 
     @store_errors
     @_readable
-    def get_point_columns(self, series_id: int) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
+    def iter_points(self, series_id: int) -> Iterator[tuple[int, Any, float]]:
+        """The points of :meth:`get_points`, one at a time, decoded chunk after chunk (optional in the store
+        contract: :mod:`runlog_core.store`). Read at once; decoded as iterated, so that a caller making its
+        own object of each point (``get_metric_history``) never holds a second copy of the series."""
+        conn = self._conn()
+        chunks = conn.execute("SELECT seq, vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
+                              (series_id,)).fetchall()
+        if not chunks or conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1",
+                                      (series_id,)).fetchone() is not None:
+            return iter(self.get_points(series_id))
+        return chain.from_iterable(chunk_points(*chunk[1:]) for chunk in chunks)
+
+    @store_errors
+    @_readable
+    def get_point_columns(self, series_id: int, numpy: bool = True
+                          ) -> tuple[Sequence[int], Sequence[Any], Sequence[float]]:
         """Every point of a series as three columns ``(steps, values, times)``, in the order written.
 
         Optional in the store contract (see :mod:`runlog_core.store`). Read straight from the packed
-        chunks: numpy arrays when numpy can be imported, else ``array``s; a series with points stored
-        a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
+        chunks: numpy arrays when numpy can be imported (and ``numpy``), else ``array``s; a series with
+        points stored a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
         """
         conn = self._conn()
         chunks = conn.execute("SELECT vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
                               (series_id,)).fetchall()
         if chunks and conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1", (series_id,)).fetchone() is None:
-            joined = join_chunks(chunks)
+            joined = join_chunks(chunks, numpy)
             if joined is not None:
                 return joined
         return split_points(self.get_points(series_id))
