@@ -66,6 +66,24 @@ class PeerResult(lt.Result):
         return super().caller_us() if self.caller else None
 
 
+def worker_folder() -> Path:
+    """A copy of the worker's files outside any git repository, where every peer's worker runs.
+
+    ClearML's ``task.close()`` waits for its repository detection (git commands run by a background
+    thread of ``Task.init``); run from this checkout, that thread hung here until ClearML's own 300 s
+    timeout in some runs and not in others. A training script outside a repository is a case users
+    have too, and it measures logging rather than git.
+    """
+    folder = setup_venvs.cache_dir() / "worker"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("worker.py", "harness.py", "peer_logging.py"):
+        data = (HERE / name).read_bytes()
+        target = folder / name
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
+    return folder
+
+
 def run_worker(peer: str, job: dict[str, Any], timeout: float) -> dict[str, Any]:
     """One measurement in the peer's venv, in a fresh process.
 
@@ -73,9 +91,10 @@ def run_worker(peer: str, job: dict[str, Any], timeout: float) -> dict[str, Any]
     ``/dev/null`` (or a closed pipe) as its input, ClearML 2.1's ``task.close()`` waits about 300 s
     instead of about 10 s (measured here), a cost of how the benchmark starts it, not of ClearML.
     """
-    cmd = [str(setup_venvs.python_of(peer)), str(HERE / "worker.py"), json.dumps(job)]
+    folder = worker_folder()
+    cmd = [str(setup_venvs.python_of(peer)), str(folder / "worker.py"), json.dumps(job)]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, text=True,
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=err, text=True, cwd=folder,
                                 env={**os.environ, "PYTHONWARNINGS": "ignore"})
         try:
             proc.wait(timeout=timeout)
