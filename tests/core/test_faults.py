@@ -92,27 +92,39 @@ def test_a_flush_outlasted_by_one_transaction_says_the_writer_is_still_writing(
 
 
 def test_points_waiting_for_a_refusing_store_are_packed(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "0.5")
+    # the flush that gives up is told 0.5 s below; complete() then writes the 900,000 points that
+    # waited, which takes seconds on a loaded machine: it gets a generous RUNLOG_STORE_TIMEOUT
+    monkeypatch.setenv("RUNLOG_STORE_TIMEOUT", "300")
     exp = Experiment("packed", store=store_dir)
     run = exp.start_logging(outputs=None)
     run.log("x", 0.0)
     run.log_metrics({"a": 1.0, "b": 2}, step=0)
     run.flush()
-    store = exp._store
-    monkeypatch.setattr(store, "write", lambda batch: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    store, writer = exp._store, run._writer
     n = 300_000
+
+    def all_packed() -> bool:  # read between two cycles, not between a retry's take and put_back
+        with writer._cycle_lock:
+            return not writer._points and writer._pending.points == 3 * n
+
     tracemalloc.start()
     try:
         with pytest.warns(RuntimeWarning, match="could not write to the store"):
+            monkeypatch.setattr(store, "write",
+                                lambda batch: (_ for _ in ()).throw(OSError(28, "No space left on device")))
             for i in range(1, n + 1):
                 run.log("x", float(i))
                 run.log_metrics({"a": 1.0, "b": i}, step=i)
             with pytest.raises(StoreError):
-                run._writer.flush(timeout=0.5)
+                writer.flush(timeout=0.5)
+            # the writer goes on taking what was handed over (100,000 points a cycle) after the
+            # flush gave up: under load that takes a while, so wait for it rather than race it
+            assert _wait_for(all_packed, deadline=300), (len(writer._points), writer._pending.points)
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    pending = run._writer._pending.points
+    with writer._cycle_lock:
+        pending = writer._pending.points
     assert pending == 3 * n
     assert held / pending < 32  # bytes a point while the store refuses (Python tuples: 100+)
     monkeypatch.undo()

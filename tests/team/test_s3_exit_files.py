@@ -10,18 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
-from _team_helpers import runlog_warnings, start_program, wait_for_file
+from _team_helpers import relay_to_s3, run_cli, runlog_warnings, s3_object, start_program, wait_for_file
 
 from runlog_core import Experiment
 from tcp_relay import Relay
@@ -64,26 +61,7 @@ PROGRAM = textwrap.dedent("""
 
 @pytest.fixture
 def s3_relay(s3_endpoint: str) -> Iterator[Relay]:
-    """A relay to the moto server: runlog's only way to S3 in these tests."""
-    started = Relay(urlparse(s3_endpoint).port or 80, postgres=False)
-    started.start()
-    yield started
-    started.resume()
-    started.cut()
-
-
-def _object(s3_client: Any, s3_bucket: str, key: str) -> bytes | None:
-    bucket, _, prefix = s3_bucket[len("s3://"):].partition("/")
-    try:
-        return bytes(s3_client.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read())
-    except s3_client.exceptions.NoSuchKey:
-        return None
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "import sys; from runlog_core.cli.main import main; "
-                           "sys.exit(main(sys.argv[1:]))", *args], cwd=cwd, capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=120)
+    yield from relay_to_s3(s3_endpoint)
 
 
 def _open(pg_uri: str) -> tuple[Experiment, list[str]]:
@@ -125,8 +103,8 @@ def test_files_s3_refuses_at_the_end_are_kept_then_uploaded_and_indexed_at_the_n
     told = [line for line in err.splitlines() if "before the program ended" in line]
     assert len(told) == 1 and "2 files" in told[0] and str(spill) in told[0], err
     assert MODEL in told[0] and EXTRA in told[0] and "next opened" in told[0], told
-    assert _object(s3_client, s3_bucket, f"{run_id}/{MODEL}") is None
-    assert _object(s3_client, s3_bucket, f"{run_id}/{EXTRA}") is None
+    assert s3_object(s3_client, s3_bucket, f"{run_id}/{MODEL}") is None
+    assert s3_object(s3_client, s3_bucket, f"{run_id}/{EXTRA}") is None
     exp, said = _open(pg_uri)  # S3 still refused: the copies stay kept, the rest is written
     assert len(said) == 1 and "did not take yet" in said[0], said
     run = exp._store.get_run(run_id)
@@ -139,8 +117,8 @@ def test_files_s3_refuses_at_the_end_are_kept_then_uploaded_and_indexed_at_the_n
     s3_relay.start()
     exp, said = _open(pg_uri)
     assert len(said) == 1 and "wrote into" in said[0], said
-    assert _object(s3_client, s3_bucket, f"{run_id}/{MODEL}") == model
-    assert _object(s3_client, s3_bucket, f"{run_id}/{EXTRA}") == extra
+    assert s3_object(s3_client, s3_bucket, f"{run_id}/{MODEL}") == model
+    assert s3_object(s3_client, s3_bucket, f"{run_id}/{EXTRA}") == extra
     index = {a.name: (a.size, a.sha256) for a in exp._store.get_artifacts(run_id)}
     assert index[MODEL] == (len(model), hashlib.sha256(model).hexdigest())
     assert index[EXTRA] == (len(extra), hashlib.sha256(extra).hexdigest())
@@ -149,7 +127,7 @@ def test_files_s3_refuses_at_the_end_are_kept_then_uploaded_and_indexed_at_the_n
     _close(exp)
     for name, data in ((MODEL, model), (EXTRA, extra)):
         target = tmp_path / name.replace("/", "_")
-        result = _cli("download", run_id, name, str(target), "--store", pg_uri, cwd=tmp_path)
+        result = run_cli("download", run_id, name, str(target), "--store", pg_uri, cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         assert target.read_bytes() == data
 
@@ -183,8 +161,8 @@ def test_a_program_stopping_with_s3_stalled_waits_the_store_timeout_at_most_then
     s3_relay.resume()
     exp, said = _open(pg_uri)
     assert any("wrote into" in line for line in said), said
-    assert _object(s3_client, s3_bucket, f"{run_id}/{MODEL}") == model
-    log = _object(s3_client, s3_bucket, f"{run_id}/{LOG}")
+    assert s3_object(s3_client, s3_bucket, f"{run_id}/{MODEL}") == model
+    log = s3_object(s3_client, s3_bucket, f"{run_id}/{LOG}")
     assert log is not None and [line[:8] for line in log.decode().splitlines()] == ["epoch 00", "epoch 01"]
     index = {a.name: (a.size, a.sha256) for a in exp._store.get_artifacts(run_id)}
     assert index[MODEL] == (len(model), hashlib.sha256(model).hexdigest())
@@ -212,13 +190,13 @@ def test_a_file_uploaded_while_s3_is_down_is_uploaded_and_indexed_once_s3_answer
         [said] = runlog_warnings(caught)
         assert "a copy is kept" in said and EXTRA in said, said
         assert (info.size, info.sha256) == (len(data), hashlib.sha256(data).hexdigest())
-        assert EXTRA not in run.get_file_names() and _object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") is None
+        assert EXTRA not in run.get_file_names() and s3_object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") is None
         s3_relay.start()
         deadline = time.monotonic() + 60
         while not {EXTRA, "weights/second.bin"} <= set(run.get_file_names()):  # the background uploads, then their index entries
             assert time.monotonic() < deadline, "the kept file was never uploaded"
             time.sleep(0.1)
-    assert _object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") == data
+    assert s3_object(s3_client, s3_bucket, f"{run.id}/{EXTRA}") == data
     index = {a.name: (a.size, a.sha256) for a in exp._store.get_artifacts(run.id)}
     assert index[EXTRA] == (len(data), hashlib.sha256(data).hexdigest())
     assert index["weights/second.bin"] == (6, hashlib.sha256(b"second").hexdigest())

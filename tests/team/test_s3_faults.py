@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -18,10 +16,9 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
-from _team_helpers import runlog_warnings, start_program
+from _team_helpers import relay_to_s3, run_cli, runlog_warnings, s3_object, start_program
 
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import S3ArtifactError
@@ -50,26 +47,7 @@ PROGRAM = textwrap.dedent("""
 
 @pytest.fixture
 def s3_relay(s3_endpoint: str) -> Iterator[Relay]:
-    """A relay to the moto server: runlog's only way to S3 in these tests."""
-    started = Relay(urlparse(s3_endpoint).port or 80, postgres=False)
-    started.start()
-    yield started
-    started.resume()
-    started.cut()
-
-
-def _object(s3_client: Any, s3_bucket: str, key: str) -> bytes | None:
-    bucket, _, prefix = s3_bucket[len("s3://"):].partition("/")
-    try:
-        return bytes(s3_client.get_object(Bucket=bucket, Key=f"{prefix}/{key}")["Body"].read())
-    except s3_client.exceptions.NoSuchKey:
-        return None
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "import sys; from runlog_core.cli.main import main; "
-                           "sys.exit(main(sys.argv[1:]))", *args], cwd=cwd, capture_output=True, text=True,
-                          env=os.environ.copy(), timeout=120)
+    yield from relay_to_s3(s3_endpoint)
 
 
 def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_the_next_open(
@@ -79,7 +57,7 @@ def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_t
     env = {**os.environ, "RUNLOG_ARTIFACTS": s3_bucket, "AWS_ENDPOINT_URL": s3_relay.url(),
            "RUNLOG_SPILL_DIR": str(spill), "RUNLOG_FLUSH_INTERVAL": "0.05", "RUNLOG_STORE_TIMEOUT": "5"}
     proc, run_id, deadline = start_program(PROGRAM, tmp_path, [pg_uri, str(tmp_path)], env)
-    while (_object(s3_client, s3_bucket, f"{run_id}/{LOG}") or b"").count(b"\n") < 15:  # the first upload
+    while (s3_object(s3_client, s3_bucket, f"{run_id}/{LOG}") or b"").count(b"\n") < 15:  # the first upload
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     s3_relay.cut()  # S3 goes away: the rest of the log cannot be uploaded before the program ends
@@ -88,7 +66,7 @@ def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_t
     assert proc.returncode == 0, err
 
     # what the bucket holds, and the index says exactly that (before: the spooled size, no digest)
-    held = _object(s3_client, s3_bucket, f"{run_id}/{LOG}")
+    held = s3_object(s3_client, s3_bucket, f"{run_id}/{LOG}")
     assert held is not None and held.count(b"\n") == 15
     monkeypatch.setenv("RUNLOG_ARTIFACTS", s3_bucket)
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_relay.url())
@@ -115,7 +93,7 @@ def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_t
         reopened = Experiment("s3-faults", store=pg_uri)
     [wrote] = runlog_warnings(caught)
     assert "wrote into" in wrote and "1 batch" in wrote, wrote
-    whole = _object(s3_client, s3_bucket, f"{run_id}/{LOG}")
+    whole = s3_object(s3_client, s3_bucket, f"{run_id}/{LOG}")
     assert whole is not None
     lines = whole.decode().splitlines()
     assert [line[:8] for line in lines] == [f"epoch {i:02d}" for i in range(30)]  # each once, in order
@@ -126,7 +104,7 @@ def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_t
     # an object that is not what the index records: the download fails naming both sizes, writes nothing
     bucket, _, prefix = s3_bucket[len("s3://"):].partition("/")
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}/{run_id}/{LOG}", Body=whole[:100])
-    result = _cli("download", run_id, LOG, str(tmp_path / "got.txt"), "--store", pg_uri, cwd=tmp_path)
+    result = run_cli("download", run_id, LOG, str(tmp_path / "got.txt"), "--store", pg_uri, cwd=tmp_path)
     assert result.returncode != 0 and not (tmp_path / "got.txt").exists()
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "100 bytes" in result.stderr and f"{len(whole):,} bytes" in result.stderr, result.stderr
@@ -137,7 +115,7 @@ def test_a_log_whose_end_s3_did_not_take_is_indexed_as_stored_then_uploaded_at_t
     assert refused.value.code == "mismatch" and entry.sha256 in str(refused.value)
     assert not (tmp_path / "api.txt").exists()
     s3_client.put_object(Bucket=bucket, Key=f"{prefix}/{run_id}/{LOG}", Body=whole)  # as indexed: fine
-    assert _cli("download", run_id, LOG, str(tmp_path / "ok.txt"), "--store", pg_uri, cwd=tmp_path).returncode == 0
+    assert run_cli("download", run_id, LOG, str(tmp_path / "ok.txt"), "--store", pg_uri, cwd=tmp_path).returncode == 0
     assert (tmp_path / "ok.txt").read_bytes() == whole
 
 

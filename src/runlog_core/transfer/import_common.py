@@ -5,7 +5,9 @@ max_params=10_000, ...) -> ImportSummary`` that copies runs into a runlog store,
 run id as a tag so that importing twice copies nothing twice, reports a run it cannot read in
 ``summary.skipped`` and what an imported run was copied without in ``summary.left_out`` (one line
 each, names as they are: the CLI shows them through ``visible``) and goes on with the next run.
-``progress(done, total)`` is called as runs are copied; the CLI draws it.
+``progress(done, total)`` is called as runs are copied; the CLI draws it. Each importer copies a
+run through :func:`copy_run`, which keeps that bookkeeping in one place, and ends with
+:func:`flush_into`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import sys
 
 TYPE_CHECKING = False  # typing is not imported at run time: `import runlog_core` stays light
 if TYPE_CHECKING:
-    from typing import IO
+    from collections.abc import Callable
+    from typing import IO, Any, TypeVar
 
-__all__ = ["ImportSummary", "ProgressLine", "one_line"]
+    _T = TypeVar("_T")
+
+__all__ = ["ImportSummary", "ProgressLine", "copy_run", "flush_into", "one_line"]
 
 
 class ImportSummary:
@@ -57,6 +62,33 @@ class ImportSummary:
 
     def __repr__(self) -> str:
         return f"ImportSummary({self.line()})"
+
+    def add_run(self, points: int, files: int) -> None:
+        """Count one run copied whole, with its ``points`` and ``files``."""
+        self.runs += 1
+        self.points += points
+        self.files += files
+
+
+def copy_run(summary: ImportSummary, label: str, copy: Callable[..., _T], *args: Any) -> _T | None:
+    """``copy(*args)`` one run into the store and return what it returns; if it raises, the run is one
+    line in ``summary.skipped`` (``"LABEL: why"``), what it had added to ``left_out`` and ``notes``
+    is taken back, and ``None`` is returned: one run that cannot be read never stops the import.
+    ``copy`` counts the run itself (:meth:`ImportSummary.add_run`) once it is copied whole."""
+    marks = len(summary.left_out), len(summary.notes)
+    try:
+        return copy(*args)
+    except Exception as err:
+        del summary.left_out[marks[0]:], summary.notes[marks[1]:]
+        summary.skipped.append(f"{label}: {one_line(err)}")
+        return None
+
+
+def flush_into(experiment: Any) -> None:
+    """Wait until what was imported into ``experiment`` is durable in its store."""
+    from runlog_core.writer.registry import get_writer  # after the copy, not at `import runlog_core`
+
+    get_writer(experiment._store).flush()
 
 
 def one_line(err: BaseException | str) -> str:

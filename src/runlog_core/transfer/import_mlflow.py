@@ -34,7 +34,7 @@ from pathlib import Path
 
 from runlog_core.exceptions import ImportSourceError, MissingDependencyError
 from runlog_core.run.state import COMPLETED, FAILED, KILLED
-from runlog_core.transfer.import_common import ImportSummary, one_line
+from runlog_core.transfer.import_common import ImportSummary, copy_run, flush_into, one_line
 from runlog_core.transfer.import_mlflow_artifacts import FLAG, copy_folder, download, has_artifacts, locate, source_root
 from runlog_core.transfer.import_read import MAX_PARAMS
 from runlog_core.transfer.import_write import (
@@ -198,18 +198,14 @@ def _import_all(client: Any, options: _Options, store: str | os.PathLike[str] | 
                 summary.existing += 1
             else:
                 label = f"{short(str(source_exp.name))}/{short(_name(source_run))} ({short(run_id)})"
-                marks = len(summary.left_out), len(summary.notes)
-                try:
-                    copied[run_id] = _import_run(client, options, target, source_run, copied, summary, label)
-                except Exception as err:  # one unreadable run costs one line, never the import
-                    del summary.left_out[marks[0]:], summary.notes[marks[1]:]
-                    summary.skipped.append(f"{label}: {one_line(err)}")
+                new_id = copy_run(summary, label, _import_run, client, options, target, source_run, copied,
+                                  summary, label)
+                if new_id is not None:
+                    copied[run_id] = new_id
             done += 1
             if progress is not None:
                 progress(done, total)
-        from runlog_core.writer.registry import get_writer
-
-        get_writer(target._store).flush()
+        flush_into(target)
     return summary
 
 
@@ -335,9 +331,7 @@ def _import_run(client: Any, options: _Options, target: Experiment, source: Any,
         except BaseException as err:
             run.fail(f"runlog import mlflow could not copy run {info.run_id}: {err!r}")
             raise
-    summary.runs += 1
-    summary.points += points
-    summary.files += files
+    summary.add_run(points, files)
     return run.id
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from runlog_core.exceptions import ImportSourceError, MissingDependencyError, RunlogError
 from runlog_core.run.state import COMPLETED
-from runlog_core.transfer.import_common import ImportSummary, one_line
+from runlog_core.transfer.import_common import ImportSummary, copy_run, flush_into, one_line
 from runlog_core.transfer.import_read import MAX_PARAMS, SourceFileError
 from runlog_core.transfer.import_write import (
     Names,
@@ -106,22 +106,11 @@ def import_tensorboard(logdir: str | os.PathLike[str], store: str | os.PathLike[
         if relative in done:
             summary.existing += 1
         else:
-            marks = len(summary.left_out), len(summary.notes)
-            try:
-                _import_run(exp, root, relative, folders, summary, max_params)
-            except Exception as err:  # one unreadable folder costs one line, never the import
-                del summary.left_out[marks[0]:], summary.notes[marks[1]:]
-                summary.skipped.append(f"{short(relative, 200)}: {one_line(err)}")
+            copy_run(summary, short(relative, 200), _import_run, exp, root, relative, folders, summary, max_params)
         if progress is not None:
             progress(index, total)
-    _flush(exp)
+    flush_into(exp)
     return summary
-
-
-def _flush(exp: Any) -> None:
-    from runlog_core.writer.registry import get_writer
-
-    get_writer(exp._store).flush()
 
 
 def _has_events(files: list[str]) -> bool:
@@ -216,9 +205,7 @@ def _import_run(exp: Any, root: Path, relative: str, folders: list[Path], summar
     except BaseException as err:
         run.fail(f"runlog import tensorboard could not copy {relative!r}: {err!r}", end_time=data.last)
         raise
-    summary.runs += 1
-    summary.points += points
-    summary.files += files
+    summary.add_run(points, files)
 
 
 def _log_images(run: Run, images: dict[str, list[tuple[int, float, bytes]]], names: Names) -> int:
