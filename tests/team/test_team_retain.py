@@ -64,7 +64,7 @@ def test_gc_removes_rows_and_s3_objects_but_keeps_model_files(pg_uri: str, s3_bu
 def test_a_schema_3_database_is_upgraded_in_place(pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
 
-    from runlog_core.store.postgres.schema import MIGRATIONS
+    from runlog_core.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 
     monkeypatch.setenv("RUNLOG_ARTIFACTS", str(tmp_path / "artifacts"))
     with psycopg.connect(pg_uri, autocommit=True) as conn:  # what runlog wrote before issue 20
@@ -81,7 +81,7 @@ def test_a_schema_3_database_is_upgraded_in_place(pg_uri: str, tmp_path: Path, m
     assert run.id == "oldrun"
     with psycopg.connect(pg_uri) as conn:
         row: Any = conn.execute("SELECT version FROM runlog_schema").fetchone()
-    assert row[0] == 4
+    assert row[0] == SCHEMA_VERSION  # upgraded to the newest schema in place
     run.delete()
     assert exp.get_runs() == [] and Run(exp, "oldrun").get_details()["deleted"] is True
     run.restore()

@@ -147,28 +147,9 @@ if TYPE_CHECKING:
     from runlog_core.base.filter import Expression
 
 __all__ = [
-    "BOOL",
-    "IMAGE",
-    "KINDS",
-    "LIST",
-    "NUMBER",
-    "ROW",
-    "STR",
-    "TABLE",
-    "And",
-    "ArtifactInfo",
-    "ArtifactStore",
-    "Batch",
-    "Compare",
-    "Field",
-    "LoggedPoint",
-    "MetricPoint",
-    "ModelInfo",
-    "Or",
-    "RunInfo",
-    "SeriesInfo",
-    "SeriesRef",
-    "Store",
+    "BOOL", "IMAGE", "KINDS", "LIST", "NUMBER", "ROW", "STR", "TABLE", "And",
+    "ArtifactInfo", "ArtifactStore", "Batch", "Compare", "Field", "LoggedPoint", "MetricPoint", "ModelInfo",
+    "Or", "RunInfo", "SeriesInfo", "SeriesRef", "Store",
 ]
 
 KINDS = (NUMBER, BOOL, STR, LIST, ROW, TABLE, IMAGE)

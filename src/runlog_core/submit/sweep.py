@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from runlog_core.exceptions import InvalidArgumentError, ScriptRunError
 from runlog_core.run.run import CANCELED, COMPLETED, FAILED, Run
@@ -29,6 +29,7 @@ from runlog_core.submit.bytecode import SweepBytecode, children_compile_runlog
 from runlog_core.submit.config import ScriptRunConfig
 from runlog_core.submit.environment import child_environment, git_info, record_environment
 from runlog_core.submit.process import wait_interruptibly
+from runlog_core.submit.progress import ProgressBar
 from runlog_core.submit.ray_target import check_ray_target
 from runlog_core.submit.script_run import (
     Files,
@@ -362,36 +363,6 @@ class SweepRun(Run):
         if raise_on_error and details["status"] == FAILED:
             raise ScriptRunError(self.id, FAILED, None, "", details.get("error"))
         return details
-
-
-class ProgressBar:
-    """``[####......] 2/4 done, 2 running``: redrawn in place on a terminal, one line per change elsewhere."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._stream = stream
-        self._tty = bool(getattr(stream, "isatty", lambda: False)())
-        self._last: tuple[int, ...] | None = None
-        self.shown = 0  # how many ended children were reported
-
-    def line(self, text: str) -> None:
-        """A line above the bar."""
-        self._stream.write(("\r\033[K" if self._tty else "") + text + "\n")
-        self._last = None
-
-    def draw(self, finished: int, running: int, bad: int, total: int, final: bool = False, early: int = 0) -> None:
-        state = (finished, running, bad, total, early)
-        if state == self._last and not final:
-            return
-        self._last = state
-        width = 30
-        filled = int(width * finished / total) if total else width
-        text = (f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{total} done, {running} running"
-                + (f", {early} stopped early" if early else "") + (f", {bad} not completed" if bad else ""))
-        if self._tty:
-            self._stream.write("\r" + text + ("\n" if final else ""))
-        else:
-            self._stream.write(text + "\n")
-        self._stream.flush()
 
 
 def start_sweep(experiment: Experiment, config: ScriptRunConfig, plan: SweepPlan, max_parallel: int,

@@ -28,13 +28,7 @@ from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.local import LocalArtifactStore
 from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
 from runlog_core.store.sql_runs import (
-    children_statement,
-    count_statement,
-    page_size,
-    page_start,
     run_conditions,
-    search_conditions,
-    search_statement,
 )
 from runlog_core.store.sqlite.codec import (
     BOOL_VTYPE,
@@ -49,13 +43,12 @@ from runlog_core.store.sqlite.codec import (
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
 from runlog_core.store.sqlite.db import store_errors
-from runlog_core.store.sqlite.filter import SCALAR_KINDS, Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.sqlite.filter import placeholder
 from runlog_core.store.sqlite.pages import key_page, points_page
-from runlog_core.store.sqlite.retain import SQLiteRetention
+from runlog_core.store.sqlite.runs import TIEBREAK, SQLiteRunSearch
 from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
 
 if TYPE_CHECKING:
-    from runlog_core.base.filter import Expression, Field
     from runlog_core.base.uri import StoreURI
     from runlog_core.store import ArtifactStore
 
@@ -63,8 +56,6 @@ __all__ = ["SQLiteStore", "database_of"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_TIEBREAK = "r.start_time DESC, r.rowid DESC"  # newest first, then the latest created
-_IDS_PER_QUERY = 500  # run ids bound in one count_children statement (SQLite binds at most 32,766)
 
 
 def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
@@ -82,7 +73,7 @@ def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
     return wrapper
 
 
-class SQLiteStore(SQLiteRetention):
+class SQLiteStore(SQLiteRunSearch):
     """A run store in one SQLite file; artifacts as files beside it.
 
     Args:
@@ -182,72 +173,8 @@ class SQLiteStore(SQLiteRetention):
         sql = f"SELECT {RUN_COLUMNS} {RUN_FROM}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {_TIEBREAK}"
+        sql += f" ORDER BY {TIEBREAK}"
         return [RunInfo(*row) for row in self._conn().execute(sql, params)]
-
-    @store_errors
-    def search_runs(self, expression: Expression | None, order_by: list[tuple[Field, bool]],
-                    experiment_id: int | None = None, *, parent_id: str | None = None,
-                    include_children: bool = True, offset: int = 0, limit: int | None = None) -> list[RunInfo]:
-        offset, limit = page_start(offset), page_size(limit)
-        if limit is not None and len(order_by) == 1 and order_by[0][0].namespace == "metrics":
-            return self._page_by_metric(expression, order_by[0], experiment_id, parent_id, include_children,
-                                        offset, limit)
-        sql, params = search_statement(f"SELECT {RUN_COLUMNS} {RUN_FROM}", placeholder, expression, order_by,
-                                       experiment_id, Joins(), compile_filter,
-                                       lambda field, params: [compile_order(field, params)],
-                                       _TIEBREAK, parent_id, include_children, offset, limit)
-        return [RunInfo(*row) for row in self._conn().execute(sql, params)]
-
-    def _page_by_metric(self, expression: Expression | None, order: tuple[Field, bool], experiment_id: int | None,
-                        parent_id: str | None, include_children: bool, offset: int, limit: int) -> list[RunInfo]:
-        """A page of runs sorted by one metric, read in the order of the index ``series_by_value``.
-
-        Issue 21: sorting by a scalar subquery per run read every run to show 100 of 100,000 (0.5 s). The
-        same order in two parts: the runs with a value, by value then newest first (the index gives the
-        order, so the first pages cost a page), then those without one, newest first; the second part is
-        read only when the page reaches it.
-        """
-        field, descending = order
-        conn = self._conn()
-        joins = Joins()
-        where, params = search_conditions(placeholder, expression, experiment_id, joins, compile_filter, parent_id,
-                                          include_children)
-        params["sort_key"] = field.key
-        sorted_by = (f" JOIN series o ON o.run_id = r.id AND o.name = :sort_key AND o.kind IN {SCALAR_KINDS}"
-                     " AND o.last_value IS NOT NULL")
-        conditions = " WHERE " + " AND ".join(where)
-        rows = conn.execute(
-            f"SELECT {RUN_COLUMNS} {RUN_FROM}{sorted_by} {joins.sql}{conditions}"
-            f" ORDER BY o.last_value {'DESC' if descending else 'ASC'}, {_TIEBREAK} LIMIT :limit OFFSET :offset",
-            {**params, "limit": limit, "offset": offset}).fetchall()
-        if len(rows) == limit or limit == 0:
-            return [RunInfo(*row) for row in rows]
-        with_value = offset + len(rows) if rows else conn.execute(
-            f"SELECT count(*) {RUN_FROM}{sorted_by} {joins.sql}{conditions}", params).fetchone()[0]
-        rows += conn.execute(
-            f"SELECT {RUN_COLUMNS} {RUN_FROM} {joins.sql}{conditions} AND NOT EXISTS (SELECT 1 FROM series o"
-            f" WHERE o.run_id = r.id AND o.name = :sort_key AND o.kind IN {SCALAR_KINDS} AND o.last_value IS NOT NULL)"
-            f" ORDER BY {_TIEBREAK} LIMIT :limit OFFSET :offset",
-            {**params, "limit": limit - len(rows), "offset": max(0, offset - with_value)}).fetchall()
-        return [RunInfo(*row) for row in rows]
-
-    @store_errors
-    def count_runs(self, expression: Expression | None, experiment_id: int | None = None, *,
-                   parent_id: str | None = None, include_children: bool = True) -> int:
-        sql, params = count_statement(placeholder, expression, experiment_id, Joins(), compile_filter, parent_id,
-                                      include_children)
-        count: int = self._conn().execute(sql, params).fetchone()[0]
-        return count
-
-    @store_errors
-    def count_children(self, run_ids: Sequence[str], experiment_id: int | None = None) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        ids = list(dict.fromkeys(run_ids))
-        for start in range(0, len(ids), _IDS_PER_QUERY):
-            sql, params = children_statement(placeholder, ids[start:start + _IDS_PER_QUERY], experiment_id)
-            counts.update((parent, int(count)) for parent, count in self._conn().execute(sql, params))
-        return counts
 
     # -- the writer's batch ------------------------------------------------------------------
 
