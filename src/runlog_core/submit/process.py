@@ -33,7 +33,7 @@ from runlog_core.run.follow import TAIL_CHARS, copy_log, read_log_tail
 if TYPE_CHECKING:
     from runlog_core.run.run import Run
 
-__all__ = ["TAIL_CHARS", "ExitWatch", "OutputPump", "copy_log", "ctrl_c_as_flag", "describe_exit", "group_alive",
+__all__ = ["TAIL_CHARS", "ExitWatch", "OutputPump", "copy_log", "ctrl_c_as_flag", "describe_exit", "exit_status", "group_alive",
            "read_log_tail", "reap_group", "signal_group", "start_process", "wait_interruptibly"]
 
 FLUSH_EVERY = 4 * 1024 * 1024  # characters of output between waits for the writer (bounds memory)
@@ -118,6 +118,20 @@ def reap_group(pgid: int, grace: float) -> None:
     while group_alive(pgid) and time.monotonic() < deadline:
         time.sleep(0.05)
     signal_group(pgid, signal.SIGKILL)
+
+
+def exit_status(code: int | None, stop_reason: str | None) -> tuple[str, str | None]:
+    """A script run's status and error from how its script ended: Canceled when we stopped it,
+    Completed on exit code 0, Killed by a signal, Failed otherwise."""
+    from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED
+
+    if stop_reason is not None:
+        return CANCELED, stop_reason
+    if code == 0:
+        return COMPLETED, None
+    if code is not None and code < 0:
+        return KILLED, describe_exit(code)
+    return FAILED, f"exit code {code}"
 
 
 def describe_exit(code: int) -> str:

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from runlog_core.base import config as _config
 from runlog_core.exceptions import InvalidArgumentError, MissingDependencyError
-from runlog_core.run.run import CANCELED, COMPLETED, FAILED, KILLED, Run
-from runlog_core.submit.process import OutputPump, describe_exit, end_script_run
+from runlog_core.run.run import CANCELED, FAILED, KILLED, Run
+from runlog_core.submit.process import OutputPump, end_script_run, exit_status
 from runlog_core.submit.ray_task import ScriptActor, run_script, zip_folder
 
 if TYPE_CHECKING:
@@ -293,16 +293,9 @@ class RayProcess:
             self.lost = KILLED, f"the Ray worker running the script was lost: {detail}"
 
     def _status(self) -> tuple[str, str | None]:
-        code = self.exit_code
-        if self.stop_reason is not None:
-            return CANCELED, self.stop_reason
-        if self.lost is not None:
-            return self.lost
-        if code == 0:
-            return COMPLETED, None
-        if code is not None and code < 0:
-            return KILLED, describe_exit(code)
-        return FAILED, f"exit code {code}"
+        if self.stop_reason is None and self.lost is not None:
+            return self.lost  # the task or its node failed: whatever exit code came before
+        return exit_status(self.exit_code, self.stop_reason)
 
     def _finish(self) -> None:
         self.finalizing = True

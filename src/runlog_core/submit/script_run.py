@@ -35,8 +35,8 @@ from runlog_core.submit.environment import child_environment, record_environment
 from runlog_core.submit.process import (
     ExitWatch,
     OutputPump,
-    describe_exit,
     end_script_run,
+    exit_status,
     reap_group,
     signal_group,
     start_process,
@@ -142,14 +142,7 @@ class ScriptProcess:
             self._finish()
 
     def _status(self) -> tuple[str, str | None]:
-        code = self.exit_code
-        if self.stop_reason is not None:
-            return CANCELED, self.stop_reason
-        if code == 0:
-            return COMPLETED, None
-        if code is not None and code < 0:
-            return KILLED, describe_exit(code)
-        return FAILED, f"exit code {code}"
+        return exit_status(self.exit_code, self.stop_reason)
 
     def _finish(self) -> None:
         self.finalizing = True
