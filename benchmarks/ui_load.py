@@ -254,14 +254,33 @@ def fill_aim(folder: Path, runs: int, metrics: int, params: int, points: int) ->
     return str(answer["big"])
 
 
-def start_aim(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_aim(folder: Path, seconds: float) -> tuple[subprocess.Popen[bytes], str, float]:
+    """``aim up`` over the repo, its output in ``aim-up.log``; waits up to ``seconds`` for its API (over a
+    big repo Aim indexes the runs before it answers) and returns how long that took."""
     port = free_port()
     aim = aim_python().parent / "aim"
+    log = (folder / "aim-up.log").open("wb")
+    start = perf()
     proc = subprocess.Popen([str(aim), "up", "--repo", str(folder / "aim"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url + "/api/projects", proc)
-    return proc, url
+    try:
+        wait_until_up(url + "/api/projects", proc, seconds)
+    except RuntimeError:
+        stop(proc)
+        lines = (folder / "aim-up.log").read_text(errors="replace").strip().splitlines()
+        raise RuntimeError(f"`aim up` did not answer within {seconds:.0f} s"
+                           + (f" (its last line: {lines[-1][:160]!r})" if lines else "")) from None
+    return proc, url, perf() - start
+
+
+def attempt(what: str, run: Callable[[], tuple[float, int, int]]) -> tuple[float | None, int, int, str]:
+    """A measurement, or why there is none (a peer's page that never shows what is waited for)."""
+    try:
+        return (*run(), "")
+    except Exception as error:  # playwright's TimeoutError and a crashed page alike
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None, 0, 0, f"{what}: {first[:200]}"
 
 
 def main() -> None:
@@ -276,6 +295,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None, help="keep the stores here (default: a temporary folder)")
     parser.add_argument("--aim", action="store_true", help="also `aim up` over the same data (Aim in its own venv)")
     parser.add_argument("--fill-only", action="store_true", help="fill the stores of --folder, measure nothing")
+    parser.add_argument("--aim-start-timeout", type=float, default=1800,
+                        help="seconds to wait for `aim up` to answer (it indexes a big repo first)")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -319,7 +340,7 @@ def main() -> None:
     if args.fill_only:
         return
 
-    rows: list[tuple[str, str, float, int, int]] = []
+    rows: list[tuple[str, str, float | None, int, int, str]] = []
     table_ready = f"document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
     runlog_chart = "document.querySelector('.metric-card[data-metric=\"loss\"][data-points] canvas')"
     mlflow_chart = "document.querySelector('.js-plotly-plot .scatterlayer .trace path')"
@@ -333,54 +354,74 @@ def main() -> None:
                 experiment = next(e["id"] for e in json.load(answer)["experiments"] if e["name"] == "bench")
             measure(browser, f"{base}/experiments/{experiment}", table_ready)
             rows.append(("runlog", "table", *median_of(args.repeats, lambda: measure(
-                browser, f"{base}/experiments/{experiment}", table_ready))))
+                browser, f"{base}/experiments/{experiment}", table_ready)), ""))
             rows.append(("runlog", "chart", *median_of(args.repeats, lambda: measure(
-                browser, f"{base}/runs/{big}", runlog_chart))))
+                browser, f"{base}/runs/{big}", runlog_chart)), ""))
             delays = live_delays(browser, base, store, args.live_points)
         finally:
             stop(ui)
         if not args.skip_mlflow:
             ml, ml_base = start_mlflow(mlflow_uri, folder)
             try:
-                measure(browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready)
-                rows.append(("MLflow", "table", *median_of(args.repeats, lambda: measure(
-                    browser, f"{ml_base}/#/experiments/{ml_experiment}/runs", table_ready))))
-                rows.append(("MLflow", "chart", *median_of(args.repeats, lambda: measure(
-                    browser, f"{ml_base}/#/experiments/{ml_experiment}/runs/{ml_big}/model-metrics", mlflow_chart))))
+                ml_table = f"{ml_base}/#/experiments/{ml_experiment}/runs"
+                ml_chart = f"{ml_base}/#/experiments/{ml_experiment}/runs/{ml_big}/model-metrics"
+                attempt("untimed first visit", lambda: measure(browser, ml_table, table_ready))
+                rows.append(("MLflow", "table", *attempt("the runs table never showed the newest run", lambda: median_of(
+                    args.repeats, lambda: measure(browser, ml_table, table_ready)))))
+                rows.append(("MLflow", "chart", *attempt("the run's chart never drew its loss trace", lambda: median_of(
+                    args.repeats, lambda: measure(browser, ml_chart, mlflow_chart)))))
             finally:
                 stop(ml)
         if args.aim:
-            aim, aim_base = start_aim(folder)
             try:
-                aim_table = AIM_TABLE_READY.format(newest=newest)
-                measure(browser, f"{aim_base}/runs", aim_table)
-                rows.append(("Aim", "table", *median_of(args.repeats, lambda: measure(
-                    browser, f"{aim_base}/runs", aim_table))))
-                rows.append(("Aim", "chart", *median_of(args.repeats, lambda: measure(
-                    browser, f"{aim_base}/runs/{aim_big}/metrics", AIM_CHART_READY))))
-            finally:
-                stop(aim)
+                aim, aim_base, aim_start = start_aim(folder, args.aim_start_timeout)
+            except RuntimeError as error:
+                rows += [("Aim", what, None, 0, 0, str(error)) for what in ("table", "chart")]
+            else:
+                note(f"aim up answered after {aim_start:.1f} s")
+                try:
+                    aim_table = AIM_TABLE_READY.format(newest=newest)
+                    aim_runs, aim_chart = f"{aim_base}/runs", f"{aim_base}/runs/{aim_big}/metrics"
+                    no_table = "the runs explorer never showed the newest run"
+                    warm = attempt(no_table, lambda: measure(browser, aim_runs, aim_table))
+                    rows.append(("Aim", "table", *(warm if warm[0] is None else attempt(no_table, lambda: median_of(
+                        args.repeats, lambda: measure(browser, aim_runs, aim_table))))))
+                    rows.append(("Aim", "chart", *attempt("the run's metrics tab never drew its loss line", lambda: median_of(
+                        args.repeats, lambda: measure(browser, aim_chart, AIM_CHART_READY)))))
+                finally:
+                    stop(aim)
+                print(f"aim up: {aim_start:.1f} s from start to answering its API over this repo", flush=True)
         browser.close()
 
     print(f"\n{args.runs:,} runs x {args.metrics} metrics x {args.params} params; one run of {args.points:,} points; "
           f"median of {args.repeats}, cold browser cache\n")
     print(f"{'UI':<8}{'measure':<8}{'seconds':>9}{'all bytes':>12}{'API bytes':>12}")
-    for ui_name, what, seconds, total, api in rows:
-        print(f"{ui_name:<8}{what:<8}{seconds:>9.3f}{total:>12,}{api:>12,}")
-    figures = {(u, w): (s, t, a) for u, w, s, t, a in rows}
+    for ui_name, what, seconds, total, api, why in rows:
+        if seconds is None:
+            print(f"{ui_name:<8}{what:<8}{'-':>9}{'-':>12}{'-':>12}   no figure: {why}")
+        else:
+            print(f"{ui_name:<8}{what:<8}{seconds:>9.3f}{total:>12,}{api:>12,}")
+    figures = {(u, w): (s, t, a) for u, w, s, t, a, _ in rows}
+    ours_of = {w: (s, t) for u, w, s, t, _a, _ in rows if u == "runlog" and s is not None}
     if not args.skip_mlflow:
         print()
         for what in ("table", "chart"):
-            ours, theirs = figures[("runlog", what)], figures[("MLflow", what)]
+            ours, theirs = ours_of[what], figures[("MLflow", what)]
+            if theirs[0] is None:
+                print(f"{what}: MLflow/runlog: no ratio (MLflow has no figure, see its row)")
+                continue
             print(f"{what}: MLflow/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
     if args.aim:
         print()
         for what in ("table", "chart"):
-            ours, theirs = figures[("runlog", what)], figures[("Aim", what)]
-            print(f"{what}: Aim/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
+            ours, theirs = ours_of[what], figures[("Aim", what)]
+            if theirs[0] is None:
+                print(f"{what}: Aim/runlog: no ratio (Aim has no figure, see its row)")
+            else:
+                print(f"{what}: Aim/runlog time {theirs[0] / ours[0]:.1f}x, bytes {theirs[1] / max(1, ours[1]):.1f}x")
     print(f"\nlive (runlog): flush to screen {statistics.median(delays):.2f} s median, {max(delays):.2f} s max "
           f"over {len(delays)} points; MLflow: not measured (its tables do not refresh; its charts re-read on a timer)")
-    table, chart = figures[("runlog", "table")], figures[("runlog", "chart")]
+    table, chart = ours_of["table"], ours_of["chart"]
     print("\ntargets: table < 1 s: {}; chart < 1 s: {}; chart < 300 KB: {}; live < 2 s: {}".format(
         *("yes" if ok else "NO" for ok in (table[0] < 1, chart[0] < 1, chart[1] < 300_000, max(delays) < 2))))
     if args.folder is None:
