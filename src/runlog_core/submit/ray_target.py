@@ -45,6 +45,7 @@ __all__ = ["RayProcess", "artifact_uri", "check_ray_target", "connect", "disconn
 
 FORCE_AFTER = 5.0  # seconds after the stop grace before the task itself is killed (ray.cancel(force=True))
 _PASSED_ON = ("RUNLOG_", "AWS_", "PYTHONUNBUFFERED")  # what of the script's environment travels
+_CLIENT_RETRY_SECONDS = 30.0  # how long a Ray Client connection is tried again when refused or dropped
 _connect_lock = threading.Lock()
 _connected: str | None = None
 _task: Any = None
@@ -112,14 +113,18 @@ def connect(target: str) -> Any:
                 raise InvalidArgumentError("compute_target", target,
                                            f"the cluster this process is connected to already ({_connected})")
             return ray
-        try:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
-        except ConnectionAbortedError:
-            # Ray Client: the server's per-client process can die while it starts (a busy head); one more try
-            if not address.startswith("ray://"):
-                raise
-            ray.shutdown()
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
+        deadline = time.monotonic() + _CLIENT_RETRY_SECONDS
+        while True:
+            try:
+                ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
+                break
+            except (ConnectionAbortedError, ConnectionResetError):
+                # Ray Client: the server's per-client process can die while it starts (a busy head): tried
+                # again until the deadline (an address where nothing answers fails at once, as before)
+                if not address.startswith("ray://") or time.monotonic() > deadline:
+                    raise
+                ray.shutdown()
+                time.sleep(0.5)
         _connected = address
     return ray
 
