@@ -82,6 +82,9 @@ try:
     import runlog_core  # noqa: F401
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE / "peers"))  # peer_logging.py: stdlib only, also imported inside the peers' venvs
+
+from peer_logging import folder_bytes  # noqa: E402
 
 perf = time.perf_counter
 
@@ -109,17 +112,6 @@ class Workload:
 
 # ------------------------------------------------------------------------------------------------
 # helpers
-
-
-def folder_bytes(path: Path) -> int:
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            try:
-                total += os.path.getsize(os.path.join(root, name))
-            except OSError:
-                pass
-    return total
 
 
 def sqlite_count(db: Path, sql: str, params: tuple = ()) -> int:

@@ -72,10 +72,6 @@ def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def folder_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
 # ------------------------------------------------------------------------------------------------
 # filling
 
