@@ -18,10 +18,10 @@ def number(value: Any) -> Any:
     t = type(value)
     if t is float or t is int or t is bool:
         return value
-    try:
-        return float(keras.ops.convert_to_numpy(value))
-    except Exception:
+    try:  # a scalar tensor, Variable or numpy scalar converts itself: 0.3-3 us, against 4-17 us through numpy
         return float(value)
+    except Exception:
+        return float(keras.ops.convert_to_numpy(value))
 
 
 def control_flow(error: BaseException) -> bool:
