@@ -203,6 +203,8 @@ def _values_array(np: ModuleType, values: Sequence[Any]) -> Any:
 
 
 def _concat(np: ModuleType, arrays: list[Any], dtype: Any) -> Any:
+    if len(arrays) == 1:  # one series: its column as it is (pandas copies it into the frame anyway)
+        return arrays[0]
     return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)
 
 
@@ -234,7 +236,14 @@ def _pandas_times(pd: ModuleType, seconds: Any) -> Any:
     import numpy as np
 
     micros = np.round(np.asarray(seconds, dtype=np.float64) * 1_000_000)
-    return pd.Series(pd.to_datetime(micros, unit="us", utc=True).as_unit("us"))
+    missing = np.isnan(micros)
+    if missing.any():
+        micros[missing] = 0
+    ints = micros.astype(np.int64)
+    ints[missing] = np.iinfo(np.int64).min  # numpy's NaT
+    # a view as datetime64[us], localized to UTC: 0.06 s for 10M points, against 0.26-0.85 s through
+    # pd.to_datetime(unit="us") (issue 21: get_metrics_frame at 10M points)
+    return pd.Series(ints.view("M8[us]")).dt.tz_localize("UTC")
 
 
 def _polars_long(pl: ModuleType, parts: list[tuple[str, Any, Any, Any]]) -> Any:
