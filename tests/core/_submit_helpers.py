@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import runlog_core
+from waiting import wait_until as wait_until  # one helper for every test folder
 
 SRC = str(Path(runlog_core.__file__).resolve().parents[1])  # the runlog_core under test, for drivers
 
@@ -28,15 +27,6 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X")
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def read_pids(path: Path) -> list[int]:

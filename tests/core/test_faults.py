@@ -17,15 +17,7 @@ import pytest
 
 from runlog_core import Experiment, Run, StoreBusyError, StoreError, search_runs
 from runlog_core.writer import writer as _writer
-
-
-def _wait_for(condition, deadline: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return bool(condition())
+from waiting import wait_until
 
 
 def test_a_big_backlog_is_committed_in_bounded_transactions(store_dir: Path) -> None:
@@ -119,7 +111,7 @@ def test_points_waiting_for_a_refusing_store_are_packed(store_dir: Path, monkeyp
                 writer.flush(timeout=0.5)
             # the writer goes on taking what was handed over (100,000 points a cycle) after the
             # flush gave up: under load that takes a while, so wait for it rather than race it
-            assert _wait_for(all_packed, deadline=300), (len(writer._points), writer._pending.points)
+            assert wait_until(all_packed, timeout=300, interval=0.02), (len(writer._points), writer._pending.points)
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -164,7 +156,7 @@ def test_a_store_locked_by_another_process_fails_loudly_and_keeps_the_bound(
                 run.log("x", float(i))   # never blocks: it only hands the point over
             with pytest.raises(StoreBusyError) as busy:
                 run.flush()
-            assert _wait_for(lambda: run._writer.dropped >= 4000)
+            assert wait_until(lambda: run._writer.dropped >= 4000, timeout=60, interval=0.02)
             # issue 23: a new run is made at once, its creation waiting in the buffer with its data
             started = time.monotonic()
             later = exp.start_logging(name="later", outputs=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -11,19 +10,11 @@ import pytest
 from runlog_core import Experiment, Run
 from runlog_core.exceptions import RunEndedError
 from runlog_core.writer import writer as _writer
+from waiting import wait_until
 
 
 def _writer_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "runlog-writer" and thread.is_alive()]
-
-
-def _wait_for(condition, deadline: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 def test_closing_30_experiments_ends_their_writer_threads(tmp_path: Path) -> None:
@@ -67,7 +58,7 @@ def test_idle_writers_end_by_themselves(tmp_path: Path, monkeypatch: pytest.Monk
         with Experiment("idle", store=str(tmp_path / f"idle{k}")).start_logging(outputs=None) as run:
             run.log("x", float(k))
         runs.append(run)
-    assert _wait_for(lambda: len(_writer_threads()) <= before), _writer_threads()
+    assert wait_until(lambda: len(_writer_threads()) <= before, timeout=60, interval=0.02), _writer_threads()
     # a later event starts the writer again
     with runs[0].experiment.start_logging(outputs=None) as run:
         run.log("z", 2.0)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import runlog_core
+from waiting import wait_until as wait_until  # one helper for every test folder
 
 SRC = str(Path(runlog_core.__file__).resolve().parents[1])  # the runlog_core under test, for drivers
 
@@ -17,15 +16,6 @@ def write_script(folder: Path, body: str, name: str = "train.py") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(textwrap.dedent(body))
     return folder
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def read_pids(path: Path) -> list[int]:
