@@ -191,3 +191,33 @@ def test_metrics_frame_bad_names(run: Run) -> None:
         run.get_metrics_frame(3)  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="output must be one of 'pandas', 'polars'"):
         run.get_metrics_frame(output="runs")
+
+
+def test_a_frame_of_many_runs_gives_each_run_its_own_values_and_types(experiment: Experiment, store: Any) -> None:
+    """Issue 21: the frame reads the runs' latest metrics, params and tags 500 runs at a time (three queries
+    per 500, not per run); each row still holds its own run's values, with their types (a bool metric
+    stored as 0/1 reads back as a bool, an int metric 0/1 as an int, digit strings stay strings)."""
+    count = 503  # two pages of runs and a bit
+    for i in range(count):
+        with experiment.start_logging(name=f"r{i}", outputs=None) as run:
+            run.log_params({"i": i, "neg": -i, "half": i / 2, "digits": str(i), "flag": i % 2 == 0, "items": [i, "x"],
+                            "big": 10**20 + i, "tree": {"depth": i}})
+            run.set_tags({"k": f"v{i}"})
+            run.log_metrics({"loss": i / 10, "odd": i % 2}, step=0)
+            run.log("done", i % 3 == 0)
+            run.log("phase", "a" if i % 2 else "b")
+            run.log_list("curve", [1.0, 2.0])  # a list series: not a metrics.* column
+    frame = search_runs(store=store, output="pandas")
+    assert len(frame) == count and frame["run_id"].is_unique
+    assert "metrics.curve" not in frame.columns
+    for row in frame.to_dict("records"):
+        i = int(row["name"][1:])
+        assert (row["params.i"], row["params.neg"], row["params.half"]) == (i, -i, i / 2)
+        assert row["params.digits"] == str(i) and type(row["params.digits"]) is str
+        assert row["params.flag"] is (i % 2 == 0)
+        assert row["params.items"] == [i, "x"] and row["params.big"] == 10**20 + i and row["params.tree.depth"] == i
+        assert row["tags.k"] == f"v{i}"
+        assert row["metrics.loss"] == i / 10
+        assert row["metrics.odd"] == i % 2 and type(row["metrics.odd"]) is int
+        assert row["metrics.done"] is (i % 3 == 0)
+        assert row["metrics.phase"] == ("a" if i % 2 else "b")

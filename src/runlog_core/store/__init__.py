@@ -86,6 +86,12 @@ Optional methods
     ``get_tags_page(run_id, after, limit, contains=None) -> (tags, total)``
         The same for tags.
 
+    ``get_runs_values(run_ids) -> {run_id: (latest, params, tags)}``
+        For each run, what ``get_series`` (the ``last_value`` of each scalar series that has a
+        point), ``get_params`` and ``get_tags`` give, read for many runs together:
+        ``search_runs(output="pandas")`` builds its frame through it (SQLite: three queries per
+        500 runs); without it, three calls per run.
+
     ``limit_connections(most, idle_seconds)``
         Hold at most ``most`` connections for reads (callers wait for a free one rather than
         open more) and close those idle for ``idle_seconds``; a writer thread keeps a connection

@@ -25,7 +25,7 @@ from runlog_core.exceptions import StoreBusyError, StoreError
 from runlog_core.store.artifacts.local import make_private_dirs
 from runlog_core.store.sqlite.schema import quote_identifier
 
-__all__ = ["SQLiteDatabase", "lock_holders", "store_errors"]
+__all__ = ["SQLiteDatabase", "lock_holders", "readable", "store_errors"]
 
 # how long another process may take between creating a new database file and writing its schema
 _CREATING_SECONDS: Final = 2.0
@@ -90,6 +90,21 @@ def store_errors(method: Callable[_P, _T]) -> Callable[_P, _T]:
         except sqlite3.Error as err:
             store = args[0]
             raise StoreError(_explain(Path(getattr(store, "path", "")), err)) from err
+
+    return wrapper
+
+
+def readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """A stored value that cannot be decoded (a damaged file: #9) is a :class:`StoreError`, not a ValueError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except (ValueError, TypeError, OverflowError) as err:
+            path = getattr(args[0], "path", "the store")
+            raise StoreError(f"{path} is damaged: {method.__name__} read a value it cannot decode ({err!r}); "
+                             "restore it from a backup") from err
 
     return wrapper
 

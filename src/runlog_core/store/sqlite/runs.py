@@ -1,12 +1,14 @@
-"""The SQLite store's run search: a page of runs found by a filter and sorted, their count, and the
-children of a page's runs counted in one grouped query (issue 21: the runs table at 100,000 runs)."""
+"""The SQLite store's run search: a page of runs found by a filter and sorted, their count, the
+children of a page's runs counted in one grouped query (issue 21: the runs table at 100,000 runs), and
+the latest metrics, params and tags of many runs read together (``search_runs(output="pandas")``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runlog_core.base.records import RunInfo
+from runlog_core.base.values import NUMBER
 from runlog_core.store.sql_runs import (
     children_statement,
     count_statement,
@@ -15,7 +17,8 @@ from runlog_core.store.sql_runs import (
     search_conditions,
     search_statement,
 )
-from runlog_core.store.sqlite.db import store_errors
+from runlog_core.store.sqlite.codec import BOOL_VTYPE, decode_param, decode_value
+from runlog_core.store.sqlite.db import readable, store_errors
 from runlog_core.store.sqlite.filter import SCALAR_KINDS, Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.sqlite.retain import SQLiteRetention
 from runlog_core.store.sqlite.schema import RUN_COLUMNS, RUN_FROM
@@ -96,3 +99,40 @@ class SQLiteRunSearch(SQLiteRetention):
             sql, params = children_statement(placeholder, ids[start:start + _IDS_PER_QUERY], experiment_id)
             counts.update((parent, int(count)) for parent, count in self._conn().execute(sql, params))
         return counts
+
+    @store_errors
+    @readable
+    def get_runs_values(self, run_ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, str]]]:
+        """Optional in the store contract (:mod:`runlog_core.store`): for each of ``run_ids``, the latest
+        value of each scalar series (as ``get_series``'s ``last_value``), its params and its tags, in three
+        queries per 500 runs rather than three per run (issue 21: a frame of 10,000 runs made 30,000)."""
+        found: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, str]]] = {}
+        ids = list(dict.fromkeys(run_ids))
+        conn = self._conn()
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            part = ids[start:start + _IDS_PER_QUERY]
+            marks = ", ".join("?" * len(part))
+            for run_id in part:
+                found[run_id] = ({}, {}, {})
+            for run_id, series_id, name, kind, value in conn.execute(
+                    f"SELECT run_id, id, name, kind, last_value FROM series WHERE run_id IN ({marks})"
+                    f" AND kind IN {SCALAR_KINDS} AND last_step IS NOT NULL ORDER BY id", part):
+                value = decode_value(kind, value)
+                if type(value) is int and value in (0, 1) and kind == NUMBER:
+                    value = self._last_bool(series_id, value)
+                found[run_id][0][name] = value
+            for run_id, key, text in conn.execute(
+                    f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY rowid", part):
+                found[run_id][1][key] = decode_param(text)
+            for run_id, key, text in conn.execute(
+                    f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks}) ORDER BY rowid", part):
+                found[run_id][2][key] = text
+        return found
+
+    def _last_bool(self, series_id: int, value: int) -> int | bool:
+        """``value`` as a bool when the series' last point is in a bool chunk (SQLite keeps a bool as 0/1)."""
+        found = self._conn().execute(
+            "SELECT vtype FROM chunks WHERE series_id = :id"
+            " AND seq > coalesce((SELECT max(seq) FROM points WHERE series_id = :id), -1)"
+            " ORDER BY seq DESC LIMIT 1", {"id": series_id}).fetchone()
+        return bool(value) if found is not None and found[0] == BOOL_VTYPE else value

@@ -12,11 +12,10 @@ database file of a folder or ``sqlite:///`` URI with :func:`database_of`.
 
 from __future__ import annotations
 
-import functools
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -31,7 +30,6 @@ from runlog_core.store.sql_runs import (
     run_conditions,
 )
 from runlog_core.store.sqlite.codec import (
-    BOOL_VTYPE,
     chunk_points,
     decode_param,
     decode_points,
@@ -42,6 +40,7 @@ from runlog_core.store.sqlite.codec import (
     refusal,
 )
 from runlog_core.store.sqlite.columns import join_chunks, split_points
+from runlog_core.store.sqlite.db import readable as _readable
 from runlog_core.store.sqlite.db import store_errors
 from runlog_core.store.sqlite.filter import placeholder
 from runlog_core.store.sqlite.pages import key_page, points_page
@@ -57,20 +56,6 @@ __all__ = ["SQLiteStore", "database_of"]
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
-
-def _readable(method: Callable[_P, _T]) -> Callable[_P, _T]:
-    """A stored value that cannot be decoded (a damaged file: #9) is a :class:`StoreError`, not a ValueError."""
-
-    @functools.wraps(method)
-    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return method(*args, **kwargs)
-        except (ValueError, TypeError, OverflowError) as err:
-            path = getattr(args[0], "path", "the store")
-            raise StoreError(f"{path} is damaged: {method.__name__} read a value it cannot decode ({err!r}); "
-                             "restore it from a backup") from err
-
-    return wrapper
 
 
 class SQLiteStore(SQLiteRunSearch):
@@ -281,14 +266,6 @@ class SQLiteStore(SQLiteRunSearch):
                 info.last_value = self._last_bool(info.id, info.last_value)
             result.append(info)
         return result
-
-    def _last_bool(self, series_id: int, value: int) -> int | bool:
-        """``value`` as a bool when the series' last point is in a bool chunk (SQLite keeps a bool as 0/1)."""
-        found = self._conn().execute(
-            "SELECT vtype FROM chunks WHERE series_id = :id"
-            " AND seq > coalesce((SELECT max(seq) FROM points WHERE series_id = :id), -1)"
-            " ORDER BY seq DESC LIMIT 1", {"id": series_id}).fetchone()
-        return bool(value) if found is not None and found[0] == BOOL_VTYPE else value
 
     @store_errors
     @_readable
