@@ -22,9 +22,10 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from runlog_core.base.filter import Expression
 
-__all__ = ["Joins", "compile_filter", "compile_order", "placeholder"]
+__all__ = ["SCALAR_KINDS", "Joins", "compile_filter", "compile_order", "placeholder"]
 
-_SCALAR_KINDS: Final = f"('{NUMBER}', '{BOOL}', '{STR}')"
+SCALAR_KINDS: Final = f"('{NUMBER}', '{BOOL}', '{STR}')"
+_SCALAR_KINDS: Final = SCALAR_KINDS
 _NUMERIC_VTYPES: Final = "('d', 'q', '?')"
 _TEXT_ATTRIBUTES: Final = {"status": STATUS_SQL, "name": "r.name", "id": "r.id", "experiment": "e.name"}
 _NUMBER_ATTRIBUTES: Final = {

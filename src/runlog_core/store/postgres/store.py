@@ -32,7 +32,7 @@ from runlog_core.exceptions import RunlogError, StoreError
 from runlog_core.store.artifacts.roots import check_downloads, open_artifact_store
 from runlog_core.store.postgres.codec import decode_rows, decode_value
 from runlog_core.store.postgres.db import driver
-from runlog_core.store.postgres.filter import Joins, compile_filter, compile_order, placeholder
+from runlog_core.store.postgres.filter import SCALAR_KINDS, Joins, compile_filter, compile_order, placeholder
 from runlog_core.store.postgres.pages import key_page, points_page
 from runlog_core.store.postgres.retain import PostgresRetention
 from runlog_core.store.postgres.schema import RUN_COLUMNS, RUN_FROM, STATUS_SQL, migrate
@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 __all__ = ["PostgresStore"]
 
 _warned_artifacts = False
+
+_RUNS_PER_READ = 1000  # run ids bound as one array in get_runs_values
 
 
 class PostgresStore(PostgresRetention):
@@ -329,6 +331,36 @@ class PostgresStore(PostgresRetention):
         rows = self._run(lambda conn: conn.execute(
             "SELECT key, value FROM tags WHERE run_id = %s ORDER BY seq", (run_id,)).fetchall())
         return {key: value for key, value in rows}
+
+    def get_runs_values(self, run_ids: Sequence[str]) -> dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, str]]]:
+        """Optional in the store contract (:mod:`runlog_core.store`): each run's latest scalar metrics,
+        params and tags, in three statements per :data:`_RUNS_PER_READ` runs: ``search_runs(output="pandas")``
+        makes no longer three round trips to the server per run."""
+        ids = list(dict.fromkeys(run_ids))
+        found: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, str]]] = {run_id: ({}, {}, {}) for run_id in ids}
+
+        def read(conn: Any, part: list[str]) -> tuple[list[Any], list[Any], list[Any]]:
+            return (conn.execute(
+                        "SELECT run_id, name, kind, last_vtype, last_num, last_txt FROM series WHERE run_id = ANY(%s)"
+                        f" AND kind IN {SCALAR_KINDS} AND last_step IS NOT NULL ORDER BY id", (part,)).fetchall(),
+                    conn.execute("SELECT run_id, key, value FROM params WHERE run_id = ANY(%s) ORDER BY seq",
+                                 (part,)).fetchall(),
+                    conn.execute("SELECT run_id, key, value FROM tags WHERE run_id = ANY(%s) ORDER BY seq",
+                                 (part,)).fetchall())
+
+        for start in range(0, len(ids), _RUNS_PER_READ):
+            part = ids[start:start + _RUNS_PER_READ]
+            series, params, tags = self._run(lambda conn, part=part: read(conn, part))  # type: ignore[misc]
+            for run_id, name, kind, vtype, num, txt in series:
+                found[run_id][0][name] = decode_value(kind, vtype, num, txt)
+            try:
+                for run_id, key, value in params:
+                    found[run_id][1][key] = decode_param(value)
+            except ValueError as err:
+                raise StoreError(f"the PostgreSQL store {self.uri} holds a param runlog cannot decode ({err!r})") from None
+            for run_id, key, value in tags:
+                found[run_id][2][key] = value
+        return found
 
     def get_points_page(self, series_id: int, offset: int, limit: int) -> list[tuple[int, Any, float]]:
         """``get_points(series_id)[offset:offset + limit]``, reading only the rows and chunks that hold it
