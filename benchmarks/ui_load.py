@@ -37,7 +37,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -137,12 +139,23 @@ def start_mlflow(uri: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
+def stop(proc: subprocess.Popen[Any], group: bool = False) -> None:
+    """End a server; ``group``: its whole process group (``aim up`` runs uvicorn and its workers as
+    children, which outlive it when only it is stopped)."""
+    def send(sig: signal.Signals) -> None:
+        try:
+            os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGTERM)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        send(signal.SIGKILL)
+        proc.wait(10)
+    if group:
+        send(signal.SIGKILL)  # workers that ignored SIGTERM
 
 
 def measure(browser: Any, url: str, ready: str) -> tuple[float, int, int]:
@@ -262,12 +275,12 @@ def start_aim(folder: Path, seconds: float) -> tuple[subprocess.Popen[bytes], st
     log = (folder / "aim-up.log").open("wb")
     start = perf()
     proc = subprocess.Popen([str(aim), "up", "--repo", str(folder / "aim"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/api/projects", proc, seconds)
     except RuntimeError:
-        stop(proc)
+        stop(proc, group=True)
         lines = (folder / "aim-up.log").read_text(errors="replace").strip().splitlines()
         raise RuntimeError(f"`aim up` did not answer within {seconds:.0f} s"
                            + (f" (its last line: {lines[-1][:160]!r})" if lines else "")) from None
@@ -389,7 +402,7 @@ def main() -> None:
                     rows.append(("Aim", "chart", *attempt("the run's metrics tab never drew its loss line", lambda: median_of(
                         args.repeats, lambda: measure(browser, aim_chart, AIM_CHART_READY)))))
                 finally:
-                    stop(aim)
+                    stop(aim, group=True)
                 print(f"aim up: {aim_start:.1f} s from start to answering its API over this repo", flush=True)
         browser.close()
 
