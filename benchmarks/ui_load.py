@@ -242,6 +242,14 @@ def live_delays(browser: Any, base: str, store: str, count: int) -> list[float]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# the peers of issue 21 whose UI cannot run here: their rows say why (no network, no containers)
+NO_UI = {
+    "W&B": "its UI is the W&B server (the cloud, or its container image), which shows an offline run after "
+           "`wandb sync`: neither can run here",
+    "ClearML": "its UI is the ClearML server (several containers): it cannot run here",
+    "DVCLive": "no UI of its own: DVC Studio (a service) or the VS Code extension show its runs",
+}
+
 AIM_TABLE_READY = "document.evaluate(\"//*[text()='{newest}']\", document, null, 9, null).singleNodeValue"
 AIM_CHART_READY = "(() => { const p = document.querySelector('svg path.Line'); return p && (p.getAttribute('d') || '').length > 100; })()"
 
@@ -421,6 +429,8 @@ def main() -> None:
                     stop(aim, group=True)
                 print(f"aim up: {aim_start:.1f} s from start to answering its API over this repo", flush=True)
         browser.close()
+    if args.aim:  # the peers' rows: figures where they run here, else why not
+        rows += [(peer, what, None, 0, 0, why) for peer, why in NO_UI.items() for what in ("table", "chart")]
 
     print(f"\n{args.runs:,} runs x {args.metrics} metrics x {args.params} params; one run of {args.points:,} points; "
           f"median of {args.repeats}, cold browser cache\n")
