@@ -45,7 +45,8 @@ __all__ = ["RayProcess", "artifact_uri", "check_ray_target", "connect", "disconn
 
 FORCE_AFTER = 5.0  # seconds after the stop grace before the task itself is killed (ray.cancel(force=True))
 _PASSED_ON = ("RUNLOG_", "AWS_", "PYTHONUNBUFFERED")  # what of the script's environment travels
-_CLIENT_RETRY_SECONDS = 30.0  # how long a Ray Client connection is tried again when refused or dropped
+_CLIENT_ATTEMPTS = 4  # a Ray Client connection whose server died while starting: tried this often
+_CLIENT_RETRY_SECONDS = 180.0  # and for this long at most
 _connect_lock = threading.Lock()
 _connected: str | None = None
 _task: Any = None
@@ -114,17 +115,22 @@ def connect(target: str) -> Any:
                                            f"the cluster this process is connected to already ({_connected})")
             return ray
         deadline = time.monotonic() + _CLIENT_RETRY_SECONDS
-        while True:
+        for attempt in range(1, _CLIENT_ATTEMPTS + 1):
             try:
                 ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, configure_logging=False)
                 break
             except (ConnectionAbortedError, ConnectionResetError):
-                # Ray Client: the server's per-client process can die while it starts (a busy head): tried
-                # again until the deadline (an address where nothing answers fails at once, as before)
-                if not address.startswith("ray://") or time.monotonic() > deadline:
+                # Ray Client: the head forks a server per client from a process running gRPC threads, and that
+                # server can die or hang while it starts (seen on a busy 2-core head: "Starting Ray client
+                # server failed", or no answer for 30 s); a new connection gets a new server. An address where
+                # nothing answers fails at once, as before. ray.shutdown() after each failure: a failed Ray
+                # Client connection leaves Ray's client mode on, and a later local ray.init() would fail
+                if not address.startswith("ray://"):
                     raise
                 ray.shutdown()
-                time.sleep(0.5)
+                if attempt == _CLIENT_ATTEMPTS or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
         _connected = address
     return ray
 
