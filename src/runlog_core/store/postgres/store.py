@@ -19,6 +19,7 @@ this process already used for it, or ``RUNLOG_STORE``'s, or libpq's own (``PGPAS
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import warnings
@@ -349,8 +350,7 @@ class PostgresStore(PostgresRetention):
                                  (part,)).fetchall())
 
         for start in range(0, len(ids), _RUNS_PER_READ):
-            part = ids[start:start + _RUNS_PER_READ]
-            series, params, tags = self._run(lambda conn, part=part: read(conn, part))  # type: ignore[misc]
+            series, params, tags = self._run(functools.partial(read, part=ids[start:start + _RUNS_PER_READ]))
             for run_id, name, kind, vtype, num, txt in series:
                 found[run_id][0][name] = decode_value(kind, vtype, num, txt)
             try:

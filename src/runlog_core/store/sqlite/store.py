@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from runlog_core.base.records import ArtifactInfo, Batch, RunInfo, SeriesInfo
 from runlog_core.base.uri import SQLITE_SUFFIXES
@@ -52,10 +52,6 @@ if TYPE_CHECKING:
     from runlog_core.store import ArtifactStore
 
 __all__ = ["SQLiteStore", "database_of"]
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
 
 
 class SQLiteStore(SQLiteRunSearch):
@@ -290,13 +286,10 @@ class SQLiteStore(SQLiteRunSearch):
         """The points of :meth:`get_points`, one at a time, decoded chunk after chunk (optional in the store
         contract: :mod:`runlog_core.store`). Read at once; decoded as iterated, so that a caller making its
         own object of each point (``get_metric_history``) never holds a second copy of the series."""
-        conn = self._conn()
-        chunks = conn.execute("SELECT seq, vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
-                              (series_id,)).fetchall()
-        if not chunks or conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1",
-                                      (series_id,)).fetchone() is not None:
+        chunks = self._packed_only(series_id)
+        if chunks is None:
             return iter(self.get_points(series_id))
-        return chain.from_iterable(chunk_points(*chunk[1:]) for chunk in chunks)
+        return chain.from_iterable(chunk_points(*chunk) for chunk in chunks)
 
     @store_errors
     @_readable
@@ -308,14 +301,22 @@ class SQLiteStore(SQLiteRunSearch):
         chunks: numpy arrays when numpy can be imported (and ``numpy``), else ``array``s; a series with
         points stored a row each (strings, ints mixed with floats) is decoded through :meth:`get_points`.
         """
-        conn = self._conn()
-        chunks = conn.execute("SELECT vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
-                              (series_id,)).fetchall()
-        if chunks and conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1", (series_id,)).fetchone() is None:
+        chunks = self._packed_only(series_id)
+        if chunks is not None:
             joined = join_chunks(chunks, numpy)
             if joined is not None:
                 return joined
         return split_points(self.get_points(series_id))
+
+    def _packed_only(self, series_id: int) -> list[tuple[str, bytes, bytes, bytes]] | None:
+        """The series' chunk rows ``(vtype, steps, vals, times)`` in order when all its points are packed in
+        chunks; ``None`` when it has none, or points stored a row each (then read through :meth:`get_points`)."""
+        conn = self._conn()
+        chunks = conn.execute("SELECT vtype, steps, vals, times FROM chunks WHERE series_id = ? ORDER BY seq",
+                              (series_id,)).fetchall()
+        if not chunks or conn.execute("SELECT 1 FROM points WHERE series_id = ? LIMIT 1", (series_id,)).fetchone():
+            return None
+        return chunks
 
     @store_errors
     def count_points(self, series_id: int) -> int:
